@@ -1,0 +1,198 @@
+//! Collection: minor (nursery -> old space) and major (everything -> fresh
+//! compact old space), both Cheney copies from an explicit root set.
+//!
+//! Steps of a minor collection:
+//! 1. Copy every young object a root points to into old space; leave a
+//!    forwarding header behind; rewrite the root.
+//! 2. Do the same for the fields of remembered old objects.
+//! 3. Scan the copies in order (Cheney), copying the young objects they
+//!    reach. Every shared pointer met on the way joins the owned set.
+//! 4. Free the nursery (keeping its current chunk for reuse if it was well
+//!    used) and the young large-object chunks.
+//!
+//! A major collection does the same for all private objects into a fresh old
+//! space, then frees every previous chunk, and rebuilds the owned set from
+//! the shared pointers it met: counts on shared objects no longer reached are
+//! released.
+
+use crate::chunk::{self, Chunk, Space, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
+use crate::copy::Copier;
+use crate::heap::{Heap, MIN_MAJOR_HEADROOM};
+use crate::object::{self, flag};
+use crate::roots::Roots;
+use crate::shared::{self, PtrSet};
+use crate::value::Value;
+use std::time::Instant;
+
+/// Minor: copy young objects; note shared ones in `owned`.
+#[inline(always)]
+fn minor_visit(c: &mut Copier<'_>, owned: &mut PtrSet, v: &mut Value) {
+    let Some(p) = v.ptr() else { return };
+    if v.is_local() {
+        // SAFETY: every local pointer in a root or a reachable object
+        // addresses a live object of this heap (value contract).
+        let h = unsafe { *p };
+        if object::is_forwarded(h) {
+            *v = Value::local_ptr(object::forward_target(h));
+        } else if h & flag::YOUNG != 0 {
+            // SAFETY: `p` is a live young object; the old space we copy into
+            // does not contain it.
+            *v = Value::local_ptr(unsafe { c.copy(p, h) });
+        }
+    } else if owned.insert(p as usize) {
+        // SAFETY: a shared pointer reachable from this heap is alive (held by
+        // a global, a message or this heap) until this heap's GC takes its
+        // own count, which is now.
+        unsafe { shared::retain(p) };
+    }
+}
+
+/// Major: copy every private object; collect reached shared ones.
+#[inline(always)]
+fn major_visit(c: &mut Copier<'_>, reached: &mut PtrSet, v: &mut Value) {
+    let Some(p) = v.ptr() else { return };
+    if v.is_local() {
+        // SAFETY: as in `minor_visit`; from-space objects stay allocated
+        // until the collection ends.
+        let h = unsafe { *p };
+        if object::is_forwarded(h) {
+            *v = Value::local_ptr(object::forward_target(h));
+        } else {
+            // SAFETY: `p` is a live from-space object, not in the new space.
+            *v = Value::local_ptr(unsafe { c.copy(p, h) });
+        }
+    } else {
+        reached.insert(p as usize);
+    }
+}
+
+/// The first to-space chunk for an expected `bytes` of survivors.
+/// Above an eighth of a pooled chunk, take a pooled one: it is warm memory.
+fn first_chunk_words(bytes: usize) -> usize {
+    let words = bytes / WORD;
+    if words > OLD_MAX_WORDS / 8 {
+        OLD_MAX_WORDS
+    } else {
+        words
+            .next_power_of_two()
+            .clamp(OLD_FIRST_WORDS, OLD_MAX_WORDS)
+    }
+}
+
+impl Heap {
+    /// Copy the live young objects to old space. Updates every root.
+    pub fn minor_gc(&mut self, roots: &mut dyn Roots) {
+        let t0 = Instant::now();
+        let large_before = self.large.len();
+        // Survivors fit in what the nursery holds: size the first old chunk
+        // for that instead of ramping up from a small one.
+        let first = first_chunk_words(self.nursery.used_bytes());
+        {
+            let owned = &mut self.owned;
+            let mut c = Copier::new(&mut self.old, &mut self.large, false, first, OLD_MAX_WORDS);
+            roots.visit_roots(&mut |v| minor_visit(&mut c, owned, v));
+            for &o in &self.remembered {
+                // SAFETY: remembered objects are live old objects (old
+                // objects do not move in a minor collection).
+                let h = unsafe { *o };
+                // SAFETY: as above; clearing our own flag bit.
+                unsafe { o.write(h & !flag::REMEMBERED) };
+                for i in 0..object::traced_words(h) {
+                    // SAFETY: traced words lie inside the object's payload.
+                    let field = unsafe { &mut *(o.add(1 + i) as *mut Value) };
+                    minor_visit(&mut c, owned, field);
+                }
+            }
+            c.drain(|c, v| minor_visit(c, owned, v));
+        }
+        self.remembered.clear();
+        // Young large objects were copied (forwarded) or are garbage (still
+        // YOUNG): either way their chunks go.
+        let mut i = 0;
+        self.large.retain(|c| {
+            let keep = i >= large_before || {
+                // SAFETY: a large chunk holds one object at its start.
+                let h = unsafe { *c.start() };
+                !object::is_forwarded(h) && h & flag::YOUNG == 0
+            };
+            i += 1;
+            keep
+        });
+        self.finish(t0, false, roots);
+    }
+
+    /// Copy every live private object into fresh, compact old space and
+    /// release the shared objects this heap no longer reaches.
+    pub fn major_gc(&mut self, roots: &mut dyn Roots) {
+        let t0 = Instant::now();
+        let from_old = core::mem::replace(&mut self.old, Space::new());
+        let from_large = core::mem::take(&mut self.large);
+        let mut reached = PtrSet::default();
+        let first = first_chunk_words(from_old.used_bytes() + self.nursery.used_bytes());
+        {
+            let mut c = Copier::new(&mut self.old, &mut self.large, false, first, OLD_MAX_WORDS);
+            roots.visit_roots(&mut |v| major_visit(&mut c, &mut reached, v));
+            c.drain(|c, v| major_visit(c, &mut reached, v));
+        }
+        // Remembered objects were all in from-space.
+        self.remembered.clear();
+        let mut from = from_large;
+        from.append(&mut { from_old }.chunks);
+        chunk::free_chunks(from);
+        for &p in &reached {
+            if !self.owned.contains(&p) {
+                // SAFETY: reached shared objects are alive (see minor_visit).
+                unsafe { shared::retain(p as *const u64) };
+            }
+        }
+        let old_owned = core::mem::replace(&mut self.owned, reached);
+        for p in old_owned {
+            if !self.owned.contains(&p) {
+                // SAFETY: we held one count on `p` and give it up.
+                unsafe { shared::release(p as *const u64) };
+            }
+        }
+        self.finish(t0, true, roots);
+    }
+
+    /// Minor collection, then a major one if old space has grown past its
+    /// threshold. The policy a runtime calls at safepoints.
+    pub fn collect(&mut self, roots: &mut dyn Roots) {
+        self.minor_gc(roots);
+        if self.live_after > self.old_threshold {
+            self.major_gc(roots);
+        }
+    }
+
+    /// Common end of both collections: reset the nursery, recount, time.
+    fn finish(&mut self, t0: Instant, major: bool, roots: &mut dyn Roots) {
+        let cycle = self.young_bytes.max(NURSERY_FIRST_WORDS * WORD);
+        // Keep the last nursery chunk for the next cycle if this cycle used
+        // at least half its size: busy actors then bump into warm memory,
+        // idle ones fall back to small chunks.
+        self.nursery.clear(|c| c.bytes() <= 2 * cycle);
+        // The kept chunk will be filled before the next slow-path check.
+        self.young_bytes = self.nursery.capacity_bytes();
+        let large: usize = self.large.iter().map(Chunk::bytes).sum();
+        self.live_after = self.old.used_bytes() + large;
+        self.in_use = self.nursery.capacity_bytes() + self.old.capacity_bytes() + large;
+        if major {
+            self.old_threshold = self.live_after + (self.live_after / 2).max(MIN_MAJOR_HEADROOM);
+            self.counters.major += 1;
+        } else {
+            self.counters.minor += 1;
+        }
+        self.gc_wanted = self.live_after > self.old_threshold;
+        let ns = t0.elapsed().as_nanos() as u64;
+        self.counters.last_pause_ns = ns;
+        self.counters.total_pause_ns += ns;
+        if cfg!(feature = "debug-checks") {
+            if let Err(e) = self.verify(roots, true) {
+                panic!(
+                    "heap invariant broken after {} GC: {e}",
+                    if major { "major" } else { "minor" }
+                );
+            }
+        }
+    }
+}

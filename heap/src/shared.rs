@@ -1,0 +1,392 @@
+//! The shared heap: immutable objects every actor can read without copying.
+//!
+//! Each shared object is its own system allocation:
+//!
+//! ```text
+//! [ count: AtomicUsize ][ header ][ payload ... ]
+//!                        ^ the Value points here
+//! ```
+//!
+//! The count is the number of references held by: other shared objects,
+//! `SharedValue` handles, private heaps' owned sets, and fragments. Shared
+//! objects only ever point to shared objects, so freeing one can only release
+//! other shared objects; that cascade uses a worklist, never recursion, so
+//! dropping a million-element shared list does not overflow the stack.
+
+use crate::object::{self, flag, ErrorParts, ListKind, ObjKind};
+use crate::read::read_methods;
+use crate::value::Value;
+use core::hash::{BuildHasherDefault, Hasher};
+use std::alloc::{self, Layout};
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Process-wide shared-heap occupancy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedStats {
+    pub objects: usize,
+    pub bytes: usize,
+}
+
+/// Current shared-heap occupancy (objects and bytes not yet freed).
+pub fn shared_stats() -> SharedStats {
+    SharedStats {
+        objects: LIVE_OBJECTS.load(Ordering::Relaxed),
+        bytes: LIVE_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+fn layout(payload_words: usize) -> Layout {
+    match Layout::array::<u64>(payload_words + 2) {
+        Ok(l) => l,
+        Err(_) => alloc::handle_alloc_error(Layout::new::<u64>()),
+    }
+}
+
+/// Allocate a shared object with count 0 and the given header; the payload
+/// is uninitialised. Returns the header address.
+pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
+    let words = object::payload_words(header);
+    let layout = layout(words);
+    // SAFETY: the layout is at least two words, so non-zero.
+    let base = unsafe { alloc::alloc(layout) } as *mut u64;
+    if base.is_null() {
+        alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` is a fresh allocation of `words + 2` words; an
+    // AtomicUsize has the size and alignment of a u64 on 64-bit targets.
+    unsafe {
+        (base as *mut AtomicUsize).write(AtomicUsize::new(0));
+        base.add(1).write(header & !flag::SPACE);
+    }
+    LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+    base.wrapping_add(1)
+}
+
+/// The count word of a shared object.
+///
+/// # Safety
+/// `p` is the header address of a live shared object.
+#[inline]
+unsafe fn count<'a>(p: *const u64) -> &'a AtomicUsize {
+    // SAFETY: per the contract, the word before the header is the count,
+    // initialised by `alloc_shared` and alive as long as the object.
+    unsafe { &*(p.sub(1) as *const AtomicUsize) }
+}
+
+/// The current count of a shared object (debug checks and tests).
+///
+/// # Safety
+/// `p` is the header address of a live shared object.
+pub(crate) unsafe fn count_of(p: *const u64) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { count(p) }.load(Ordering::Acquire)
+}
+
+/// Take one more reference.
+///
+/// # Safety
+/// `p` is the header address of a live shared object (its count is > 0, or
+/// it is still private to the thread building it).
+#[inline]
+pub(crate) unsafe fn retain(p: *const u64) {
+    // Relaxed is enough for an increment: whoever gave us the pointer
+    // already holds a reference that keeps the object alive (as Arc does).
+    // SAFETY: forwarded contract.
+    unsafe { count(p) }.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Drop one reference, freeing the object (and, iteratively, the children
+/// that lose their last reference) when it reaches zero.
+///
+/// # Safety
+/// `p` is the header address of a live shared object and the caller owns
+/// one of its references, which it gives up.
+pub(crate) unsafe fn release(p: *const u64) {
+    // SAFETY: forwarded contract.
+    if unsafe { count(p) }.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Pairs with the Release decrements of other owners, so their reads of
+    // the object happen before we free it (the Arc protocol).
+    fence(Ordering::Acquire);
+    let mut work: Vec<*mut u64> = Vec::new();
+    let mut next = Some(p as *mut u64);
+    while let Some(obj) = next.or_else(|| work.pop()) {
+        next = None;
+        // SAFETY: `obj` reached count zero, so we are its only user.
+        let h = unsafe { *obj };
+        for i in 0..object::traced_words(h) {
+            // SAFETY: traced words lie inside the payload.
+            let child = Value::from_bits(unsafe { *obj.add(1 + i) });
+            if let Some(c) = child.ptr().filter(|_| child.is_shared()) {
+                // SAFETY: shared objects only point to live shared objects
+                // and `obj` held a reference to `c`, which we now give up.
+                if unsafe { count(c) }.fetch_sub(1, Ordering::Release) == 1 {
+                    fence(Ordering::Acquire);
+                    if next.is_none() {
+                        next = Some(c);
+                    } else {
+                        work.push(c);
+                    }
+                }
+            }
+        }
+        // SAFETY: we are the last user of `obj`, allocated by `alloc_shared`.
+        unsafe { free(obj, h) };
+    }
+}
+
+/// Free one shared object whose count reached zero.
+///
+/// # Safety
+/// `obj` is a shared object header nobody references any more; `h` is its
+/// header.
+unsafe fn free(obj: *mut u64, h: u64) {
+    if object::header_kind(h) == Some(ObjKind::Opaque) {
+        // SAFETY: an Opaque payload holds an initialised Arc written by
+        // `SharedValue::opaque`; it is dropped exactly once, here.
+        unsafe { core::ptr::drop_in_place(obj.add(1) as *mut Arc<dyn Any + Send + Sync>) };
+    }
+    let layout = layout(object::payload_words(h));
+    LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
+    LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+    // SAFETY: the base (one word before the header) came from `alloc_shared`
+    // with this layout.
+    unsafe { alloc::dealloc(obj.sub(1) as *mut u8, layout) };
+}
+
+/// A shared string with count 0 (the caller takes the first reference).
+pub(crate) fn alloc_string(s: &str) -> *mut u64 {
+    let words = object::str_payload_words(s.len());
+    let p = alloc_shared(object::header(ObjKind::Str, 0, words));
+    // SAFETY: the payload has `words` words: a length word and room for
+    // `s.len()` bytes; we zero the last word first so padding is defined.
+    unsafe {
+        p.add(words).write(0);
+        p.add(1).write(s.len() as u64);
+        core::ptr::copy_nonoverlapping(s.as_ptr(), p.add(2) as *mut u8, s.len());
+    }
+    p
+}
+
+/// Deep-copy a private object graph into the shared heap, preserving
+/// sharing. Returns the new root with count 0 (the caller takes it).
+///
+/// Sharing is preserved by writing forwarding headers into the source
+/// objects while copying and restoring them from a log at the end.
+///
+/// # Safety
+/// `root` points to a live private object of a heap the caller borrows
+/// mutably (nobody else reads the source headers while they are forwarded).
+pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> *mut u64 {
+    let mut log: Vec<(*mut u64, u64)> = Vec::new();
+    let mut work: Vec<*mut u64> = Vec::new();
+    // SAFETY: root is a live local object (contract).
+    let new_root = unsafe { copy_one(root, &mut log, &mut work) };
+    while let Some(obj) = work.pop() {
+        // SAFETY: `obj` is a shared copy we are filling in; its traced
+        // fields still hold the source's values.
+        let n = object::traced_words(unsafe { *obj });
+        for i in 0..n {
+            // SAFETY: traced words lie inside the payload.
+            let field = unsafe { &mut *(obj.add(1 + i) as *mut Value) };
+            let Some(p) = field.ptr() else { continue };
+            if field.is_shared() {
+                // SAFETY: the source held a reference to this live shared
+                // object; the copy takes its own.
+                unsafe { retain(p) };
+                continue;
+            }
+            // SAFETY: a local field of a live local object points to a live
+            // local object (or one we forwarded in this copy).
+            let h = unsafe { *p };
+            let target = if object::is_forwarded(h) {
+                object::forward_target(h)
+            } else {
+                // SAFETY: as above, `p` is a live, unforwarded local object.
+                unsafe { copy_one(p, &mut log, &mut work) }
+            };
+            // SAFETY: `target` is a shared object built in this copy.
+            unsafe { retain(target) };
+            *field = Value::shared_ptr(target);
+        }
+    }
+    for (p, h) in log {
+        // SAFETY: restoring the header we overwrote; `p` is still live.
+        unsafe { p.write(h) };
+    }
+    new_root
+}
+
+/// Copy one local object into a fresh shared object, forward the source.
+///
+/// # Safety
+/// `src` is a live, unforwarded local object.
+unsafe fn copy_one(
+    src: *mut u64,
+    log: &mut Vec<(*mut u64, u64)>,
+    work: &mut Vec<*mut u64>,
+) -> *mut u64 {
+    // SAFETY: contract.
+    let h = unsafe { *src };
+    let n = object::payload_words(h);
+    let dst = alloc_shared(h);
+    // SAFETY: both objects have `n` payload words; they do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(src.add(1), dst.add(1), n);
+        src.write(object::forwarding(dst));
+    }
+    log.push((src, h));
+    if object::traced_words(h) > 0 {
+        work.push(dst);
+    }
+    dst
+}
+
+/// An owning handle on a shared value: clones bump the count, drops release
+/// it. Immediates are valid `SharedValue`s too (no count).
+pub struct SharedValue(Value);
+
+impl SharedValue {
+    /// Wrap a value whose reference the caller hands over (a shared pointer
+    /// with one count for us, or an immediate).
+    pub(crate) fn from_owned(v: Value) -> SharedValue {
+        debug_assert!(!v.is_local());
+        SharedValue(v)
+    }
+
+    /// Give up the handle without releasing its reference.
+    pub(crate) fn into_owned(self) -> Value {
+        let v = self.0;
+        core::mem::forget(self);
+        v
+    }
+
+    /// The value (valid while this handle, or another owner, lives).
+    pub fn value(&self) -> Value {
+        self.0
+    }
+
+    /// An immediate as a `SharedValue`; `None` for pointers.
+    pub fn from_immediate(v: Value) -> Option<SharedValue> {
+        (!v.is_ptr()).then_some(SharedValue(v))
+    }
+
+    /// A shared object wrapping a Rust object (code objects, futures, atoms).
+    pub fn opaque(obj: Arc<dyn Any + Send + Sync>) -> SharedValue {
+        let p = alloc_shared(object::header(ObjKind::Opaque, 0, 2));
+        // SAFETY: the payload has two words, enough for the (two-word,
+        // word-aligned) fat Arc, which the object now owns.
+        unsafe { (p.add(1) as *mut Arc<dyn Any + Send + Sync>).write(obj) };
+        // SAFETY: `p` is a fresh shared object; this is its first reference.
+        unsafe { retain(p) };
+        SharedValue(Value::shared_ptr(p))
+    }
+
+    /// The number of references to this object (`None` for immediates).
+    pub fn ref_count(&self) -> Option<usize> {
+        let p = self.0.ptr()?;
+        // SAFETY: we hold a reference, so the object is alive.
+        Some(unsafe { count_of(p) })
+    }
+}
+
+impl Clone for SharedValue {
+    fn clone(&self) -> SharedValue {
+        if let Some(p) = self.0.ptr() {
+            // SAFETY: we hold a reference, so the object is alive.
+            unsafe { retain(p) };
+        }
+        SharedValue(self.0)
+    }
+}
+
+impl Drop for SharedValue {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.ptr() {
+            // SAFETY: we own one reference and give it up.
+            unsafe { release(p) };
+        }
+    }
+}
+
+impl core::fmt::Debug for SharedValue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("SharedValue").field(&self.0).finish()
+    }
+}
+
+/// Reads shared values (and immediates) without a `Heap`: from the globals
+/// table or any thread. Private pointers answer `None`. The caller keeps the
+/// value alive (a `SharedValue`, a global, or a heap that owns it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SharedReader;
+
+impl SharedReader {
+    read_methods!(crate::read::not_local);
+
+    /// The reference count of a shared object (`None` for anything else).
+    pub fn ref_count(&self, v: Value) -> Option<usize> {
+        let p = v.ptr().filter(|_| v.is_shared())?;
+        // SAFETY: value contract: the caller keeps `v` alive.
+        Some(unsafe { count_of(p) })
+    }
+}
+
+/// A fast hasher for object addresses (the owned sets).
+#[derive(Default)]
+pub(crate) struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, x: usize) {
+        let m = (x as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = m ^ (m >> 29);
+    }
+}
+
+/// A set of shared object addresses.
+pub(crate) type PtrSet = HashSet<usize, BuildHasherDefault<PtrHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_holds_and_drops_its_arc() {
+        let inner: Arc<dyn Any + Send + Sync> = Arc::new(42u32);
+        let sv = SharedValue::opaque(inner.clone());
+        assert_eq!(Arc::strong_count(&inner), 2);
+        let r = SharedReader;
+        let got = r.opaque(sv.value()).unwrap();
+        assert_eq!(got.downcast_ref::<u32>(), Some(&42));
+        let sv2 = sv.clone();
+        assert_eq!(sv.ref_count(), Some(2));
+        drop(sv);
+        assert_eq!(sv2.ref_count(), Some(1));
+        drop(sv2);
+        assert_eq!(Arc::strong_count(&inner), 1);
+    }
+
+    #[test]
+    fn reader_refuses_private_pointers() {
+        let local = Value::local_ptr(std::ptr::dangling::<u64>());
+        assert_eq!(SharedReader.kind(local), None);
+        assert_eq!(SharedReader.car_cdr(local), None);
+        assert_eq!(SharedReader.list_kind(Value::NIL), Some(ListKind::Q));
+    }
+}

@@ -1,0 +1,232 @@
+//! I/O: `print`, `println`, `printf`, files, `read-forms`.
+//!
+//! Owned by the library helper; see `super` for how to write a builtin.
+//! (`load` is in the prelude: it reads a file with `read-file` and
+//! `read-forms` and evaluates the forms in order.)
+//!
+//! Output goes to the interpreter's writer (`Cx::out`), never straight to the
+//! process's stdout, so embedders and tests can capture it. A formatted line
+//! is built completely before anything is written: a bad `printf` prints
+//! nothing.
+
+use std::fmt::Write as _;
+
+use valk_heap::Value;
+
+use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use crate::reader;
+use crate::syntax::{Node, Syn};
+
+pub(crate) const BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef::new(
+        "print",
+        0,
+        VARIADIC,
+        "(print x ...): the display forms of the arguments separated by one space, then a newline.",
+        print,
+    ),
+    BuiltinDef::new(
+        "printf",
+        1,
+        VARIADIC,
+        "(printf format x ...): print format with %s (display form), %d/%ld (integer), %f (number, 6 decimals) and %% replaced; no newline.",
+        printf,
+    ),
+    BuiltinDef::new(
+        "println",
+        1,
+        VARIADIC,
+        "(println format x ...): printf, then a newline.",
+        println,
+    ),
+    BuiltinDef::new(
+        "read-file",
+        1,
+        1,
+        "(read-file path): the contents of a UTF-8 text file as a string.",
+        read_file,
+    ),
+    BuiltinDef::new(
+        "write-file",
+        2,
+        2,
+        "(write-file path text): replace the file's contents with the string text.",
+        write_file,
+    ),
+    BuiltinDef::new(
+        "read-forms",
+        1,
+        2,
+        "(read-forms text [source-name]): the forms written in text, as a Q-expression of data (nothing runs), or the read error naming source-name:line:col.",
+        read_forms,
+    ),
+];
+
+fn emit(cx: &mut Cx<'_>, text: &str) -> Result<Value, Failure> {
+    let written = cx.out.write_all(text.as_bytes()).and_then(|()| cx.out.flush());
+    match written {
+        Ok(()) => Ok(Value::EMPTY_S),
+        Err(e) => Err(cx.error(format!("`{}`: cannot write the output: {}", cx.builtin_name(), io_reason(&e)))),
+    }
+}
+
+fn print(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let mut line = String::new();
+    for (i, &arg) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(&cx.display(arg));
+    }
+    line.push('\n');
+    emit(cx, &line)
+}
+
+fn printf(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let text = format(cx, args)?;
+    emit(cx, &text)
+}
+
+fn println(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let mut text = format(cx, args)?;
+    text.push('\n');
+    emit(cx, &text)
+}
+
+/// The text of a `printf` call: `args[0]` is the format, the rest fill its
+/// directives in order. Every argument must be used.
+fn format(cx: &Cx<'_>, args: &[Value]) -> Result<String, Failure> {
+    let fmt = cx.str_arg(args, 0)?;
+    let name = cx.builtin_name();
+    let mut out = String::with_capacity(fmt.len());
+    let mut next = 1;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let directive = match chars.next() {
+            Some('l') if chars.peek() == Some(&'d') => {
+                chars.next();
+                "%ld"
+            }
+            Some('%') => {
+                out.push('%');
+                continue;
+            }
+            Some('s') => "%s",
+            Some('d') => "%d",
+            Some('f') => "%f",
+            Some(other) => {
+                return Err(cx.error(format!(
+                    "`{name}`: unknown directive `%{other}` in the format (known: %s %d %ld %f %%)"
+                )))
+            }
+            None => return Err(cx.error(format!("`{name}`: the format ends with a lone `%`"))),
+        };
+        if next >= args.len() {
+            return Err(cx.error(format!(
+                "`{name}`: the format needs more than the {} argument(s) given after it",
+                args.len() - 1
+            )));
+        }
+        match directive {
+            "%s" => out.push_str(&cx.display(args[next])),
+            "%f" => {
+                let _ = write!(out, "{:.6}", cx.float_arg(args, next)?);
+            }
+            _ => {
+                let _ = write!(out, "{}", cx.int_arg(args, next)?);
+            }
+        }
+        next += 1;
+    }
+    if next < args.len() {
+        return Err(cx.error(format!(
+            "`{name}`: {} argument(s) left over after the format",
+            args.len() - next
+        )));
+    }
+    Ok(out)
+}
+
+fn read_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = cx.str_arg(args, 0)?.to_owned();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => cx.string(&text),
+        Err(e) => Err(cx.error(format!("`{}`: cannot read {path:?}: {}", cx.builtin_name(), io_reason(&e)))),
+    }
+}
+
+fn write_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = cx.str_arg(args, 0)?;
+    let text = cx.str_arg(args, 1)?;
+    match std::fs::write(path, text) {
+        Ok(()) => Ok(Value::EMPTY_S),
+        Err(e) => Err(cx.error(format!("`{}`: cannot write {path:?}: {}", cx.builtin_name(), io_reason(&e)))),
+    }
+}
+
+fn read_forms(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let source_name = if args.len() > 1 { cx.str_arg(args, 1)?.to_owned() } else { "<string>".to_owned() };
+    let forms = match reader::read_all(cx.str_arg(args, 0)?, &source_name) {
+        Ok(forms) => forms,
+        Err(e) => {
+            return Err(cx.error(format!("{source_name}:{}:{}: {}", e.span.line, e.span.col, e.message)))
+        }
+    };
+    let mut items = Vec::with_capacity(forms.len());
+    for form in &forms {
+        items.push(form_value(cx, form)?);
+    }
+    cx.qlist(&items)
+}
+
+/// A read form as data. The reader bounds nesting (`reader::MAX_NESTING`),
+/// so this recursion is shallow.
+fn form_value(cx: &mut Cx<'_>, form: &Node) -> Result<Value, Failure> {
+    Ok(match &form.syn {
+        Syn::Int(n) => cx.int(*n)?,
+        Syn::Float(f) => Value::float(*f),
+        Syn::Str(s) => cx.string(s)?,
+        Syn::Sym(id) => Value::symbol(*id),
+        Syn::Kw(id) => Value::keyword(*id),
+        Syn::List(kind, nodes) => {
+            let mut items = Vec::with_capacity(nodes.len());
+            for node in nodes {
+                items.push(form_value(cx, node)?);
+            }
+            cx.heap.list(&items, *kind)?
+        }
+        Syn::Value(shared) => shared.value(),
+    })
+}
+
+/// An I/O error as a short lower-case phrase, without the OS error number
+/// ("no such file or directory").
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::io_reason;
+
+    #[test]
+    fn io_reasons_are_short_phrases() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&e), "no such file or directory");
+        let e = std::io::Error::other("Odd");
+        assert_eq!(io_reason(&e), "odd");
+    }
+}

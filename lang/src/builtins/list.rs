@@ -1,0 +1,217 @@
+//! Lists: `list head tail init cons join len range reverse sort`.
+
+use valk_heap::{ListKind, Value};
+
+use super::arith::{num, Num};
+use super::{BuiltinDef, Cx, Failure, VARIADIC};
+
+pub(crate) const BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef::new(
+        "list",
+        0,
+        VARIADIC,
+        "A Q-expression of the arguments.",
+        list,
+    ),
+    BuiltinDef::new(
+        "head",
+        1,
+        1,
+        "A one-element list of the first element.",
+        head,
+    ),
+    BuiltinDef::new("tail", 1, 1, "The list without its first element.", tail),
+    BuiltinDef::new("init", 1, 1, "The list without its last element.", init),
+    BuiltinDef::new("cons", 2, 2, "The list with a value put in front.", cons),
+    BuiltinDef::new(
+        "join",
+        1,
+        VARIADIC,
+        "The lists joined into one (or the strings into one string).",
+        join,
+    ),
+    BuiltinDef::new(
+        "len",
+        1,
+        1,
+        "Number of elements of a list, or characters of a string.",
+        len,
+    ),
+    BuiltinDef::new(
+        "range",
+        1,
+        3,
+        "`(range end)`, `(range start end)`, `(range start end step)`: {start .. end-1}.",
+        range,
+    ),
+    BuiltinDef::new("reverse", 1, 1, "The list (or string) reversed.", reverse),
+    BuiltinDef::new(
+        "sort",
+        1,
+        1,
+        "The list sorted ascending (numbers, or strings).",
+        sort,
+    ),
+];
+
+/// The kind of a list argument (`{}` is Q, `()` is S).
+fn kind_of(cx: &Cx<'_>, v: Value) -> ListKind {
+    cx.heap.list_kind(v).unwrap_or(ListKind::Q)
+}
+
+fn list(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    cx.qlist(args)
+}
+
+fn non_empty(cx: &Cx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
+    let items = cx.list_arg(args, 0)?;
+    if items.is_empty() {
+        return Err(cx.error(format!(
+            "`{}`: expected a non-empty list, got {{}}",
+            cx.builtin_name()
+        )));
+    }
+    Ok(items)
+}
+
+fn head(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let items = non_empty(cx, args)?;
+    let k = kind_of(cx, args[0]);
+    Ok(cx.heap.list(&items[..1], k)?)
+}
+
+fn tail(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let _ = non_empty(cx, args)?;
+    // The rest of a cons cell is already the tail: no copy.
+    match cx.heap.car_cdr(args[0]) {
+        Some((_, rest)) => Ok(rest),
+        None => Ok(Value::NIL),
+    }
+}
+
+fn init(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let items = non_empty(cx, args)?;
+    let k = kind_of(cx, args[0]);
+    Ok(cx.heap.list(&items[..items.len() - 1], k)?)
+}
+
+fn cons(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let v = args[1];
+    if cx.heap.list_kind(v).is_none() {
+        return Err(cx.arg_error(1, "list", v));
+    }
+    let k = kind_of(cx, v);
+    Ok(cx.heap.cons(args[0], v, k)?)
+}
+
+fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    if cx.heap.str(args[0]).is_some() {
+        let mut s = String::new();
+        for i in 0..args.len() {
+            s.push_str(cx.str_arg(args, i)?);
+        }
+        return cx.string(&s);
+    }
+    let mut all = Vec::new();
+    for i in 0..args.len() {
+        all.extend(cx.list_arg(args, i)?);
+    }
+    let k = kind_of(cx, args[0]);
+    Ok(cx.heap.list(&all, k)?)
+}
+
+fn len(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    if let Some(s) = cx.heap.str(args[0]) {
+        let n = s.chars().count() as i64;
+        return cx.int(n);
+    }
+    if cx.heap.list_kind(args[0]).is_none() {
+        return Err(cx.arg_error(0, "list or string", args[0]));
+    }
+    let n = cx.list_arg(args, 0)?.len() as i64;
+    cx.int(n)
+}
+
+fn int(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<i64, Failure> {
+    match num(cx, args, i)? {
+        Num::Int(n) => Ok(n),
+        Num::Float(_) => Err(cx.arg_error(i, "integer", args[i])),
+    }
+}
+
+/// Longest list `range` builds (keeps a typo from eating the heap).
+const MAX_RANGE: i64 = 1 << 28;
+
+fn range(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let (start, end) = if args.len() == 1 {
+        (0, int(cx, args, 0)?)
+    } else {
+        (int(cx, args, 0)?, int(cx, args, 1)?)
+    };
+    let step = if args.len() == 3 {
+        int(cx, args, 2)?
+    } else {
+        1
+    };
+    if step == 0 {
+        return Err(cx.error("`range`: step must not be zero"));
+    }
+    let count = if step > 0 {
+        (end.saturating_sub(start).max(0) + step - 1) / step
+    } else {
+        (start.saturating_sub(end).max(0) + (-step) - 1) / (-step)
+    };
+    if count > MAX_RANGE {
+        return Err(cx.error(format!("`range`: {count} elements is too many")));
+    }
+    let mut items = Vec::with_capacity(count as usize);
+    let mut x = start;
+    for _ in 0..count {
+        items.push(cx.int(x)?);
+        x = x.wrapping_add(step);
+    }
+    cx.qlist(&items)
+}
+
+fn reverse(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    if let Some(s) = cx.heap.str(args[0]) {
+        let r: String = s.chars().rev().collect();
+        return cx.string(&r);
+    }
+    let mut items = cx.list_arg(args, 0)?;
+    items.reverse();
+    let k = kind_of(cx, args[0]);
+    Ok(cx.heap.list(&items, k)?)
+}
+
+fn sort(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let items = cx.list_arg(args, 0)?;
+    let k = kind_of(cx, args[0]);
+    if items.iter().all(|v| cx.heap.str(*v).is_some()) {
+        let mut pairs: Vec<(String, Value)> = items
+            .iter()
+            .map(|v| (cx.heap.str(*v).unwrap_or("").to_owned(), *v))
+            .collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let sorted: Vec<Value> = pairs.into_iter().map(|p| p.1).collect();
+        return Ok(cx.heap.list(&sorted, k)?);
+    }
+    let mut keyed = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let n = match num(cx, &items, i) {
+            Ok(Num::Int(n)) => n as f64,
+            Ok(Num::Float(f)) => f,
+            Err(_) => {
+                return Err(cx.error(format!(
+                    "`sort`: expected a list of numbers or of strings, got {} at position {}",
+                    cx.type_name(*v),
+                    i + 1
+                )))
+            }
+        };
+        keyed.push((n, *v));
+    }
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let sorted: Vec<Value> = keyed.into_iter().map(|p| p.1).collect();
+    Ok(cx.heap.list(&sorted, k)?)
+}

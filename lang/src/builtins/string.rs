@@ -1,0 +1,245 @@
+//! Strings: `str`, `string/*`, number/symbol conversions, `repr`.
+//!
+//! Owned by the library helper; see `super` for how to write a builtin.
+//!
+//! Positions in strings (`string/slice`) count Unicode characters, not bytes,
+//! so no index can land inside a UTF-8 sequence.
+
+use valk_heap::Value;
+
+use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use crate::reader;
+use crate::syntax::Syn;
+
+pub(crate) const BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef::new(
+        "str",
+        0,
+        VARIADIC,
+        "(str x ...): the display forms of the arguments joined into one string (strings raw, no separator).",
+        str_concat,
+    ),
+    BuiltinDef::new(
+        "repr",
+        1,
+        1,
+        "(repr x): the re-readable form of x as a string, as the REPL shows it (strings quoted).",
+        repr,
+    ),
+    BuiltinDef::new(
+        "string/split",
+        2,
+        2,
+        "(string/split s delimiter): the pieces of s between occurrences of delimiter, as a list of strings.",
+        split,
+    ),
+    BuiltinDef::new(
+        "string/join",
+        1,
+        2,
+        "(string/join list [separator]): the display forms of the list's elements joined by separator (default \"\").",
+        join,
+    ),
+    BuiltinDef::new(
+        "string/slice",
+        2,
+        3,
+        "(string/slice s start [end]): the characters of s from start up to but not including end (default: the end); positions are clamped to the string.",
+        slice,
+    ),
+    BuiltinDef::new(
+        "string/contains?",
+        2,
+        2,
+        "(string/contains? s part): true when part occurs in s.",
+        contains,
+    ),
+    BuiltinDef::new(
+        "string/replace",
+        3,
+        3,
+        "(string/replace s from to): s with every occurrence of from replaced by to.",
+        replace,
+    ),
+    BuiltinDef::new("string/upper", 1, 1, "(string/upper s): s in upper case.", upper),
+    BuiltinDef::new("string/lower", 1, 1, "(string/lower s): s in lower case.", lower),
+    BuiltinDef::new(
+        "string/trim",
+        1,
+        1,
+        "(string/trim s): s without leading and trailing whitespace.",
+        trim,
+    ),
+    BuiltinDef::new(
+        "number->string",
+        1,
+        1,
+        "(number->string n): the decimal text of a number (floats in their shortest re-readable form).",
+        number_to_string,
+    ),
+    BuiltinDef::new(
+        "string->number",
+        1,
+        1,
+        "(string->number s): the number written in s (surrounding whitespace allowed), or an error.",
+        string_to_number,
+    ),
+    BuiltinDef::new(
+        "symbol->string",
+        1,
+        1,
+        "(symbol->string sym): the name of a symbol.",
+        symbol_to_string,
+    ),
+];
+
+fn str_concat(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let mut text = String::new();
+    for &arg in args {
+        text.push_str(&cx.display(arg));
+    }
+    cx.string(&text)
+}
+
+fn repr(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let text = cx.repr(args[0]);
+    cx.string(&text)
+}
+
+fn split(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let s = cx.str_arg(args, 0)?.to_owned();
+    let delimiter = cx.str_arg(args, 1)?;
+    if delimiter.is_empty() {
+        return Err(cx.error(format!(
+            "`{}`: argument 2: the delimiter must not be empty",
+            cx.builtin_name()
+        )));
+    }
+    let pieces: Vec<String> = s.split(delimiter).map(str::to_owned).collect();
+    let mut items = Vec::with_capacity(pieces.len());
+    for piece in &pieces {
+        items.push(cx.string(piece)?);
+    }
+    cx.qlist(&items)
+}
+
+fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let items = cx.list_arg(args, 0)?;
+    let separator = if args.len() > 1 { cx.str_arg(args, 1)?.to_owned() } else { String::new() };
+    let mut text = String::new();
+    for (i, &item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push_str(&separator);
+        }
+        text.push_str(&cx.display(item));
+    }
+    cx.string(&text)
+}
+
+/// A character position clamped to `0..=len`.
+fn clamp_position(position: i64, len: usize) -> usize {
+    usize::try_from(position.max(0)).unwrap_or(usize::MAX).min(len)
+}
+
+fn slice(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let s = cx.str_arg(args, 0)?;
+    let start = cx.int_arg(args, 1)?;
+    let chars = s.chars().count();
+    let end = if args.len() > 2 { cx.int_arg(args, 2)? } else { chars as i64 };
+    let start = clamp_position(start, chars);
+    let end = clamp_position(end, chars).max(start);
+    let piece: String = s.chars().skip(start).take(end - start).collect();
+    cx.string(&piece)
+}
+
+fn contains(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let s = cx.str_arg(args, 0)?;
+    let part = cx.str_arg(args, 1)?;
+    Ok(Value::bool(s.contains(part)))
+}
+
+fn replace(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let s = cx.str_arg(args, 0)?;
+    let from = cx.str_arg(args, 1)?;
+    let to = cx.str_arg(args, 2)?;
+    if from.is_empty() {
+        return Err(cx.error(format!(
+            "`{}`: argument 2: the text to replace must not be empty",
+            cx.builtin_name()
+        )));
+    }
+    let replaced = s.replace(from, to);
+    cx.string(&replaced)
+}
+
+fn map_string(
+    cx: &mut Cx<'_>,
+    args: &[Value],
+    f: impl FnOnce(&str) -> String,
+) -> Result<Value, Failure> {
+    let mapped = f(cx.str_arg(args, 0)?);
+    cx.string(&mapped)
+}
+
+fn upper(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    map_string(cx, args, str::to_uppercase)
+}
+
+fn lower(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    map_string(cx, args, str::to_lowercase)
+}
+
+fn trim(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    map_string(cx, args, |s| s.trim().to_owned())
+}
+
+fn number_to_string(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let v = args[0];
+    if cx.type_name(v) != "number" {
+        return Err(cx.arg_error(0, "number", v));
+    }
+    let text = cx.repr(v);
+    cx.string(&text)
+}
+
+fn string_to_number(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let s = cx.str_arg(args, 0)?;
+    // The reader's own number rules, so `string->number` accepts exactly what
+    // a program may write.
+    let parsed = match reader::read_all(s.trim(), "<string>") {
+        Ok(nodes) if nodes.len() == 1 => match nodes[0].syn {
+            Syn::Int(n) => Some(Ok(n)),
+            Syn::Float(f) => Some(Err(f)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match parsed {
+        Some(Ok(n)) => cx.int(n),
+        Some(Err(f)) => Ok(Value::float(f)),
+        None => {
+            let shown = cx.repr(args[0]);
+            Err(cx.error(format!("`{}`: {shown} is not a number", cx.builtin_name())))
+        }
+    }
+}
+
+fn symbol_to_string(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    match args[0].as_symbol() {
+        Some(id) => cx.string(valk_heap::symbol::symbol_name(id)),
+        None => Err(cx.arg_error(0, "symbol", args[0])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clamp_position;
+
+    #[test]
+    fn positions_clamp_to_the_string() {
+        assert_eq!(clamp_position(-3, 5), 0);
+        assert_eq!(clamp_position(2, 5), 2);
+        assert_eq!(clamp_position(9, 5), 5);
+        assert_eq!(clamp_position(i64::MAX, 5), 5);
+    }
+}

@@ -1,0 +1,76 @@
+//! System: `time-us`, `exit`, `shutdown`.
+//!
+//! Owned by the library helper; see `super` for how to write a builtin.
+//!
+//! `exit` and `shutdown` do not end the process themselves: they set
+//! `Cx::exit_request` and the interpreter unwinds and reports the status to
+//! its embedder (the `valk` binary exits with it), so buffered output is
+//! flushed and an embedding program is never killed by a script.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use valk_heap::Value;
+
+use super::{BuiltinDef, Cx, Failure};
+
+pub(crate) const BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef::new(
+        "time-us",
+        0,
+        1,
+        "(time-us): microseconds on a monotonic clock (for measuring intervals); an argument is ignored, as in the original.",
+        time_us,
+    ),
+    BuiltinDef::new(
+        "exit",
+        0,
+        1,
+        "(exit [status]): end the program with an integer status (default 0); `:normal` is 0.",
+        exit,
+    ),
+    BuiltinDef::new(
+        "shutdown",
+        0,
+        1,
+        "(shutdown [status]): stop the whole runtime with an integer status (default 0).",
+        shutdown,
+    ),
+];
+
+/// The instant `time-us` counts from: the first time anything asks for it.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn time_us(cx: &mut Cx<'_>, _args: &[Value]) -> Result<Value, Failure> {
+    let micros = i64::try_from(epoch().elapsed().as_micros()).unwrap_or(i64::MAX);
+    cx.int(micros)
+}
+
+/// The status a program ends with for an exit value: an integer is itself,
+/// `:normal` is 0; anything else is not a status.
+fn exit_status(cx: &Cx<'_>, args: &[Value]) -> Result<i32, Failure> {
+    let Some(&v) = args.first() else { return Ok(0) };
+    if v.as_keyword() == Some(valk_heap::symbol::intern("normal")) {
+        return Ok(0);
+    }
+    let n = cx.int_arg(args, 0)?;
+    // Statuses outside i32 wrap like a C exit status would be truncated.
+    Ok(n as i32)
+}
+
+fn exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    cx.exit_request = Some(exit_status(cx, args)?);
+    Ok(Value::EMPTY_S)
+}
+
+fn shutdown(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let status = match args.first() {
+        Some(_) => cx.int_arg(args, 0)? as i32,
+        None => 0,
+    };
+    cx.exit_request = Some(status);
+    Ok(Value::EMPTY_S)
+}

@@ -1,0 +1,82 @@
+//! The process-wide code registry: every compiled [`Proto`] gets a stable
+//! index. A closure's `code` word is that index as a small integer (negative
+//! for macros: `-(index + 1)`), so closures copy between heaps and into the
+//! shared heap as plain data and any actor can run them.
+//!
+//! Protos are never freed (code is small next to data; the `eval` cache
+//! bounds what run-time compilation adds).
+
+use std::sync::RwLock;
+
+use valk_heap::symbol::symbol_name;
+use valk_heap::Value;
+
+use crate::ir::Proto;
+
+static REGISTRY: RwLock<Vec<&'static Proto>> = RwLock::new(Vec::new());
+
+/// Register a proto; returns its index.
+pub fn register(p: Proto) -> u32 {
+    let mut r = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+    // Leaked on purpose: code lives as long as the process (see above), and
+    // `&'static` frames need no reference counting on calls.
+    r.push(Box::leak(Box::new(p)));
+    (r.len() - 1) as u32
+}
+
+/// The proto at `index`.
+pub fn get(index: u32) -> Option<&'static Proto> {
+    let r = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    r.get(index as usize).copied()
+}
+
+/// The closure code word for a proto.
+pub fn code_word(index: u32, is_macro: bool) -> Value {
+    let i = index as i64;
+    Value::small_int(if is_macro { -(i + 1) } else { i }).unwrap_or(Value::NIL)
+}
+
+/// The proto index and macro flag in a closure code word.
+#[inline]
+pub fn decode(code: Value) -> Option<(u32, bool)> {
+    let n = code.as_small_int()?;
+    if n >= 0 {
+        Some((n as u32, false))
+    } else {
+        Some(((-n - 1) as u32, true))
+    }
+}
+
+/// `lambda` or `macro`, for printing.
+pub fn kind_word(code: Value) -> &'static str {
+    match decode(code) {
+        Some((_, true)) => "macro",
+        _ => "lambda",
+    }
+}
+
+/// The formals still unbound after `bound` arguments, as `{x y}`.
+pub fn formals_text(code: Value, bound: usize) -> String {
+    let Some(p) = decode(code).and_then(|(i, _)| get(i)) else {
+        return "{}".into();
+    };
+    let m = &p.meta;
+    let mut parts: Vec<&str> = Vec::new();
+    let fixed = m.nparams as usize;
+    for (i, f) in m.formals.iter().enumerate() {
+        if i < fixed {
+            if i >= bound {
+                parts.push(symbol_name(*f));
+            }
+        } else {
+            parts.push("&");
+            parts.push(symbol_name(*f));
+        }
+    }
+    format!("{{{}}}", parts.join(" "))
+}
+
+/// How many protos are registered.
+pub fn count() -> usize {
+    REGISTRY.read().unwrap_or_else(|e| e.into_inner()).len()
+}

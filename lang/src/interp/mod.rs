@@ -1,0 +1,470 @@
+//! The interpreter: one actor's worth of state (heap, register file, frames)
+//! running Valk IR.
+//!
+//! Architecture invariant: Valk calls never recurse in Rust. Every Valk call
+//! frame is a [`Frame`] in `frames` and its registers a window of `regs`; both
+//! are GC roots. So recursion depth is bounded by memory (and the stack
+//! limit), a suspended actor holds no native frames, and [`Interp::run`] can
+//! stop at any safepoint and resume later.
+
+mod call;
+mod run;
+mod special;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use valk_heap::{Heap, ObjKind, Roots, SharedValue, Value};
+
+use crate::compiler::{CompileError, Compiler, Mode};
+use crate::error::ValkError;
+use crate::globals::{Globals, UNSET};
+use crate::ir::{Proto, Reg};
+use crate::printer;
+use crate::reader;
+use crate::syntax::Span;
+
+/// Reductions a [`Interp::run`] slice gets by default.
+pub const DEFAULT_BUDGET: u32 = 4000;
+/// Most frames an actor may have (deeper recursion is `stack overflow`).
+pub const DEFAULT_MAX_FRAMES: usize = 250_000;
+/// Most registers an actor's register file may hold.
+pub const DEFAULT_MAX_REGS: usize = 4 << 20;
+
+/// Why [`Interp::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The started computation finished with this value (valid until the
+    /// next `run`/GC; read it at once).
+    Done(Value),
+    /// It finished with an Error value (an uncaught error).
+    Error(Value),
+    /// The reduction budget is spent; call `run` again to go on.
+    OutOfBudget,
+    /// Waiting in `receive` (no native frames are held); resume with `run`
+    /// when a message arrives or the timeout (ms) passes.
+    WaitingForMessage { timeout: Option<u64> },
+    /// `exit` asked the program to end with this status.
+    Exit(i32),
+    /// The actor cannot go on (heap limit); the message says why.
+    Fatal,
+}
+
+/// What a frame is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum FrameKind {
+    /// A lambda call.
+    Call,
+    /// A top-level form: its `=` binds globally.
+    TopLevel,
+    /// Code run by `eval` at run time: `=` binds in the frame below.
+    Eval,
+}
+
+/// One Valk call frame.
+pub(crate) struct Frame {
+    pub proto: &'static Proto,
+    /// Next instruction (while this frame is not running: where to resume).
+    pub pc: u32,
+    /// First register of this frame in the register file.
+    pub base: u32,
+    /// The caller's register that receives the result.
+    pub ret: Reg,
+    pub kind: FrameKind,
+    /// Dynamic bindings: from `=` in run-time code, and carried over from a
+    /// frame a tail call replaced.
+    pub extras: Extras,
+    /// How many times the final value is to be called with no arguments
+    /// (tail-position `((f x))` wrappers, counted instead of stacked).
+    pub apply_result: u32,
+}
+
+/// A frame's dynamic bindings: usually none, so one word until used (keeps
+/// `Frame` small and calls cheap).
+#[derive(Default)]
+pub(crate) struct Extras(Option<Box<Vec<(u32, Value)>>>);
+
+impl Extras {
+    pub fn from_vec(v: Vec<(u32, Value)>) -> Extras {
+        Extras((!v.is_empty()).then(|| Box::new(v)))
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, (u32, Value)> {
+        self.0.as_deref().map(|v| v.iter()).unwrap_or_default()
+    }
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, (u32, Value)> {
+        self.0.as_deref_mut().map(|v| v.iter_mut()).unwrap_or_default()
+    }
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+    pub fn push(&mut self, b: (u32, Value)) {
+        self.0.get_or_insert_with(Box::default).push(b);
+    }
+}
+
+/// One actor: heap, register file, frames.
+pub struct Interp {
+    pub(crate) heap: Heap,
+    pub(crate) globals: Arc<Globals>,
+    pub(crate) regs: Vec<Value>,
+    pub(crate) frames: Vec<Frame>,
+    /// Local mirror of the code registry (no lock on calls).
+    pub(crate) protos: Vec<Option<&'static Proto>>,
+    pub(crate) eval_cache: HashMap<(u8, u64), Vec<(SharedValue, u32)>>,
+    pub(crate) argbuf: Vec<Value>,
+    pub(crate) out: Box<dyn Write + Send>,
+    pub(crate) max_frames: usize,
+    pub(crate) max_regs: usize,
+    /// The finished computation's value (a root until taken).
+    pub(crate) result: Value,
+    pub(crate) fatal: Option<String>,
+    pub(crate) exit_request: Option<i32>,
+    /// Reductions charged since creation.
+    pub reductions: u64,
+}
+
+/// The prelude files, loaded in this order when present.
+const PRELUDE: &[(&str, &str)] = &crate::prelude::FILES;
+
+impl Default for Interp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Interp {
+    /// A fresh runtime (its own globals) with the prelude loaded.
+    pub fn new() -> Interp {
+        let mut it = Interp::bare(Arc::new(Globals::new()));
+        it.load_prelude();
+        it
+    }
+
+    /// Another actor of the runtime that owns `globals` (the prelude is
+    /// already in them).
+    pub fn with_globals(globals: Arc<Globals>) -> Interp {
+        Interp::bare(globals)
+    }
+
+    /// An interpreter with nothing loaded.
+    pub fn bare(globals: Arc<Globals>) -> Interp {
+        Interp {
+            heap: Heap::new(),
+            globals,
+            regs: Vec::new(),
+            frames: Vec::new(),
+            protos: Vec::new(),
+            eval_cache: HashMap::new(),
+            argbuf: Vec::new(),
+            out: Box::new(std::io::stdout()),
+            max_frames: DEFAULT_MAX_FRAMES,
+            max_regs: DEFAULT_MAX_REGS,
+            result: Value::NIL,
+            fatal: None,
+            exit_request: None,
+            reductions: 0,
+        }
+    }
+
+    fn load_prelude(&mut self) {
+        for (name, src) in PRELUDE {
+            if let Err(e) = self.eval_source(src, name) {
+                // The prelude is ours: a failure is a bug, but never a panic.
+                let _ = writeln!(self.out, "valk: prelude {name}: {e}");
+            }
+        }
+    }
+
+    /// The runtime's globals (to create more actors sharing them).
+    pub fn globals(&self) -> &Arc<Globals> {
+        &self.globals
+    }
+
+    /// This actor's heap (read values, build arguments).
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+
+    /// This actor's heap, mutably (build values to pass in).
+    pub fn heap_mut(&mut self) -> &mut Heap {
+        &mut self.heap
+    }
+
+    /// Send `print` output somewhere else (tests, embedding).
+    pub fn set_output(&mut self, out: Box<dyn Write + Send>) {
+        self.out = out;
+    }
+
+    /// Limit recursion: at most `frames` frames and `regs` registers.
+    pub fn set_stack_limit(&mut self, frames: usize, regs: usize) {
+        self.max_frames = frames;
+        self.max_regs = regs;
+    }
+
+    /// The re-readable form of `v`.
+    pub fn repr(&self, v: Value) -> String {
+        printer::repr(&self.heap, v)
+    }
+
+    /// The display form of `v` (strings raw).
+    pub fn display(&self, v: Value) -> String {
+        printer::display(&self.heap, v)
+    }
+
+    /// Is `v` an Error value?
+    pub fn is_error(&self, v: Value) -> bool {
+        v.is_ptr() && self.heap.kind(v) == Some(ObjKind::Error)
+    }
+
+    /// Bind `name` globally (e.g. `*args*`).
+    pub fn define(&mut self, name: &str, v: Value) {
+        let sv = self.heap.to_shared(v);
+        self.globals.define(valk_heap::intern(name), sv);
+    }
+
+    /// Bind `*args*` to a Q-expression of strings (`valk run FILE ARGS`).
+    pub fn set_args(&mut self, args: &[String]) -> Result<(), ValkError> {
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            vals.push(
+                self.heap
+                    .string(a)
+                    .map_err(|e| ValkError::fatal(e.to_string()))?,
+            );
+        }
+        let list = self
+            .heap
+            .list(&vals, valk_heap::ListKind::Q)
+            .map_err(|e| ValkError::fatal(e.to_string()))?;
+        self.define("*args*", list);
+        Ok(())
+    }
+
+    /// The value of global `name`, if bound.
+    pub fn global(&self, name: &str) -> Option<Value> {
+        self.globals.get(valk_heap::intern(name))
+    }
+
+    /// Evaluate a file's text form by form; the value of the last form, or
+    /// the first top-level error (with its location).
+    pub fn eval_source(&mut self, src: &str, file: &str) -> Result<Value, ValkError> {
+        let forms = reader::read_all(src, file).map_err(ValkError::from_read)?;
+        let mut last = Value::EMPTY_S;
+        for f in &forms {
+            last = self.eval_form(f)?;
+        }
+        Ok(last)
+    }
+
+    /// Evaluate one REPL line: several forms on a line are one S-expression
+    /// (`+ 1 2` is 3). A read error with `incomplete` set means "read more".
+    pub fn eval_repl_line(&mut self, line: &str) -> Result<Value, ValkError> {
+        let mut forms = reader::read_all(line, "<repl>").map_err(ValkError::from_read)?;
+        let form = match forms.len() {
+            0 => return Ok(Value::EMPTY_S),
+            1 => forms.remove(0),
+            _ => {
+                let span = forms[0].span;
+                crate::syntax::Node::new(
+                    crate::syntax::Syn::List(valk_heap::ListKind::S, forms),
+                    span,
+                )
+            }
+        };
+        self.eval_form(&form)
+    }
+
+    /// Compile and run one top-level form to completion.
+    pub fn eval_form(&mut self, form: &crate::syntax::Node) -> Result<Value, ValkError> {
+        let proto = Compiler::new(&mut self.heap)
+            .compile_chunk(form, Mode::TopLevel)
+            .map_err(ValkError::from_compile)?;
+        self.start_proto(proto, FrameKind::TopLevel)?;
+        self.finish()
+    }
+
+    /// Call function `f` on `args` and run to completion.
+    pub fn call(&mut self, f: Value, args: &[Value]) -> Result<Value, ValkError> {
+        self.start_call(f, args)?;
+        self.finish()
+    }
+
+    /// Run until the started computation ends (budget after budget).
+    fn finish(&mut self) -> Result<Value, ValkError> {
+        loop {
+            match self.run(DEFAULT_BUDGET) {
+                RunOutcome::OutOfBudget => continue,
+                RunOutcome::Done(v) => return Ok(v),
+                RunOutcome::Error(v) => return Err(self.error_of(v)),
+                RunOutcome::Exit(code) => return Err(ValkError::exit(code)),
+                RunOutcome::WaitingForMessage { .. } => {
+                    return Err(ValkError::fatal("`receive` outside an actor".into()))
+                }
+                RunOutcome::Fatal => {
+                    let m = self.fatal.take().unwrap_or_else(|| "internal error".into());
+                    self.reset();
+                    return Err(ValkError::fatal(m));
+                }
+            }
+        }
+    }
+
+    /// Drop every frame (after a fatal error) so the actor can be reused.
+    fn reset(&mut self) {
+        self.frames.clear();
+        self.argbuf.clear();
+        self.result = Value::NIL;
+    }
+
+    /// A [`ValkError`] from an Error value (message and location).
+    pub fn error_of(&self, v: Value) -> ValkError {
+        let parts = self.heap.error_parts(v);
+        let message = parts
+            .and_then(|p| self.heap.str(p.message))
+            .unwrap_or("error")
+            .to_owned();
+        let span = parts.and_then(|p| p.loc).map(Span::from_loc);
+        ValkError::at(span, message)
+    }
+
+    /// Start running a compiled chunk (resumable with [`Interp::run`]).
+    pub(crate) fn start_proto(&mut self, index: u32, kind: FrameKind) -> Result<(), ValkError> {
+        let Some(proto) = self.proto(index) else {
+            return Err(ValkError::fatal("unknown code".into()));
+        };
+        self.frames.clear();
+        let nregs = proto.meta.nregs as usize;
+        self.regs.clear();
+        self.regs.resize(nregs, UNSET);
+        self.frames.push(Frame {
+            proto,
+            pc: 0,
+            base: 0,
+            ret: 0,
+            kind,
+            extras: Extras::default(),
+            apply_result: 0,
+        });
+        Ok(())
+    }
+
+    /// Start calling `f` on `args` (an actor's entry); then [`Interp::run`].
+    pub fn start_call(&mut self, f: Value, args: &[Value]) -> Result<(), ValkError> {
+        // A trampoline chunk: registers 0..argc hold the arguments, the
+        // chunk tail-calls `f` on them.
+        let argc = args.len();
+        let proto = self.trampoline(argc);
+        let Some(p) = self.proto(proto) else {
+            return Err(ValkError::fatal("unknown code".into()));
+        };
+        self.frames.clear();
+        self.regs.clear();
+        self.regs.resize(p.meta.nregs as usize, UNSET);
+        self.regs[0] = f;
+        self.regs[1..=argc].copy_from_slice(args);
+        self.frames.push(Frame {
+            proto: p,
+            pc: 0,
+            base: 0,
+            ret: 0,
+            kind: FrameKind::Call,
+            extras: Extras::default(),
+            apply_result: 0,
+        });
+        Ok(())
+    }
+
+    fn trampoline(&mut self, argc: usize) -> u32 {
+        use crate::ir::{Block, Function, Meta, Op};
+        let meta = Meta {
+            nregs: (argc + 1).max(1) as u16,
+            ..Meta::default()
+        };
+        let block = Block {
+            ops: vec![Op::TailCall {
+                func: 0,
+                args: 1,
+                argc: argc as u16,
+                then_apply: 0,
+            }],
+            spans: vec![Span::default()],
+        };
+        crate::code::register(Proto::from_function(Function {
+            blocks: vec![block],
+            meta,
+        }))
+    }
+
+    /// The proto at registry `index`, through the local mirror.
+    #[inline]
+    pub(crate) fn proto(&mut self, index: u32) -> Option<&'static Proto> {
+        if let Some(Some(p)) = self.protos.get(index as usize) {
+            return Some(p);
+        }
+        let p = crate::code::get(index)?;
+        if self.protos.len() <= index as usize {
+            self.protos.resize(index as usize + 1, None);
+        }
+        self.protos[index as usize] = Some(p);
+        Some(p)
+    }
+
+    /// Collect garbage now, with the register file and frames as roots.
+    pub fn collect_garbage(&mut self) {
+        let top = self
+            .frames
+            .last()
+            .map(|f| f.base as usize + f.proto.meta.nregs as usize)
+            .unwrap_or(0);
+        let top = top.min(self.regs.len());
+        let mut roots = FrameRoots {
+            regs: &mut self.regs[..top],
+            frames: &mut self.frames,
+            argbuf: &mut self.argbuf,
+            result: &mut self.result,
+        };
+        self.heap.collect(&mut roots);
+    }
+
+    /// Heap figures for this actor.
+    pub fn gc_stats(&self) -> valk_heap::GcStats {
+        self.heap.stats()
+    }
+
+    pub(crate) fn compile_error(&mut self, e: CompileError) -> Value {
+        self.make_error(&e.message, e.span).unwrap_or(Value::NIL)
+    }
+
+    /// An Error value with a message and location.
+    pub(crate) fn make_error(
+        &mut self,
+        msg: &str,
+        span: Span,
+    ) -> Result<Value, valk_heap::HeapError> {
+        let m = self.heap.string(msg)?;
+        let loc = (span.line != 0).then(|| span.loc());
+        self.heap.error(m, loc, None)
+    }
+}
+
+/// The roots of a collection at a safepoint.
+struct FrameRoots<'a> {
+    regs: &'a mut [Value],
+    frames: &'a mut [Frame],
+    argbuf: &'a mut Vec<Value>,
+    result: &'a mut Value,
+}
+
+impl Roots for FrameRoots<'_> {
+    fn visit_roots(&mut self, visit: &mut dyn FnMut(&mut Value)) {
+        self.regs.iter_mut().for_each(&mut *visit);
+        for f in self.frames.iter_mut() {
+            for (_, v) in f.extras.iter_mut() {
+                visit(v);
+            }
+        }
+        self.argbuf.iter_mut().for_each(&mut *visit);
+        visit(self.result);
+    }
+}

@@ -1,0 +1,231 @@
+//! Printing values: the re-readable form the REPL shows (`repr`) and the
+//! display form `print`/`str` use (strings raw at the top level, quoted
+//! inside lists). Iterative, so a deeply nested list cannot overflow the
+//! native stack.
+
+use core::fmt::Write as _;
+
+use valk_heap::symbol::symbol_name;
+use valk_heap::{Heap, ListKind, ObjKind, Value};
+
+use crate::builtins;
+use crate::code;
+
+/// The re-readable form: `3`, `1.5`, `"a\nb"`, `:ok`, `{1 {2 3} "x"}`.
+pub fn repr(heap: &Heap, v: Value) -> String {
+    let mut s = String::new();
+    write_value(heap, v, true, &mut s);
+    s
+}
+
+/// The display form: like [`repr`] but a string prints raw.
+pub fn display(heap: &Heap, v: Value) -> String {
+    if let Some(text) = heap.str(v) {
+        return text.to_owned();
+    }
+    repr(heap, v)
+}
+
+/// The name `type` gives a value (without the colon).
+pub fn type_name(heap: &Heap, v: Value) -> &'static str {
+    if v.is_float() || v.is_small_int() {
+        return "number";
+    }
+    if v.is_nil() {
+        return "qexpr";
+    }
+    if v.is_empty_s() {
+        return "sexpr";
+    }
+    if v.as_symbol().is_some() {
+        return "symbol";
+    }
+    if v.as_keyword().is_some() {
+        return "keyword";
+    }
+    if v.as_builtin().is_some() {
+        return "function";
+    }
+    match heap.kind(v) {
+        Some(ObjKind::Cons) => match heap.list_kind(v) {
+            Some(ListKind::S) => "sexpr",
+            _ => "qexpr",
+        },
+        Some(ObjKind::Str) => "string",
+        Some(ObjKind::BigInt) => "number",
+        Some(ObjKind::Closure | ObjKind::Partial) => "function",
+        Some(ObjKind::Error) => "error",
+        Some(ObjKind::Pid) => "pid",
+        Some(ObjKind::Ref) => "ref",
+        Some(ObjKind::Box) => "box",
+        Some(ObjKind::Foreign) => "foreign",
+        Some(ObjKind::Opaque) | None => "opaque",
+    }
+}
+
+/// A float in the shortest form that reads back as the same float.
+pub fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    // `{:?}` is the shortest round-trip form and keeps a `.0` or an exponent.
+    format!("{f:?}")
+}
+
+/// A string in double quotes with escapes that the reader accepts.
+pub fn quote_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\0' => out.push_str("\\0"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0b' => out.push_str("\\v"),
+            '\x0c' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+enum Work {
+    Value(Value),
+    Text(&'static str),
+}
+
+/// Append the form of `v`; `quote_top` says whether a top-level string is quoted.
+pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
+    let mut stack = vec![Work::Value(v)];
+    let mut top = true;
+    while let Some(w) = stack.pop() {
+        let v = match w {
+            Work::Text(t) => {
+                out.push_str(t);
+                continue;
+            }
+            Work::Value(v) => v,
+        };
+        let quote = quote_top || !top;
+        top = false;
+        if let Some(n) = v.as_small_int() {
+            let _ = write!(out, "{n}");
+        } else if let Some(f) = v.as_float() {
+            out.push_str(&float_text(f));
+        } else if v.is_nil() {
+            out.push_str("{}");
+        } else if v.is_empty_s() {
+            out.push_str("()");
+        } else if let Some(s) = v.as_symbol() {
+            out.push_str(symbol_name(s));
+        } else if let Some(k) = v.as_keyword() {
+            out.push(':');
+            out.push_str(symbol_name(k));
+        } else if let Some(b) = v.as_builtin() {
+            match builtins::def(b) {
+                Some(d) => {
+                    let _ = write!(out, "<builtin {}>", d.name);
+                }
+                None => out.push_str("<unbound>"),
+            }
+        } else {
+            match heap.kind(v) {
+                Some(ObjKind::Cons) => {
+                    let s_list = heap.list_kind(v) == Some(ListKind::S);
+                    let (open, close) = if s_list { ("(", ")") } else { ("{", "}") };
+                    out.push_str(open);
+                    // Push the elements in reverse so they pop in order.
+                    let mut items = Vec::new();
+                    let mut cur = v;
+                    while let Some((car, cdr)) = heap.car_cdr(cur) {
+                        items.push(car);
+                        cur = cdr;
+                    }
+                    stack.push(Work::Text(close));
+                    if !(cur.is_nil() || cur.is_empty_s()) {
+                        // An improper tail (only Rust code can build one).
+                        stack.push(Work::Value(cur));
+                        stack.push(Work::Text(" . "));
+                    }
+                    for (i, item) in items.into_iter().enumerate().rev() {
+                        stack.push(Work::Value(item));
+                        if i > 0 {
+                            stack.push(Work::Text(" "));
+                        }
+                    }
+                }
+                Some(ObjKind::Str) => {
+                    let s = heap.str(v).unwrap_or("");
+                    if quote {
+                        quote_str(s, out);
+                    } else {
+                        out.push_str(s);
+                    }
+                }
+                Some(ObjKind::BigInt) => {
+                    let _ = write!(out, "{}", heap.as_int(v).unwrap_or(0));
+                }
+                Some(ObjKind::Closure) => {
+                    let code = heap.closure_parts(v).map(|(c, _)| c).unwrap_or(Value::NIL);
+                    let _ = write!(
+                        out,
+                        "<{} {}>",
+                        code::kind_word(code),
+                        code::formals_text(code, 0)
+                    );
+                }
+                Some(ObjKind::Partial) => {
+                    let (f, bound) = heap
+                        .partial_parts(v)
+                        .map(|(f, a)| (f, a.len()))
+                        .unwrap_or((Value::NIL, 0));
+                    if let Some(b) = f.as_builtin().and_then(builtins::def) {
+                        let _ = write!(out, "<builtin {}>", b.name);
+                    } else {
+                        let code = heap.closure_parts(f).map(|(c, _)| c).unwrap_or(Value::NIL);
+                        let _ = write!(
+                            out,
+                            "<{} {}>",
+                            code::kind_word(code),
+                            code::formals_text(code, bound)
+                        );
+                    }
+                }
+                Some(ObjKind::Error) => {
+                    let msg = heap
+                        .error_parts(v)
+                        .and_then(|p| heap.str(p.message))
+                        .unwrap_or("");
+                    let _ = write!(out, "Error: {msg}");
+                }
+                Some(ObjKind::Pid) => {
+                    let id = heap.pid_id(v).unwrap_or(0);
+                    let _ = write!(out, "<pid 0.{}.{}>", id & 0xFFFF_FFFF, id >> 32);
+                }
+                Some(ObjKind::Ref) => {
+                    let _ = write!(out, "<ref {}>", heap.ref_id(v).unwrap_or(0));
+                }
+                Some(ObjKind::Box) => {
+                    out.push_str("<box ");
+                    stack.push(Work::Text(">"));
+                    stack.push(Work::Value(heap.unbox(v).unwrap_or(Value::NIL)));
+                }
+                Some(ObjKind::Foreign) => {
+                    let (addr, tag) = heap.foreign_parts(v).unwrap_or((0, Value::NIL));
+                    let _ = write!(out, "<foreign {} {addr:#x}>", repr(heap, tag));
+                }
+                Some(ObjKind::Opaque) | None => out.push_str("<opaque>"),
+            }
+        }
+    }
+}

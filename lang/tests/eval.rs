@@ -1,0 +1,262 @@
+//! Evaluation semantics (LANGUAGE.md §1-§6): each case is source and the
+//! expected repr of its value, or the expected error text.
+
+use valk_lang::Interp;
+
+fn ev(it: &mut Interp, src: &str) -> String {
+    match it.eval_source(src, "t.valk") {
+        Ok(v) => it.repr(v),
+        Err(e) => format!("ERR {e}"),
+    }
+}
+
+fn check(cases: &[(&str, &str)]) {
+    let mut it = Interp::new();
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let got = ev(&mut it, src);
+        if got != *want {
+            failures.push(format!("{src}\n   want {want}\n    got {got}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn literals_and_printing() {
+    check(&[
+        ("3", "3"),
+        ("1.5", "1.5"),
+        ("3.0", "3.0"),
+        ("1e9", "1000000000.0"),
+        ("\"a\\nb\"", "\"a\\nb\""),
+        (":ok", ":ok"),
+        ("{1 {2 3} \"x\"}", "{1 {2 3} \"x\"}"),
+        ("{(+ 1 2)}", "{(+ 1 2)}"),
+        ("(\\ {x y} {+ x y})", "<lambda {x y}>"),
+        ("+", "<builtin +>"),
+        ("(error \"boom\")", "ERR t.valk:1:1: error: boom"),
+        ("()", "()"),
+        ("{}", "{}"),
+        ("(/ 1.0 3)", "0.3333333333333333"),
+        ("0.1", "0.1"),
+    ]);
+}
+
+#[test]
+fn arithmetic() {
+    check(&[
+        ("(+ 1 2 3)", "6"),
+        ("(- 10 4 3)", "3"),
+        ("(- 5)", "-5"),
+        ("(* 2 3.5)", "7.0"),
+        ("(/ 7 2)", "3"),
+        ("(/ -7 2)", "-3"),
+        ("(/ 1 0)", "ERR t.valk:1:1: error: division by zero"),
+        ("(+ 9223372036854775807 1)", "-9223372036854775808"),
+        ("(* 140737488355327 140737488355327)", "-281474976710655"),
+        ("(+ 140737488355327 1)", "140737488355328"),
+        ("(mod 7 3)", "1"),
+        ("(mod -7 3)", "-1"),
+        ("(abs -3)", "3"),
+        ("(min 3 1 2)", "1"),
+        ("(max 3 1.5 2)", "3"),
+        ("(floor 2.5)", "2"),
+        ("(ceil 2.1)", "3"),
+        ("(round 2.5)", "3"),
+        ("(sqrt 16)", "4.0"),
+        ("(pow 2 10)", "1024"),
+        ("(pow 2 0.5)", "1.4142135623730951"),
+        (
+            "(+ 1 \"a\")",
+            "ERR t.valk:1:1: error: `+`: argument 2: expected number, got string",
+        ),
+        ("(< 1 2)", "1"),
+        ("(>= 1 2)", "0"),
+        ("(< 1 2.5)", "1"),
+        ("(== {1 2} {1 2})", "1"),
+        ("(== {1 2} (list 1 2))", "1"),
+        ("(== {} ())", "0"),
+        ("(!= \"a\" \"a\")", "0"),
+        ("(== 1 1.0)", "1"),
+    ]);
+}
+
+#[test]
+fn lists() {
+    check(&[
+        ("(list 1 2 3)", "{1 2 3}"),
+        ("(head {1 2 3})", "{1}"),
+        ("(tail {1 2 3})", "{2 3}"),
+        ("(init {1 2 3})", "{1 2}"),
+        ("(cons 0 {1 2})", "{0 1 2}"),
+        ("(join {1} {2 3} {})", "{1 2 3}"),
+        ("(len {1 2 3})", "3"),
+        ("(len \"héllo\")", "5"),
+        ("(range 1 5)", "{1 2 3 4}"),
+        ("(reverse {1 2 3})", "{3 2 1}"),
+        ("(sort {3 1 2})", "{1 2 3}"),
+        ("(eval {+ 1 2})", "3"),
+        ("(eval (list + 1 2))", "3"),
+        (
+            "(head {})",
+            "ERR t.valk:1:1: error: `head`: expected a non-empty list, got {}",
+        ),
+    ]);
+}
+
+#[test]
+fn definitions_and_functions() {
+    check(&[
+        ("(def {x y} 1 2)", "()"),
+        ("(+ x y)", "3"),
+        ("(fun {add a b} {+ a b})", "()"),
+        ("(add 1 2)", "3"),
+        ("(add 1)", "<lambda {b}>"),
+        ("((add 1) 2)", "3"),
+        (
+            "(add 1 2 3)",
+            "ERR t.valk:1:1: error: `add`: too many arguments: expected 2, got 3",
+        ),
+        ("(fun {va a & rest} {list a rest})", "()"),
+        ("(va 1 2 3)", "{1 {2 3}}"),
+        ("(va 1)", "{1 {}}"),
+        ("(fun {zero} {42})", "()"),
+        ("(zero)", "42"),
+        ("zero", "<lambda {}>"),
+        ("(add)", "<lambda {a b}>"),
+        ("((\\ {x} {* x x}) 5)", "25"),
+        (
+            "unbound-thing",
+            "ERR t.valk:1:1: error: unbound symbol `unbound-thing`",
+        ),
+        (
+            "(\n  + 1 nope)",
+            "ERR t.valk:2:7: error: unbound symbol `nope`",
+        ),
+        ("(if 1 {:yes} {:no})", ":yes"),
+        ("(if 0 {:yes} {:no})", ":no"),
+        (
+            "(if \"s\" {1} {2})",
+            "ERR t.valk:1:1: error: `if`: condition: expected number, got string",
+        ),
+        ("(do (def {z} 5) (+ z 1))", "6"),
+        ("(do)", "{}"),
+        ("((+ 1 1) (+ 2 2) 7)", "7"),
+        ("(eval {x})", "1"),
+        ("(= {top} 9)", "()"),
+        ("top", "9"),
+    ]);
+}
+
+#[test]
+fn closures_and_scope() {
+    check(&[
+        ("(fun {adder n} {\\ {x} {+ x n}})", "()"),
+        ("(def {add5} (adder 5))", "()"),
+        ("(add5 10)", "15"),
+        ("((adder 1) 2)", "3"),
+        ("(fun {mk a} {\\ {b} {\\ {c} {list a b c}}})", "()"),
+        ("(((mk 1) 2) 3)", "{1 2 3}"),
+        ("(fun {loc x} {do (= {y} (* x 2)) (+ y 1)})", "()"),
+        ("(loc 4)", "9"),
+        ("(fun {shadow x} {do (= {x} (+ x 1)) x})", "()"),
+        ("(shadow 1)", "2"),
+        // Dynamic fallback: helper sees its caller's binding.
+        ("(fun {helper} {+ dyn-v 1})", "()"),
+        ("(fun {caller dyn-v} {do (helper) })", "()"),
+        ("(caller 41)", "42"),
+        ("(fun {caller2 dyn-v} {helper})", "()"),
+        ("(caller2 1)", "2"),
+        ("(let {do (= {lv} 3) (* lv lv)})", "9"),
+        ("lv", "ERR t.valk:1:1: error: unbound symbol `lv`"),
+        ("(eval {= {evx} 5})", "()"),
+        ("evx", "5"),
+        ("(fun {g} {do (eval (list = {inner} 7)) inner})", "()"),
+        ("(g)", "7"),
+        ("inner", "ERR t.valk:1:1: error: unbound symbol `inner`"),
+        ("((\\ {x y} {penv}) 1 2)", "{{y 2} {x 1}}"),
+        ("((macro {a b} {list a b}) (+ 1 2) zz)", "{{(+ 1 2)} {zz}}"),
+    ]);
+}
+
+#[test]
+fn select_case_match_try() {
+    check(&[
+        (
+            "(fun {sgn x} {select {(< x 0) -1} {(== x 0) 0} {otherwise 1}})",
+            "()",
+        ),
+        ("(list (sgn -5) (sgn 0) (sgn 7))", "{-1 0 1}"),
+        (
+            "(select {0 1})",
+            "ERR t.valk:1:1: error: no selection found",
+        ),
+        ("(fun {day n} {case n {0 \"sun\"} {1 \"mon\"}})", "()"),
+        ("(day 1)", "\"mon\""),
+        ("(day 5)", "ERR t.valk:1:15: error: no case found"),
+        ("(match {1 2 3} {{a b} :two} {{a & r} r})", "{2 3}"),
+        ("(match 5 {0 :zero} {n (* n 2)})", "10"),
+        ("(match :ok {:err :bad} {:ok :good})", ":good"),
+        ("(match {1 {2 3}} {{x {y z}} (+ x y z)})", "6"),
+        ("(def {pinned} 4)", "()"),
+        ("(match 4 {^pinned :same} {_ :other})", ":same"),
+        ("(match 5 {^pinned :same} {_ :other})", ":other"),
+        ("(match {} {{} :empty} {_ :other})", ":empty"),
+        (
+            "(match 7 {{} :empty})",
+            "ERR t.valk:1:1: error: no match for 7",
+        ),
+        (
+            "(try {error \"bad\"} {\\ {e} {error-message e}})",
+            "\"bad\"",
+        ),
+        ("(try {+ 1 2} {\\ {e} {:caught}})", "3"),
+        (
+            "(try {do (+ 1 (error \"deep\")) 5} {\\ {e} {list :caught (error-message e)}})",
+            "{:caught \"deep\"}",
+        ),
+        ("(error? (error \"x\"))", "1"),
+        ("(error? 1)", "0"),
+        ("(type (error \"x\"))", ":error"),
+        ("(type 1)", ":number"),
+        ("(type \"s\")", ":string"),
+        ("(repeat 3 {+ 1 1})", "2"),
+    ]);
+}
+
+#[test]
+fn runtime_forms_fall_back_to_builtins() {
+    check(&[
+        ("(def {q} {+ 1 2})", "()"),
+        ("(eval q)", "3"),
+        ("(def {br} {:then})", "()"),
+        ("(if 1 br {:else})", ":then"),
+        ("(def {fs b} {x} {* x 3})", "()"),
+        ("((\\ fs b) 4)", "12"),
+        ("(def {cl} {{0 :a} {1 :b}})", "()"),
+        ("(unpack select (list {0 :a} {1 :b}))", ":b"),
+        ("(def {if} (\\ {c a b} {:mine}))", "()"),
+        ("(if 1 {1} {2})", ":mine"),
+    ]);
+}
+
+#[test]
+fn deeply_nested_code_is_an_error_or_a_value_never_a_crash() {
+    // Test threads have small stacks: the reader's nesting limit keeps the
+    // compiler's recursion well inside them.
+    let mut it = Interp::new();
+    let depth = valk_lang::reader::MAX_NESTING;
+    let src = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(ev(&mut it, &src), "1");
+    let src = format!("{}1{}", "(".repeat(depth + 1), ")".repeat(depth + 1));
+    assert!(ev(&mut it, &src).contains("levels of nesting"));
+    let src = format!("(eval {}{{}}{})", "(list ".repeat(600), ")".repeat(600));
+    let out = ev(&mut it, &src);
+    assert!(!out.is_empty());
+}

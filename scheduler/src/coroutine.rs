@@ -1,0 +1,68 @@
+//! Actor coroutines: corosensei coroutines on pooled stacks that may move
+//! between worker threads while suspended.
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::stack_pool::{PooledStack, StackPool};
+
+/// How a [`Fiber::resume`] came back.
+pub(crate) enum Resumed<I, Y, R> {
+    /// Suspended with its frames kept.
+    Suspended(Fiber<I, Y, R>, Y),
+    /// Finished; its stack is free again.
+    Finished(R, PooledStack),
+}
+
+/// A coroutine on a pooled stack, sendable between threads.
+pub(crate) struct Fiber<I, Y, R> {
+    co: Coroutine<I, Y, R, PooledStack>,
+    limit: usize,
+}
+
+// SAFETY: a fiber is only built from a `Send` closure (see `Fiber::new`), so
+// everything its frames own is `Send`; the resume input is re-read after
+// every suspension, so no frame keeps a pointer to the previous thread's
+// worker. Code running on it must not hold a thread-local reference across
+// a suspension (documented on `Cx::wait`): that is the one hazard of
+// migrating stackful coroutines, listed in the crate README.
+unsafe impl<I, Y, R> Send for Fiber<I, Y, R> {}
+
+impl<I: 'static, Y: 'static, R: 'static> Fiber<I, Y, R> {
+    pub(crate) fn new<F>(stack: PooledStack, body: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + Send + 'static,
+    {
+        let limit = stack.limit_addr();
+        Fiber {
+            co: Coroutine::with_stack(stack, body),
+            limit,
+        }
+    }
+
+    /// Usable lower bound of this fiber's stack.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Runs the fiber until it suspends or finishes.
+    pub(crate) fn resume(mut self, input: I) -> Resumed<I, Y, R> {
+        match self.co.resume(input) {
+            CoroutineResult::Yield(y) => {
+                crate::stack_pool::check_canary(self.limit - crate::stack_pool::STACK_RED_ZONE);
+                Resumed::Suspended(self, y)
+            }
+            CoroutineResult::Return(r) => {
+                let stack = self.co.into_stack();
+                stack.check();
+                Resumed::Finished(r, stack)
+            }
+        }
+    }
+
+    /// Unwinds a suspended fiber (running its frames' destructors) and returns
+    /// its stack to `pool`.
+    pub(crate) fn discard(mut self, pool: &StackPool) {
+        self.co.force_unwind();
+        pool.put(self.co.into_stack());
+    }
+}

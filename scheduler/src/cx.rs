@@ -1,0 +1,386 @@
+//! [`Cx`]: what an actor's code can do while it runs.
+//!
+//! A `Cx` lives on the actor's coroutine stack. It reaches the worker, the
+//! actor's state and the runtime through pointers handed in each time the
+//! coroutine is resumed, never through thread-locals: a pinned coroutine may
+//! resume on another thread, and compilers may cache a thread-local's address
+//! across the call that switched threads (llvm/llvm-project#98479).
+
+use std::time::{Duration, Instant};
+
+use corosensei::Yielder;
+
+use crate::api::{Actor, ActorInfo, ActorStatus, RegisterError, SpawnOpts, System, WaitResult};
+use crate::pid::{MonitorRef, Pid, TimerRef};
+use crate::process::{ActorState, Cell, RunCtx, Suspend};
+use crate::queue::run_queue::WorkerCore;
+use crate::runtime::{Shared, Waker};
+use crate::signal::{Item, Signal};
+use crate::stack_pool;
+use crate::sync::Ordering::Relaxed;
+
+/// The running actor's handle on the runtime. Passed to [`Actor::run`].
+pub struct Cx<'a, S: System> {
+    pid: Pid,
+    ctx: RunCtx<S>,
+    yielder: &'a Yielder<RunCtx<S>, Suspend>,
+}
+
+impl<'a, S: System> Cx<'a, S> {
+    pub(crate) fn new(pid: Pid, ctx: RunCtx<S>, yielder: &'a Yielder<RunCtx<S>, Suspend>) -> Self {
+        Cx { pid, ctx, yielder }
+    }
+
+    /// The runtime, the current worker and this actor's state.
+    ///
+    /// The returned borrows end before any suspension: every method that
+    /// suspends re-reads `ctx` from the resume value before calling this again.
+    fn parts(&mut self) -> (&Shared<S>, &mut WorkerCore<S>, &Cell<S>, &mut ActorState<S>) {
+        // SAFETY: `ctx` was built by the worker that is running this coroutine
+        // right now (it is blocked in `resume` until we suspend or return):
+        // `shared` and `cell` are kept alive by that worker's `Arc`s, `core` is
+        // that worker's own core and `st` the actor's boxed state, both of which
+        // the worker does not touch until we switch back. The four are distinct
+        // objects, so the `&mut`s do not alias, and they are tied to `&mut self`,
+        // so none survives a suspension.
+        unsafe {
+            (
+                &*self.ctx.shared,
+                &mut *self.ctx.core,
+                &*self.ctx.cell,
+                &mut *self.ctx.st,
+            )
+        }
+    }
+
+    fn state(&mut self) -> &mut ActorState<S> {
+        self.parts().3
+    }
+
+    fn shared(&mut self) -> &Shared<S> {
+        self.parts().0
+    }
+
+    /// This actor's pid (`self`).
+    pub fn self_pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The system the runtime was built with.
+    pub fn system(&mut self) -> &S {
+        &self.shared().system
+    }
+
+    // ----- spawning -------------------------------------------------------
+
+    /// Spawns `actor`. With `opts.link` / `opts.monitor` the link / monitor
+    /// exists before the child runs (`spawn-link`, `spawn-monitor`).
+    pub fn spawn(&mut self, actor: impl Actor<S>, opts: SpawnOpts) -> (Pid, Option<MonitorRef>) {
+        let me = self.pid;
+        let (shared, core, _, st) = self.parts();
+        let mref = opts.monitor.then(|| MonitorRef(shared.next_ref()));
+        let mut child = ActorState::new();
+        if opts.link {
+            child.rel.links.push(me);
+        }
+        if let Some(mref) = mref {
+            child.rel.watchers.push((mref, me));
+        }
+        let task = shared.create(Box::new(actor), child, false);
+        let pid = task.pid;
+        if opts.link {
+            st.rel.add_link(pid);
+        }
+        if let Some(mref) = mref {
+            st.rel.monitoring.push((mref, pid));
+        }
+        core.schedule_local(shared, task);
+        (pid, mref)
+    }
+
+    // ----- messages -------------------------------------------------------
+
+    /// Sends `msg` to `to`. Never fails: a message to a dead pid is dropped.
+    /// A receiver woken by it runs next on this worker (LIFO slot).
+    pub fn send(&mut self, to: Pid, msg: S::Msg) {
+        self.deliver(to, Item::Msg(msg), true);
+    }
+
+    /// Sends to a registered name; false (and `msg` dropped) if unregistered.
+    pub fn send_named(&mut self, name: u64, msg: S::Msg) -> bool {
+        match self.whereis(name) {
+            Some(pid) => {
+                self.send(pid, msg);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deliver(&mut self, to: Pid, item: Item<S::Msg, S::Reason>, lifo: bool) {
+        let (shared, core, _, _) = self.parts();
+        let mut waker = if lifo {
+            Waker::Lifo(core)
+        } else {
+            Waker::Local(core)
+        };
+        shared.deliver(to, item, &mut waker);
+    }
+
+    fn signal(&mut self, to: Pid, signal: Signal<S::Reason>) {
+        self.deliver(to, Item::Sig(signal), false);
+    }
+
+    /// Selective receive: takes the oldest message `matches` accepts.
+    ///
+    /// Messages already rejected during the current receive are not offered
+    /// again (save position), so calling this after each wake-up costs only
+    /// the new messages. Returns `None` when nothing matches yet: return
+    /// [`Step::Park`](crate::Step::Park) (or call [`Cx::wait`]) and call again.
+    /// A match ends the receive: save position and `:after` timer reset.
+    /// Also `None` when a signal has decided this actor exits ([`Cx::exiting`]).
+    pub fn receive_matching(&mut self, matches: &mut dyn FnMut(&S::Msg) -> bool) -> Option<S::Msg> {
+        loop {
+            if self.state().dying.is_some() {
+                return None;
+            }
+            if let Some(msg) = self.state().mailbox.take_matching(matches) {
+                self.end_receive();
+                return Some(msg);
+            }
+            if !self.take_incoming() {
+                return None;
+            }
+        }
+    }
+
+    /// Takes the oldest message, if any (a receive with a catch-all clause).
+    pub fn receive(&mut self) -> Option<S::Msg> {
+        self.receive_matching(&mut |_| true)
+    }
+
+    /// Ends the current receive without a match (its `:after` clause ran, or
+    /// it was abandoned): the next receive scans from the oldest message and
+    /// gets a fresh timeout.
+    pub fn receive_done(&mut self) {
+        self.state().mailbox.reset_save();
+        self.end_receive();
+    }
+
+    fn end_receive(&mut self) {
+        let st = self.state();
+        st.timed_out = false;
+        if let Some(token) = st.receive_timer.take() {
+            self.shared().timers.cancel(token);
+        }
+    }
+
+    /// True once the current receive's `:after` deadline has passed.
+    pub fn timed_out(&mut self) -> bool {
+        self.state().timed_out
+    }
+
+    /// Moves newly arrived items into the actor's state; false if none came.
+    fn take_incoming(&mut self) -> bool {
+        let me = self.pid;
+        let (shared, core, cell, st) = self.parts();
+        let mut items = std::mem::take(&mut core.scratch);
+        cell.inbox.drain(&mut items);
+        let any = !items.is_empty();
+        for item in items.drain(..) {
+            st.apply(&shared.system, me, item);
+        }
+        core.scratch = items;
+        any
+    }
+
+    /// Messages waiting for this actor.
+    pub fn mailbox_len(&mut self) -> usize {
+        let (_, _, cell, st) = self.parts();
+        st.mailbox.len() + cell.inbox.pending_messages()
+    }
+
+    // ----- reductions and suspension --------------------------------------
+
+    /// Charges `n` reductions. Returns false when the slice's budget is spent
+    /// (or the actor must exit): the caller should reach a safepoint and
+    /// return [`Step::Yield`](crate::Step::Yield) (or call [`Cx::yield_now`]).
+    pub fn charge(&mut self, n: u32) -> bool {
+        let st = self.state();
+        st.budget = st.budget.saturating_sub(n);
+        st.reductions += u64::from(n);
+        st.budget > 0 && st.dying.is_none()
+    }
+
+    /// Reductions left in this slice.
+    pub fn reductions_left(&mut self) -> u32 {
+        self.state().budget
+    }
+
+    /// True when a signal has decided that this actor exits; whatever `run`
+    /// returns next, the actor ends with that signal's reason.
+    pub fn exiting(&mut self) -> bool {
+        self.state().dying.is_some()
+    }
+
+    /// Suspends keeping this coroutine's stack, to run again after the others
+    /// in the queue. For code with native frames it cannot unwind.
+    ///
+    /// The coroutine may resume on another thread: do not hold a reference to
+    /// a thread-local across this call.
+    pub fn yield_now(&mut self) {
+        self.ctx = self.yielder.suspend(Suspend::Yield);
+    }
+
+    /// Suspends keeping this coroutine's stack until a new message or signal
+    /// arrives, or the current receive's deadline (`timeout`, fixed at the
+    /// first wait/park of the receive) passes. Never returns if a signal
+    /// makes the actor exit meanwhile: its stack is unwound instead.
+    ///
+    /// The coroutine may resume on another thread: do not hold a reference to
+    /// a thread-local across this call.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> WaitResult {
+        if !self.state().timed_out {
+            self.ctx = self.yielder.suspend(Suspend::Park(timeout));
+        }
+        if self.state().timed_out {
+            WaitResult::TimedOut
+        } else {
+            WaitResult::Woken
+        }
+    }
+
+    /// Bytes of stack left above the red zone. Deep recursion must stop (as
+    /// `:stack-overflow`) before this reaches 0.
+    pub fn stack_remaining(&mut self) -> usize {
+        stack_pool::remaining(self.state().stack_limit)
+    }
+
+    // ----- links, monitors, exits -----------------------------------------
+
+    /// Links this actor and `to` (both ways). Linking to a dead pid delivers
+    /// an exit signal with reason `noproc` to this actor.
+    pub fn link(&mut self, to: Pid) {
+        if to == self.pid {
+            return;
+        }
+        self.state().rel.add_link(to);
+        self.signal(to, Signal::Link { from: self.pid });
+    }
+
+    /// Removes the link with `to`. After this returns no exit signal through
+    /// that link reaches this actor.
+    pub fn unlink(&mut self, to: Pid) {
+        self.state().rel.remove_link(to);
+        self.signal(to, Signal::Unlink { from: self.pid });
+    }
+
+    /// Monitors `to`: one DOWN message when it ends (`noproc` if it is dead).
+    pub fn monitor(&mut self, to: Pid) -> MonitorRef {
+        let mref = MonitorRef(self.shared().next_ref());
+        self.state().rel.monitoring.push((mref, to));
+        self.signal(
+            to,
+            Signal::Monitor {
+                from: self.pid,
+                mref,
+            },
+        );
+        mref
+    }
+
+    /// Removes a monitor; after this no DOWN for it is added to the mailbox
+    /// (one already there stays). False if `mref` was not active.
+    pub fn demonitor(&mut self, mref: MonitorRef) -> bool {
+        match self.state().rel.remove_monitoring(mref) {
+            Some(watched) => {
+                self.signal(watched, Signal::Demonitor { mref });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets trap-exit; returns the previous value.
+    pub fn trap_exit(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.state().trap_exit, on)
+    }
+
+    /// `exit(pid, reason)`: sends an exit signal (Erlang's rules: `:normal`
+    /// is ignored unless `to` is this actor or traps exits; `:kill` cannot be
+    /// trapped and ends `to` with `:killed`). To itself it takes effect at once.
+    pub fn exit_signal(&mut self, to: Pid, reason: S::Reason) {
+        let exit = Signal::Exit {
+            from: self.pid,
+            reason,
+            linked: false,
+        };
+        if to == self.pid {
+            let me = self.pid;
+            let (shared, _, _, st) = self.parts();
+            st.apply(&shared.system, me, Item::Sig(exit));
+        } else {
+            self.signal(to, exit);
+        }
+    }
+
+    // ----- names ----------------------------------------------------------
+
+    /// Registers `name` (an interned key) for `pid`.
+    pub fn register(&mut self, name: u64, pid: Pid) -> Result<(), RegisterError> {
+        self.shared().register(name, pid)
+    }
+
+    /// The pid registered under `name`.
+    pub fn whereis(&mut self, name: u64) -> Option<Pid> {
+        self.shared().registry.whereis(name)
+    }
+
+    /// Frees `name`; false if it was not registered.
+    pub fn unregister(&mut self, name: u64) -> bool {
+        self.shared().registry.unregister(name)
+    }
+
+    // ----- time -----------------------------------------------------------
+
+    /// Sends `msg` to `to` after `delay`.
+    pub fn send_after(&mut self, delay: Duration, to: Pid, msg: S::Msg) -> TimerRef {
+        self.shared().send_after(delay, to, msg)
+    }
+
+    /// Cancels a `send_after` timer; true if it had not fired yet.
+    pub fn cancel_timer(&mut self, timer: TimerRef) -> bool {
+        self.shared().timers.cancel(timer.0).is_some()
+    }
+
+    /// The runtime's clock.
+    pub fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    // ----- introspection --------------------------------------------------
+
+    /// A unique reference (`make-ref`), never repeated within this runtime.
+    pub fn make_ref(&mut self) -> u64 {
+        self.shared().next_ref()
+    }
+
+    /// Is `pid` alive?
+    pub fn alive(&mut self, pid: Pid) -> bool {
+        pid == self.pid || self.shared().alive(pid)
+    }
+
+    /// `actor/info`: `None` if `pid` is dead.
+    pub fn info(&mut self, pid: Pid) -> Option<ActorInfo> {
+        if pid != self.pid {
+            return self.shared().info(pid);
+        }
+        let (_, _, cell, st) = self.parts();
+        Some(ActorInfo {
+            mailbox_len: st.mailbox.len() + cell.inbox.pending_messages(),
+            reductions: st.reductions,
+            status: ActorStatus::Running,
+            heap_bytes: cell.stats.heap_bytes.load(Relaxed),
+        })
+    }
+}

@@ -1,0 +1,263 @@
+//! Mailboxes: the shared inbox (multi-producer, with the park/wake protocol)
+//! and the private queue the actor's receive scans (with a save position).
+//!
+//! # The inbox protocol
+//!
+//! One mutex guards an actor's run state, its incoming items (messages and
+//! signals in arrival order) and, while the actor is not running, its body
+//! (state + code). Because all three change together, no wake-up can be lost:
+//!
+//! 1. A sender locks, appends its item, and looks at the state: `Waiting`
+//!    becomes `Queued` and the sender must put the actor on a run queue;
+//!    `Queued` / `Running` need nothing (the item will be seen); `Exited`
+//!    rejects the item (the sender handles link/monitor replies).
+//! 2. A worker that pops the actor locks, takes the body and the pending items
+//!    and sets `Running`. Exactly one worker can do so, because only the
+//!    `Waiting -> Queued` transition puts the actor on a queue.
+//! 3. While running, `receive` may take newly arrived items (`drain`).
+//! 4. When the actor parks, the worker locks and stores the body back. If items
+//!    arrived since the last drain, the actor is `Queued` again and requeued
+//!    by the worker; otherwise it is `Waiting` and the next sender wakes it.
+//! 5. When it exits, the state becomes `Exited` and the leftover items are
+//!    returned so pending link/monitor requests get their answer.
+
+use std::collections::VecDeque;
+
+use crate::sync::Mutex;
+
+/// Scheduling state of one actor.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RunState {
+    /// Parked; the next item wakes it.
+    Waiting,
+    /// On a run queue (exactly once).
+    Queued,
+    /// A worker holds its body.
+    Running,
+    /// Dead: items are rejected.
+    Exited,
+}
+
+/// Outcome of [`Inbox::push`].
+#[derive(Debug)]
+pub(crate) enum Push<T> {
+    /// Appended; the actor is already queued or running.
+    Queued,
+    /// Appended; the actor was waiting and the caller must schedule it.
+    Schedule,
+    /// The actor has exited; the item comes back.
+    Rejected(T),
+}
+
+/// Outcome of [`Inbox::finish_run`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterRun {
+    /// Parked: a sender will wake it.
+    Parked,
+    /// Must go back on a run queue (yielded, or items arrived meanwhile).
+    Requeue,
+}
+
+struct InboxInner<T, B> {
+    state: RunState,
+    items: VecDeque<T>,
+    /// Messages (not signals) among `items`, for `mailbox_len`.
+    messages: usize,
+    body: Option<B>,
+}
+
+/// The shared half of a mailbox. `T`: incoming item; `B`: the actor's body.
+pub(crate) struct Inbox<T, B> {
+    inner: Mutex<InboxInner<T, B>>,
+}
+
+impl<T, B> Inbox<T, B> {
+    /// A new actor, already `Queued` (the spawner puts it on a run queue).
+    pub(crate) fn new_queued(body: B) -> Self {
+        Self::with_state(RunState::Queued, Some(body))
+    }
+
+    pub(crate) fn with_state(state: RunState, body: Option<B>) -> Self {
+        Inbox {
+            inner: Mutex::new(InboxInner {
+                state,
+                items: VecDeque::new(),
+                messages: 0,
+                body,
+            }),
+        }
+    }
+
+    /// Step 1: append an item (`is_message`: counts toward `mailbox_len`).
+    pub(crate) fn push(&self, item: T, is_message: bool) -> Push<T> {
+        let mut inner = self.inner.lock();
+        match inner.state {
+            RunState::Exited => Push::Rejected(item),
+            state => {
+                inner.items.push_back(item);
+                inner.messages += usize::from(is_message);
+                if state == RunState::Waiting {
+                    inner.state = RunState::Queued;
+                    Push::Schedule
+                } else {
+                    Push::Queued
+                }
+            }
+        }
+    }
+
+    /// Step 2: take the body and swap the pending items into `into` (which
+    /// must be empty; its capacity is recycled). `None` if not `Queued`.
+    pub(crate) fn begin_run(&self, into: &mut VecDeque<T>) -> Option<B> {
+        let mut inner = self.inner.lock();
+        if inner.state != RunState::Queued {
+            return None;
+        }
+        let body = inner.body.take()?;
+        inner.state = RunState::Running;
+        std::mem::swap(&mut inner.items, into);
+        inner.messages = 0;
+        Some(body)
+    }
+
+    /// Step 3: while running, swap newly arrived items into `into` (empty).
+    pub(crate) fn drain(&self, into: &mut VecDeque<T>) {
+        let mut inner = self.inner.lock();
+        if !inner.items.is_empty() {
+            std::mem::swap(&mut inner.items, into);
+            inner.messages = 0;
+        }
+    }
+
+    /// Step 4: store the body back. `requeue` forces a requeue (a yield).
+    pub(crate) fn finish_run(&self, body: B, requeue: bool) -> AfterRun {
+        let mut inner = self.inner.lock();
+        inner.body = Some(body);
+        if requeue || !inner.items.is_empty() {
+            inner.state = RunState::Queued;
+            AfterRun::Requeue
+        } else {
+            inner.state = RunState::Waiting;
+            AfterRun::Parked
+        }
+    }
+
+    /// Step 5: the actor is dead; every later push is rejected. Returns the
+    /// items that arrived before.
+    pub(crate) fn exit(&self) -> VecDeque<T> {
+        let mut inner = self.inner.lock();
+        inner.state = RunState::Exited;
+        inner.messages = 0;
+        std::mem::take(&mut inner.items)
+    }
+
+    /// Shutdown only: mark exited and hand out whatever body is stored.
+    pub(crate) fn close(&self) -> (Option<B>, VecDeque<T>) {
+        let mut inner = self.inner.lock();
+        inner.state = RunState::Exited;
+        (inner.body.take(), std::mem::take(&mut inner.items))
+    }
+
+    pub(crate) fn state(&self) -> RunState {
+        self.inner.lock().state
+    }
+
+    /// Messages waiting in the inbox (not yet moved to the private queue).
+    pub(crate) fn pending_messages(&self) -> usize {
+        self.inner.lock().messages
+    }
+}
+
+/// The private message queue of a running actor, with a save position:
+/// messages before `save` were already rejected by the current receive and are
+/// not offered to it again when the actor wakes up for a new message.
+#[derive(Debug)]
+pub(crate) struct Mailbox<M> {
+    queue: VecDeque<M>,
+    save: usize,
+}
+
+impl<M> Default for Mailbox<M> {
+    fn default() -> Self {
+        Mailbox {
+            queue: VecDeque::new(),
+            save: 0,
+        }
+    }
+}
+
+impl<M> Mailbox<M> {
+    pub(crate) fn push(&mut self, msg: M) {
+        self.queue.push_back(msg);
+    }
+
+    /// Offers the messages after the save position, oldest first, to
+    /// `matches`; removes and returns the first accepted one. On a match the
+    /// receive is over and the save position goes back to the start; with no
+    /// match it moves to the end, so the next call only sees newer messages.
+    pub(crate) fn take_matching(&mut self, matches: &mut dyn FnMut(&M) -> bool) -> Option<M> {
+        let found = (self.save..self.queue.len()).find(|&i| matches(&self.queue[i]));
+        match found {
+            Some(i) => {
+                self.save = 0;
+                self.queue.remove(i)
+            }
+            None => {
+                self.save = self.queue.len();
+                None
+            }
+        }
+    }
+
+    /// Ends the current receive without a match (its `:after` ran).
+    pub(crate) fn reset_save(&mut self) {
+        self.save = 0;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+#[cfg(all(test, not(valk_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_position_skips_rejected_messages() {
+        let mut mb = Mailbox::default();
+        for i in 0..5u32 {
+            mb.push(i);
+        }
+        let mut offered = Vec::new();
+        let got = mb.take_matching(&mut |m| {
+            offered.push(*m);
+            *m == 9
+        });
+        assert_eq!(got, None);
+        assert_eq!(offered, [0, 1, 2, 3, 4]);
+        mb.push(9);
+        offered.clear();
+        let got = mb.take_matching(&mut |m| {
+            offered.push(*m);
+            *m == 9
+        });
+        assert_eq!(got, Some(9));
+        assert_eq!(offered, [9], "already rejected messages are not rescanned");
+        // The receive completed: the next one starts from the oldest again.
+        assert_eq!(mb.take_matching(&mut |_| true), Some(0));
+    }
+
+    #[test]
+    fn inbox_wakes_a_waiting_actor_once() {
+        let inbox: Inbox<u32, ()> = Inbox::with_state(RunState::Waiting, Some(()));
+        assert!(matches!(inbox.push(1, true), Push::Schedule));
+        assert!(matches!(inbox.push(2, true), Push::Queued));
+        let mut items = VecDeque::new();
+        assert!(inbox.begin_run(&mut items).is_some());
+        assert_eq!(items, [1, 2]);
+        assert_eq!(inbox.finish_run((), false), AfterRun::Parked);
+        let _ = inbox.exit();
+        assert!(matches!(inbox.push(3, true), Push::Rejected(3)));
+    }
+}

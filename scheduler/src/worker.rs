@@ -1,0 +1,255 @@
+//! A worker thread: find an actor, run one slice of it, put it back.
+//!
+//! One slice, in order:
+//! 1. take the body and pending items from the inbox (`begin_run`);
+//! 2. apply the items: signals take effect, messages join the private queue;
+//!    an exit decided by a signal ends the actor before it runs;
+//! 3. start a coroutine on a pooled stack (or resume the pinned one) and run
+//!    until it returns, suspends, or spends its reductions;
+//! 4. exit, or arm the receive timeout and store the body back; the inbox
+//!    tells whether something arrived meanwhile and the actor must requeue.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use corosensei::Yielder;
+
+use crate::api::{Actor, ExitReason, Step, System};
+use crate::coroutine::{Fiber, Resumed};
+use crate::cx::Cx;
+use crate::mailbox::AfterRun;
+use crate::pid::Pid;
+use crate::process::{ActorState, Body, Code, FiberOut, RunCtx, Suspend, Task};
+use crate::queue::run_queue::WorkerCore;
+use crate::runtime::{Shared, Waker};
+use crate::signal::{Item, Signal};
+use crate::sync::Ordering::{Relaxed, SeqCst};
+
+pub(crate) fn worker_main<S: System>(shared: &Shared<S>, mut core: WorkerCore<S>) {
+    while !shared.idle.is_shutdown() {
+        if let Some(task) = core.next_local(shared) {
+            run_task(shared, &mut core, task);
+            continue;
+        }
+        shared.idle.start_searching();
+        let found = loop {
+            if let Some(task) = core.steal(shared) {
+                shared.idle.found_work();
+                break Some(task);
+            }
+            if shared.idle.is_shutdown() {
+                shared.idle.stop_searching();
+                break None;
+            }
+            shared.idle.sleep(core.index, || shared.has_visible_work());
+        };
+        if let Some(task) = found {
+            run_task(shared, &mut core, task);
+        }
+    }
+    drop(core.drain(shared));
+}
+
+/// How a slice ended.
+enum Outcome<R> {
+    Exit(R),
+    Park(Option<Duration>),
+    Yield,
+}
+
+fn run_task<S: System>(shared: &Shared<S>, core: &mut WorkerCore<S>, task: Task<S>) {
+    let mut items = std::mem::take(&mut core.scratch);
+    let body = task.inbox.begin_run(&mut items);
+    let Some(Body { mut st, code }) = body else {
+        core.scratch = items;
+        return;
+    };
+    for item in items.drain(..) {
+        st.apply(&shared.system, task.pid, item);
+    }
+    core.scratch = items;
+    if let Some(reason) = st.dying.take() {
+        return finish(shared, core, &task, st, code, reason);
+    }
+    st.budget = shared.config.reductions;
+    let fiber = match code {
+        Code::Pinned(fiber) => fiber,
+        Code::Ready(actor) => {
+            let stack = core.take_stack(shared);
+            Fiber::new(stack, actor_body::<S>(task.pid, actor))
+        }
+    };
+    st.stack_limit = fiber.limit();
+    let ctx = RunCtx {
+        shared,
+        core: &mut *core,
+        cell: &*task,
+        st: &mut *st,
+    };
+    let resumed = catch_unwind(AssertUnwindSafe(|| fiber.resume(ctx)));
+    let (code, outcome) = match resumed {
+        Ok(Resumed::Finished((actor, step), stack)) => {
+            core.put_stack(shared, stack);
+            task.stats.heap_bytes.store(actor.heap_bytes(), Relaxed);
+            let outcome = match step {
+                Step::Exit(reason) => Outcome::Exit(reason),
+                Step::Park { timeout } => Outcome::Park(timeout),
+                Step::Yield => Outcome::Yield,
+            };
+            (Some(Code::Ready(actor)), outcome)
+        }
+        Ok(Resumed::Suspended(fiber, Suspend::Yield)) => {
+            (Some(Code::Pinned(fiber)), Outcome::Yield)
+        }
+        Ok(Resumed::Suspended(fiber, Suspend::Park(t))) => {
+            (Some(Code::Pinned(fiber)), Outcome::Park(t))
+        }
+        // A panic payload the coroutine could not turn into a reason itself
+        // (not a string): the coroutine and its stack are gone.
+        Err(payload) => (
+            None,
+            Outcome::Exit(S::Reason::panicked(panic_message(&payload))),
+        ),
+    };
+    after_run(shared, core, task, st, code, outcome);
+}
+
+fn after_run<S: System>(
+    shared: &Shared<S>,
+    core: &mut WorkerCore<S>,
+    task: Task<S>,
+    mut st: Box<ActorState<S>>,
+    code: Option<Code<S>>,
+    outcome: Outcome<S::Reason>,
+) {
+    let Some(code) = code else {
+        let reason = st
+            .dying
+            .take()
+            .unwrap_or_else(|| S::Reason::panicked(String::new()));
+        return finish_without_code(shared, core, &task, st, reason);
+    };
+    if let Some(reason) = st.dying.take() {
+        return finish(shared, core, &task, st, code, reason);
+    }
+    let requeue = match outcome {
+        Outcome::Exit(reason) => return finish(shared, core, &task, st, code, reason),
+        Outcome::Yield => true,
+        Outcome::Park(timeout) => match timeout {
+            _ if st.timed_out => true,
+            Some(after) if st.receive_timer.is_none() => {
+                if after.is_zero() {
+                    st.timed_out = true;
+                    true
+                } else {
+                    st.receive_timer = Some(shared.arm_timeout(task.pid, after));
+                    false
+                }
+            }
+            _ => false,
+        },
+    };
+    task.stats.reductions.store(st.reductions, Relaxed);
+    task.stats.mailbox_len.store(st.mailbox.len(), Relaxed);
+    if task.inbox.finish_run(Body { st, code }, requeue) == AfterRun::Requeue {
+        core.schedule_local(shared, task);
+    }
+}
+
+fn finish<S: System>(
+    shared: &Shared<S>,
+    core: &mut WorkerCore<S>,
+    task: &Task<S>,
+    st: Box<ActorState<S>>,
+    code: Code<S>,
+    reason: S::Reason,
+) {
+    // The actor's own state is dropped before anyone hears of its death.
+    match code {
+        Code::Pinned(fiber) => fiber.discard(&shared.stacks),
+        Code::Ready(actor) => drop(actor),
+    }
+    finish_without_code(shared, core, task, st, reason);
+}
+
+/// Erlang's exit sequence: close the inbox, free the pid and the name, then
+/// tell links (exit signals) and monitors (DOWN).
+fn finish_without_code<S: System>(
+    shared: &Shared<S>,
+    core: &mut WorkerCore<S>,
+    task: &Task<S>,
+    mut st: Box<ActorState<S>>,
+    reason: S::Reason,
+) {
+    let me = task.pid;
+    let leftovers = task.inbox.exit();
+    st.rel.absorb_leftovers(leftovers);
+    shared.table.remove(me);
+    if task.has_name.load(SeqCst) {
+        shared.registry.remove_pid(me);
+    }
+    if let Some(token) = st.receive_timer.take() {
+        shared.timers.cancel(token);
+    }
+    let mut waker = Waker::Local(core);
+    for link in std::mem::take(&mut st.rel.links) {
+        let exit = Signal::Exit {
+            from: me,
+            reason: reason.clone(),
+            linked: true,
+        };
+        shared.deliver(link, Item::Sig(exit), &mut waker);
+    }
+    for (mref, watcher) in std::mem::take(&mut st.rel.watchers) {
+        let down = Signal::Down {
+            mref,
+            from: me,
+            reason: reason.clone(),
+        };
+        shared.deliver(watcher, Item::Sig(down), &mut waker);
+    }
+    for (mref, watched) in std::mem::take(&mut st.rel.monitoring) {
+        shared.deliver(watched, Item::Sig(Signal::Demonitor { mref }), &mut waker);
+    }
+    drop(st);
+    if task.is_main {
+        shared.main_exited(me, reason);
+    }
+}
+
+/// The body of a fresh coroutine: one `run` of the actor.
+fn actor_body<S: System>(
+    pid: Pid,
+    mut actor: Box<dyn Actor<S>>,
+) -> impl FnOnce(&Yielder<RunCtx<S>, Suspend>, RunCtx<S>) -> FiberOut<S> + Send + 'static {
+    move |yielder, ctx| {
+        let step = {
+            let mut cx = Cx::new(pid, ctx, yielder);
+            match catch_unwind(AssertUnwindSafe(|| actor.run(&mut cx))) {
+                Ok(step) => step,
+                Err(payload) if is_string_panic(&payload) => {
+                    Step::Exit(S::Reason::panicked(panic_message(&payload)))
+                }
+                // Not a panic of the actor's code: corosensei's forced unwind
+                // of a discarded coroutine (or an exotic payload); let it go on.
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        };
+        (actor, step)
+    }
+}
+
+fn is_string_panic(payload: &Box<dyn Any + Send>) -> bool {
+    payload.is::<&'static str>() || payload.is::<String>()
+}
+
+fn panic_message(payload: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

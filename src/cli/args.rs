@@ -1,0 +1,52 @@
+//! The command line's grammar (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Valk: an Erlang-style actor runtime hosting the Valkyria Lisp.
+///
+/// With no command, starts the REPL.
+#[derive(Parser, Debug)]
+#[command(name = "valk", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a Valk program; ARGS are bound as the list of strings `*args*`.
+    ///
+    /// A top-level error prints `FILE:LINE:COL: error: MESSAGE` to stderr and
+    /// ends the program with status 1; `(exit N)` ends it with status N.
+    Run {
+        /// The program to run.
+        file: PathBuf,
+        /// Arguments for the program (everything after FILE, flags included).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Start the interactive REPL (the default with no command).
+    ///
+    /// Input continues on the next line until brackets balance; a line with
+    /// several forms is one S-expression (`+ 1 2` gives 3). Results are shown
+    /// in re-readable form; errors are shown and the session goes on. History
+    /// is kept in $VALK_HISTORY or ~/.valk_history. Ctrl-D exits.
+    Repl,
+    /// Evaluate EXPR like a REPL line and print the result.
+    Eval {
+        /// The expression (several forms make one S-expression).
+        expr: String,
+    },
+    /// Run Valk test files (tests written with test/define) and report.
+    ///
+    /// Each file runs in a fresh interpreter; the tests it defines with
+    /// `test/define` run whether or not it calls `test/run`. A directory is
+    /// searched recursively for `test_*.valk` and `*_test.valk` files. Prints
+    /// one line per test and `N passed, N failed`; exits 1 on any failure.
+    Test {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+    },
+}

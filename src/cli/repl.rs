@@ -1,0 +1,268 @@
+//! `valk repl`: the interactive loop.
+//!
+//! On a terminal it uses rustyline (line editing, history file, Ctrl-C drops
+//! the pending input, Ctrl-D exits). When standard input is not a terminal
+//! (a pipe, a file, a test) it reads plain lines and prints no prompts, so a
+//! session's output is exactly the results.
+//!
+//! Input is collected until its brackets balance ([`Balance`]); the complete
+//! text is then evaluated as one REPL line (several forms make one
+//! S-expression, as in the original).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rustyline::error::ReadlineError;
+use rustyline::DefaultEditor;
+
+use super::session::{Reply, Session};
+use super::status_code;
+
+const PROMPT: &str = "valk> ";
+const CONTINUATION_PROMPT: &str = "  ... ";
+/// Source name used for REPL input in error locations.
+pub const REPL_SOURCE: &str = "<repl>";
+
+/// Run the REPL on standard input until end of input or `(exit N)`.
+pub fn run() -> ExitCode {
+    let mut session = match Session::new() {
+        Ok(session) => session,
+        Err(message) => {
+            eprintln!("valk: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = if io::stdin().is_terminal() {
+        interactive(&mut session)
+    } else {
+        piped(&mut session, io::stdin().lock(), &mut io::stdout())
+    };
+    status_code(status)
+}
+
+/// Where the history lives: $VALK_HISTORY, else ~/.valk_history.
+fn history_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VALK_HISTORY") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".valk_history"))
+}
+
+fn interactive(session: &mut Session) -> i32 {
+    let mut editor = match DefaultEditor::new() {
+        Ok(editor) => editor,
+        Err(e) => {
+            eprintln!("valk: cannot start line editing ({e}); reading plain lines");
+            return piped(session, io::stdin().lock(), &mut io::stdout());
+        }
+    };
+    let history = history_path();
+    if let Some(path) = &history {
+        // A missing history file is the normal first run.
+        let _ = editor.load_history(path);
+    }
+    println!("Valk {} (Ctrl-D to exit)", env!("CARGO_PKG_VERSION"));
+    let mut input = PendingInput::default();
+    let status = loop {
+        let prompt = if input.is_empty() { PROMPT } else { CONTINUATION_PROMPT };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                let Some(complete) = input.push_line(&line) else { continue };
+                let _ = editor.add_history_entry(complete.as_str());
+                if let Some(status) = evaluate(session, &complete, &mut io::stdout()) {
+                    break status;
+                }
+            }
+            Err(ReadlineError::Interrupted) => input.clear(),
+            Err(ReadlineError::Eof) => break 0,
+            Err(e) => {
+                eprintln!("valk: cannot read input: {e}");
+                break 1;
+            }
+        }
+    };
+    if let Some(path) = &history {
+        if let Err(e) = editor.save_history(path) {
+            eprintln!("valk: cannot save history to {}: {e}", path.display());
+        }
+    }
+    status
+}
+
+/// The REPL over any line source without prompts; returns the exit status.
+pub fn piped(session: &mut Session, lines: impl BufRead, out: &mut dyn Write) -> i32 {
+    let mut input = PendingInput::default();
+    for line in lines.lines() {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                eprintln!("valk: cannot read input: {e}");
+                return 1;
+            }
+        };
+        let Some(complete) = input.push_line(&line) else { continue };
+        if let Some(status) = evaluate(session, &complete, out) {
+            return status;
+        }
+    }
+    // Input that ended inside an unbalanced form is still evaluated, so its
+    // read error is shown rather than silently dropped.
+    if let Some(rest) = input.take() {
+        if let Some(status) = evaluate(session, &rest, out) {
+            return status;
+        }
+    }
+    0
+}
+
+/// Evaluate one complete input and show the reply; `Some(status)` when the
+/// program asked to exit.
+fn evaluate(session: &mut Session, input: &str, out: &mut dyn Write) -> Option<i32> {
+    let reply = session.eval_line(input, REPL_SOURCE);
+    let shown = match reply {
+        Reply::Value(text) => text,
+        Reply::Unit => return None,
+        Reply::Error(error) if error.is_read_error => error.located,
+        Reply::Error(error) => format!("Error: {}", error.message),
+        Reply::Exit(status) => return Some(status),
+    };
+    let _ = writeln!(out, "{shown}");
+    let _ = out.flush();
+    None
+}
+
+/// Lines typed so far for one input.
+#[derive(Default)]
+struct PendingInput {
+    text: String,
+}
+
+impl PendingInput {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+    }
+
+    /// Add a line; returns the whole input once it is complete. Input with
+    /// no forms (blank or comment-only) is dropped.
+    fn push_line(&mut self, line: &str) -> Option<String> {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(line);
+        let balance = Balance::of(&self.text);
+        if !balance.has_forms {
+            self.text.clear();
+            return None;
+        }
+        if balance.is_open() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.text))
+    }
+
+    /// Whatever is pending, if it holds any form.
+    fn take(&mut self) -> Option<String> {
+        let text = std::mem::take(&mut self.text);
+        Balance::of(&text).has_forms.then_some(text)
+    }
+}
+
+/// How far a piece of source is from complete: open brackets and whether it
+/// ends inside a string. Comments and string contents are skipped, as the
+/// reader does. Too many closing brackets count as complete: the reader then
+/// reports the stray bracket.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub open_brackets: usize,
+    pub in_string: bool,
+    /// Whether there is anything but whitespace and comments.
+    pub has_forms: bool,
+}
+
+impl Balance {
+    pub fn of(src: &str) -> Balance {
+        let mut balance = Balance { open_brackets: 0, in_string: false, has_forms: false };
+        let mut chars = src.chars();
+        while let Some(c) = chars.next() {
+            if balance.in_string {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => balance.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                ';' => {
+                    // Skip to the end of the line.
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '"' => {
+                    balance.in_string = true;
+                    balance.has_forms = true;
+                }
+                '(' | '{' => {
+                    balance.open_brackets += 1;
+                    balance.has_forms = true;
+                }
+                ')' | '}' => {
+                    balance.open_brackets = balance.open_brackets.saturating_sub(1);
+                    balance.has_forms = true;
+                }
+                c if c.is_whitespace() => {}
+                _ => balance.has_forms = true,
+            }
+        }
+        balance
+    }
+
+    /// More input is needed.
+    pub fn is_open(&self) -> bool {
+        self.open_brackets > 0 || self.in_string
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brackets_strings_and_comments_decide_completeness() {
+        assert!(!Balance::of("+ 1 2").is_open());
+        assert!(Balance::of("(+ 1").is_open());
+        assert!(Balance::of("{1 {2}").is_open());
+        assert!(!Balance::of("(print \")(\")").is_open());
+        assert!(Balance::of("\"open string").is_open());
+        assert!(!Balance::of("\"escaped \\\" quote\"").is_open());
+        assert!(Balance::of("(f ; ) in a comment\n").is_open());
+        assert!(!Balance::of(")").is_open(), "stray closers are left to the reader");
+        assert!(!Balance::of("  ; only a comment").has_forms);
+        assert!(!Balance::of("   \t").has_forms);
+        assert!(Balance::of("x").has_forms);
+    }
+
+    #[test]
+    fn pending_input_joins_lines_until_complete() {
+        let mut input = PendingInput::default();
+        assert_eq!(input.push_line("(+ 1"), None);
+        assert!(!input.is_empty());
+        assert_eq!(input.push_line("   2)"), Some("(+ 1\n   2)".to_string()));
+        assert!(input.is_empty());
+        assert_eq!(input.push_line("; nothing"), None);
+        assert!(input.is_empty());
+        assert_eq!(input.push_line("(unfinished"), None);
+        assert_eq!(input.take(), Some("(unfinished".to_string()));
+        assert_eq!(input.take(), None);
+    }
+}

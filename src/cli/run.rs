@@ -1,0 +1,62 @@
+//! `valk run FILE [ARGS...]` and `valk eval EXPR`.
+
+use std::path::Path;
+
+use super::session::{Reply, Session, Step};
+
+/// Run a program file; returns the exit status.
+pub fn run_file(file: &Path, args: &[String]) -> i32 {
+    let name = file.display().to_string();
+    let source = match super::read_source(file) {
+        Ok(source) => source,
+        Err(message) => {
+            eprintln!("valk: {message}");
+            return 1;
+        }
+    };
+    let mut session = match Session::new() {
+        Ok(session) => session,
+        Err(message) => {
+            eprintln!("valk: {message}");
+            return 1;
+        }
+    };
+    if let Err(message) = session.bind_args(args) {
+        eprintln!("valk: {message}");
+        return 1;
+    }
+    match session.run_source(&source, &name) {
+        Step::Finished => 0,
+        Step::Failed(error) => {
+            eprintln!("{}", error.located);
+            1
+        }
+        Step::Exit(status) => status,
+    }
+}
+
+/// Source name used for `valk eval` input in error locations.
+pub const EVAL_SOURCE: &str = "<eval>";
+
+/// Evaluate one expression like a REPL line and print its result.
+pub fn eval_expression(expr: &str) -> i32 {
+    let mut session = match Session::new() {
+        Ok(session) => session,
+        Err(message) => {
+            eprintln!("valk: {message}");
+            return 1;
+        }
+    };
+    match session.eval_line(expr, EVAL_SOURCE) {
+        Reply::Value(text) => {
+            println!("{text}");
+            0
+        }
+        Reply::Unit => 0,
+        Reply::Error(error) => {
+            eprintln!("{}", error.located);
+            1
+        }
+        Reply::Exit(status) => status,
+    }
+}

@@ -1,0 +1,160 @@
+//! `valk test [PATHS...]`: run Valk test files (LANGUAGE.md §11).
+//!
+//! Each file runs in a fresh interpreter with the test module in command-line
+//! mode (`test/-cli` set): `test/run` then prints the per-test lines but no
+//! summary. After the file, any tests it registered and did not run are run,
+//! and its `test/-total-*` counters are added up. A file that fails to load
+//! prints `FAIL <error>` and counts as one failure. One summary line ends the
+//! run: `N passed, N failed` (`, N skipped` when any).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::session::{Reply, Session, Step};
+
+/// Test counts, per file and in total.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+
+    /// The closing line.
+    pub fn summary(&self) -> String {
+        let mut line = format!("{} passed, {} failed", self.passed, self.failed);
+        if self.skipped > 0 {
+            line += &format!(", {} skipped", self.skipped);
+        }
+        line
+    }
+}
+
+/// Run every test file under `paths`; returns the exit status.
+pub fn run(paths: &[PathBuf]) -> i32 {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let mut files = Vec::new();
+    for path in paths {
+        if let Err(message) = collect_test_files(path, &mut files) {
+            eprintln!("valk: {message}");
+            return 1;
+        }
+    }
+    if files.is_empty() {
+        eprintln!("valk: no test files (test_*.valk or *_test.valk) found");
+        return 1;
+    }
+    let mut total = Counts::default();
+    for file in &files {
+        total.add(run_file(file));
+    }
+    println!("{}", total.summary());
+    i32::from(total.failed > 0)
+}
+
+/// Files are taken as given; directories are searched recursively for test
+/// files. The result is in path order.
+fn collect_test_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let metadata = fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {}", path.display(), super::io_reason(&e)))?;
+    if !metadata.is_dir() {
+        files.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| format!("cannot read {}: {}", dir.display(), super::io_reason(&e)))?;
+        for entry in entries.flatten() {
+            let entry_path = entry.path();
+            if entry_path.is_dir() {
+                pending.push(entry_path);
+            } else if is_test_file_name(&entry_path) {
+                found.push(entry_path);
+            }
+        }
+    }
+    found.sort();
+    files.extend(found);
+    Ok(())
+}
+
+/// `test_*.valk` or `*_test.valk`.
+fn is_test_file_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let Some(stem) = name.strip_suffix(".valk") else { return false };
+    stem.starts_with("test_") || stem.ends_with("_test")
+}
+
+fn run_file(file: &Path) -> Counts {
+    let name = file.display().to_string();
+    let failed_to_load = |message: &str| {
+        println!("FAIL {message}");
+        Counts { failed: 1, ..Counts::default() }
+    };
+    let source = match super::read_source(file) {
+        Ok(source) => source,
+        Err(message) => return failed_to_load(&message),
+    };
+    let mut session = match Session::new() {
+        Ok(session) => session,
+        Err(message) => return failed_to_load(&message),
+    };
+    if let Err(message) = session.enter_test_mode() {
+        return failed_to_load(&message);
+    }
+    let mut counts = Counts::default();
+    match session.run_source(&source, &name) {
+        Step::Finished => {
+            // Tests registered after the file's last (test/run), or in a file
+            // that never calls it.
+            match session.eval_line("(test/run)", &name) {
+                Reply::Error(error) => counts.add(failed_to_load(&error.located)),
+                Reply::Exit(status) if status != 0 => {
+                    counts.add(failed_to_load(&format!("{name}: exited with status {status}")))
+                }
+                _ => {}
+            }
+        }
+        Step::Failed(error) => counts.add(failed_to_load(&error.located)),
+        Step::Exit(0) => {}
+        Step::Exit(status) => {
+            counts.add(failed_to_load(&format!("{name}: exited with status {status}")))
+        }
+    }
+    if let Some((passed, failed, skipped)) = session.test_counts() {
+        counts.add(Counts { passed, failed, skipped });
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_file_names_follow_the_convention() {
+        assert!(is_test_file_name(Path::new("a/test_math.valk")));
+        assert!(is_test_file_name(Path::new("math_test.valk")));
+        assert!(!is_test_file_name(Path::new("helper.valk")));
+        assert!(!is_test_file_name(Path::new("test_math.txt")));
+        assert!(!is_test_file_name(Path::new("contest.valk")));
+    }
+
+    #[test]
+    fn the_summary_mentions_skips_only_when_there_are_some() {
+        let mut c = Counts { passed: 3, failed: 1, skipped: 0 };
+        assert_eq!(c.summary(), "3 passed, 1 failed");
+        c.add(Counts { passed: 0, failed: 0, skipped: 2 });
+        assert_eq!(c.summary(), "3 passed, 1 failed, 2 skipped");
+    }
+}
