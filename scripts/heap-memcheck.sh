@@ -27,7 +27,8 @@ for line in sys.stdin:
 
 for bin in "${bins[@]}"; do
   echo "== valgrind $(basename "$bin")"
-  valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  valgrind --quiet --error-exitcode=1 --leak-check=full \
+    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
     "$bin" --test-threads=1 "$@"
 done
 echo "== memcheck clean"

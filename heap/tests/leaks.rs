@@ -65,6 +65,8 @@ fn busy_heap(seed: i64, peer: &mut Heap) -> Heap {
     if seed % 5 == 0 {
         h.major_gc(&mut roots);
     }
+    // `s` may have moved: read it back through a root.
+    let s = h.closure_parts(roots[0]).unwrap().1[1];
     let err = h.error(s, None, Some(roots[0])).unwrap();
     roots.push(err);
     if seed % 2 == 0 {
