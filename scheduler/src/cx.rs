@@ -38,11 +38,13 @@ impl<'a, S: System> Cx<'a, S> {
     fn parts(&mut self) -> (&Shared<S>, &mut WorkerCore<S>, &Cell<S>, &mut ActorState<S>) {
         // SAFETY: `ctx` was built by the worker that is running this coroutine
         // right now (it is blocked in `resume` until we suspend or return):
-        // `shared` and `cell` are kept alive by that worker's `Arc`s, `core` is
-        // that worker's own core and `st` the actor's boxed state, both of which
-        // the worker does not touch until we switch back. The four are distinct
-        // objects, so the `&mut`s do not alias, and they are tied to `&mut self`,
-        // so none survives a suspension.
+        // `shared` is kept alive by that worker's `Arc` and `cell` by the
+        // table inside it; `core` is that worker's own core and `st` the
+        // actor's state, whose run right that worker holds; the worker
+        // touches neither until we switch back. `st` lives in the cell's
+        // `UnsafeCell`, which `&Cell` does not cover, and `core` is separate,
+        // so the `&mut`s do not alias; all four are tied to `&mut self`, so
+        // none survives a suspension.
         unsafe {
             (
                 &*self.ctx.shared,
@@ -79,15 +81,14 @@ impl<'a, S: System> Cx<'a, S> {
         let me = self.pid;
         let (shared, core, _, st) = self.parts();
         let mref = opts.monitor.then(|| MonitorRef(shared.next_ref()));
-        let mut child = ActorState::new();
-        if opts.link {
-            child.rel.links.push(me);
-        }
-        if let Some(mref) = mref {
-            child.rel.watchers.push((mref, me));
-        }
-        let task = shared.create(Box::new(actor), child, false);
-        let pid = task.pid;
+        let (task, pid) = shared.create(Some(&mut *core), Box::new(actor), false, |child| {
+            if opts.link {
+                child.rel.links.push(me);
+            }
+            if let Some(mref) = mref {
+                child.rel.watchers.push((mref, me));
+            }
+        });
         if opts.link {
             st.rel.add_link(pid);
         }

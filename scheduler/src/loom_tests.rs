@@ -21,12 +21,13 @@ type TestItem = Item<u32, u32>;
 #[test]
 fn loom_mailbox_wake_is_never_lost() {
     loom::model(|| {
-        let inbox: Arc<Inbox<TestItem, ()>> = Arc::new(Inbox::with_state(RunState::Running, None));
+        let inbox: Arc<Inbox<TestItem, ()>> =
+            Arc::new(Inbox::with_state(0, RunState::Running, None));
         let scheduled = Arc::new(AtomicUsize::new(0));
 
         let sender = {
             let (inbox, scheduled) = (inbox.clone(), scheduled.clone());
-            thread::spawn(move || match inbox.push(Item::Msg(1), true) {
+            thread::spawn(move || match inbox.push(0, Item::Msg(1), true) {
                 Push::Schedule => {
                     scheduled.fetch_add(1, SeqCst);
                 }
@@ -63,13 +64,13 @@ fn loom_mailbox_wake_is_never_lost() {
 fn loom_mailbox_two_senders_schedule_once() {
     loom::model(|| {
         let inbox: Arc<Inbox<TestItem, ()>> =
-            Arc::new(Inbox::with_state(RunState::Waiting, Some(())));
+            Arc::new(Inbox::with_state(0, RunState::Waiting, Some(())));
         let scheduled = Arc::new(AtomicUsize::new(0));
         let senders: Vec<_> = (0..2)
             .map(|i| {
                 let (inbox, scheduled) = (inbox.clone(), scheduled.clone());
                 thread::spawn(move || {
-                    if let Push::Schedule = inbox.push(Item::Msg(i), true) {
+                    if let Push::Schedule = inbox.push(0, Item::Msg(i), true) {
                         scheduled.fetch_add(1, SeqCst);
                     }
                 })
@@ -166,14 +167,15 @@ fn loom_run_queue_two_workers_no_lost_task() {
 fn loom_link_racing_with_exit_is_answered_once() {
     loom::model(|| {
         let linker = Pid::new(1, 0);
-        let target: Arc<Inbox<TestItem, ()>> = Arc::new(Inbox::with_state(RunState::Running, None));
+        let target: Arc<Inbox<TestItem, ()>> =
+            Arc::new(Inbox::with_state(0, RunState::Running, None));
         let told = Arc::new(AtomicUsize::new(0));
 
         let link = {
             let (target, told) = (target.clone(), told.clone());
             thread::spawn(move || {
                 if let Push::Rejected(Item::Sig(Signal::Link { from })) =
-                    target.push(Item::Sig(Signal::Link { from: linker }), false)
+                    target.push(0, Item::Sig(Signal::Link { from: linker }), false)
                 {
                     assert_eq!(from, linker);
                     told.fetch_add(1, SeqCst); // the :noproc reply

@@ -20,10 +20,17 @@
 //!    by the worker; otherwise it is `Waiting` and the next sender wakes it.
 //! 5. When it exits, the state becomes `Exited` and the leftover items are
 //!    returned so pending link/monitor requests get their answer.
+//! 6. Control blocks are recycled: `reopen` gives an exited inbox to a new
+//!    actor under a new `key` (its pid). A push names the key it expects, and
+//!    a mismatch is an `Exited` actor, so an old pid never reaches the new
+//!    occupant even though senders find the block without any other lock.
 
 use std::collections::VecDeque;
 
-use crate::sync::Mutex;
+use crate::sync::{
+    AtomicBool, Mutex,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// Scheduling state of one actor.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -59,6 +66,8 @@ pub(crate) enum AfterRun {
 }
 
 struct InboxInner<T, B> {
+    /// Which actor owns the inbox now (its pid as a `u64`).
+    key: u64,
     state: RunState,
     items: VecDeque<T>,
     /// Messages (not signals) among `items`, for `mailbox_len`.
@@ -69,33 +78,43 @@ struct InboxInner<T, B> {
 /// The shared half of a mailbox. `T`: incoming item; `B`: the actor's body.
 pub(crate) struct Inbox<T, B> {
     inner: Mutex<InboxInner<T, B>>,
+    /// `!items.is_empty()`, written under the lock, so that a running actor
+    /// whose receive finds nothing new (`drain`) needs no lock. Reading a
+    /// stale `false` is harmless: `finish_run` looks at the items under the
+    /// lock and requeues the actor.
+    has_items: AtomicBool,
 }
 
 impl<T, B> Inbox<T, B> {
-    /// A new actor, already `Queued` (the spawner puts it on a run queue).
-    pub(crate) fn new_queued(body: B) -> Self {
-        Self::with_state(RunState::Queued, Some(body))
+    /// A new actor `key`, already `Queued` (the spawner puts it on a run queue).
+    pub(crate) fn new_queued(key: u64, body: B) -> Self {
+        Self::with_state(key, RunState::Queued, Some(body))
     }
 
-    pub(crate) fn with_state(state: RunState, body: Option<B>) -> Self {
+    pub(crate) fn with_state(key: u64, state: RunState, body: Option<B>) -> Self {
         Inbox {
             inner: Mutex::new(InboxInner {
+                key,
                 state,
                 items: VecDeque::new(),
                 messages: 0,
                 body,
             }),
+            has_items: AtomicBool::new(false),
         }
     }
 
-    /// Step 1: append an item (`is_message`: counts toward `mailbox_len`).
-    pub(crate) fn push(&self, item: T, is_message: bool) -> Push<T> {
+    /// Step 1: append an item for actor `key` (`is_message`: counts toward
+    /// `mailbox_len`). Rejected if the inbox now belongs to another actor.
+    pub(crate) fn push(&self, key: u64, item: T, is_message: bool) -> Push<T> {
         let mut inner = self.inner.lock();
         match inner.state {
+            _ if inner.key != key => Push::Rejected(item),
             RunState::Exited => Push::Rejected(item),
             state => {
                 inner.items.push_back(item);
                 inner.messages += usize::from(is_message);
+                self.has_items.store(true, Release);
                 if state == RunState::Waiting {
                     inner.state = RunState::Queued;
                     Push::Schedule
@@ -115,17 +134,42 @@ impl<T, B> Inbox<T, B> {
         }
         let body = inner.body.take()?;
         inner.state = RunState::Running;
-        std::mem::swap(&mut inner.items, into);
-        inner.messages = 0;
+        // Swapping an empty queue would give `into`'s buffer away to this
+        // inbox (a fresh actor's first run): the worker keeps it instead.
+        if !inner.items.is_empty() {
+            std::mem::swap(&mut inner.items, into);
+            inner.messages = 0;
+            self.has_items.store(false, Relaxed);
+        }
         Some(body)
+    }
+
+    /// Step 6: hands an exited inbox to the new actor `key`, `Queued` with
+    /// `body`. Returns false (and changes nothing) unless it was `Exited`.
+    pub(crate) fn reopen(&self, key: u64, body: B) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.state != RunState::Exited {
+            return false;
+        }
+        inner.key = key;
+        inner.state = RunState::Queued;
+        inner.items.clear();
+        inner.messages = 0;
+        self.has_items.store(false, Relaxed);
+        inner.body = Some(body);
+        true
     }
 
     /// Step 3: while running, swap newly arrived items into `into` (empty).
     pub(crate) fn drain(&self, into: &mut VecDeque<T>) {
+        if !self.has_items.load(Acquire) {
+            return;
+        }
         let mut inner = self.inner.lock();
         if !inner.items.is_empty() {
             std::mem::swap(&mut inner.items, into);
             inner.messages = 0;
+            self.has_items.store(false, Relaxed);
         }
     }
 
@@ -148,6 +192,7 @@ impl<T, B> Inbox<T, B> {
         let mut inner = self.inner.lock();
         inner.state = RunState::Exited;
         inner.messages = 0;
+        self.has_items.store(false, Relaxed);
         std::mem::take(&mut inner.items)
     }
 
@@ -155,11 +200,15 @@ impl<T, B> Inbox<T, B> {
     pub(crate) fn close(&self) -> (Option<B>, VecDeque<T>) {
         let mut inner = self.inner.lock();
         inner.state = RunState::Exited;
+        self.has_items.store(false, Relaxed);
         (inner.body.take(), std::mem::take(&mut inner.items))
     }
 
-    pub(crate) fn state(&self) -> RunState {
-        self.inner.lock().state
+    /// Run state and pending messages of actor `key`; `None` if the inbox
+    /// belongs to another actor now.
+    pub(crate) fn state_of(&self, key: u64) -> Option<(RunState, usize)> {
+        let inner = self.inner.lock();
+        (inner.key == key).then_some((inner.state, inner.messages))
     }
 
     /// Messages waiting in the inbox (not yet moved to the private queue).
@@ -167,6 +216,9 @@ impl<T, B> Inbox<T, B> {
         self.inner.lock().messages
     }
 }
+
+/// Largest private-queue buffer kept when a control block is recycled.
+const RECYCLED_CAPACITY: usize = 16;
 
 /// The private message queue of a running actor, with a save position:
 /// messages before `save` were already rejected by the current receive and are
@@ -198,6 +250,10 @@ impl<M> Mailbox<M> {
     pub(crate) fn take_matching(&mut self, matches: &mut dyn FnMut(&M) -> bool) -> Option<M> {
         let found = (self.save..self.queue.len()).find(|&i| matches(&self.queue[i]));
         match found {
+            Some(0) => {
+                self.save = 0;
+                self.queue.pop_front()
+            }
             Some(i) => {
                 self.save = 0;
                 self.queue.remove(i)
@@ -207,6 +263,17 @@ impl<M> Mailbox<M> {
                 None
             }
         }
+    }
+
+    /// Empties the queue for the next actor of a recycled control block,
+    /// keeping a small buffer (a large one would pin memory while idle).
+    pub(crate) fn recycle(&mut self) {
+        if self.queue.capacity() > RECYCLED_CAPACITY {
+            self.queue = VecDeque::new();
+        } else {
+            self.queue.clear();
+        }
+        self.save = 0;
     }
 
     /// Ends the current receive without a match (its `:after` ran).
@@ -250,14 +317,24 @@ mod tests {
 
     #[test]
     fn inbox_wakes_a_waiting_actor_once() {
-        let inbox: Inbox<u32, ()> = Inbox::with_state(RunState::Waiting, Some(()));
-        assert!(matches!(inbox.push(1, true), Push::Schedule));
-        assert!(matches!(inbox.push(2, true), Push::Queued));
+        let inbox: Inbox<u32, ()> = Inbox::with_state(7, RunState::Waiting, Some(()));
+        assert!(matches!(inbox.push(7, 1, true), Push::Schedule));
+        assert!(matches!(inbox.push(7, 2, true), Push::Queued));
+        assert!(
+            matches!(inbox.push(8, 9, true), Push::Rejected(9)),
+            "wrong key"
+        );
         let mut items = VecDeque::new();
         assert!(inbox.begin_run(&mut items).is_some());
         assert_eq!(items, [1, 2]);
         assert_eq!(inbox.finish_run((), false), AfterRun::Parked);
         let _ = inbox.exit();
-        assert!(matches!(inbox.push(3, true), Push::Rejected(3)));
+        assert!(matches!(inbox.push(7, 3, true), Push::Rejected(3)));
+        // Recycled for actor 8: the old key stays rejected.
+        assert!(inbox.reopen(8, ()));
+        assert!(matches!(inbox.push(7, 4, true), Push::Rejected(4)));
+        assert!(matches!(inbox.push(8, 5, true), Push::Queued));
+        assert_eq!(inbox.state_of(7), None);
+        assert_eq!(inbox.state_of(8), Some((RunState::Queued, 1)));
     }
 }

@@ -1,13 +1,23 @@
-//! The per-actor control block and the state only the running worker touches.
+//! The per-actor control block, recycled from one actor to the next.
 //!
-//! Split in two so that idle actors stay small and senders never contend with
-//! the actor's own code:
-//! - [`Cell`] is shared (behind an `Arc`, in the actor table and run queues):
-//!   pid, inbox (with the body while the actor is not running), a few stats.
-//! - [`ActorState`] is owned by whoever runs the actor: private mailbox with
+//! A [`Cell`] is allocated once per table slot and lives as long as the
+//! runtime: when an actor exits, its slot (and cell) go to the next actor
+//! spawned there, under a new generation. That makes a spawn allocation-free
+//! apart from the actor's own box, and lets senders find an actor without
+//! reference counting (a [`Task`] is a plain pointer).
+//!
+//! The cell has two halves so that senders never contend with the actor:
+//! - the shared half: inbox (with the code while the actor is not running,
+//!   and the owner's pid, checked under the inbox lock), a few stats;
+//! - [`ActorState`], owned by whoever runs the actor: private mailbox with
 //!   its save position, links and monitors, trap-exit flag, receive timer,
-//!   reduction budget.
+//!   reduction budget. It is only touched between a successful
+//!   [`Inbox::begin_run`] and the matching `finish_run` / `exit` (or while
+//!   the slot is free, by the spawner that took it).
 
+use std::cell::UnsafeCell;
+use std::ops::Deref;
+use std::ptr::NonNull;
 use std::time::Duration;
 
 use crate::api::{Actor, ActorInfo, ActorStatus, Step, System};
@@ -17,10 +27,53 @@ use crate::pid::Pid;
 use crate::queue::run_queue::WorkerCore;
 use crate::runtime::Shared;
 use crate::signal::{exit_action, ExitAction, Item, Relations, Signal};
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 pub(crate) type ItemOf<S> = Item<<S as System>::Msg, <S as System>::Reason>;
-pub(crate) type Task<S> = Arc<Cell<S>>;
+
+/// A handle on a control block, as held by run queues and workers.
+///
+/// Just a pointer: cells are owned by the actor table and freed only when
+/// the runtime's shared state is dropped, after every worker has stopped.
+pub(crate) struct Task<S: System>(NonNull<Cell<S>>);
+
+impl<S: System> Task<S> {
+    /// `cell` must be owned by the actor table (see the type's docs).
+    pub(crate) fn from_table(cell: NonNull<Cell<S>>) -> Self {
+        Task(cell)
+    }
+}
+
+impl<S: System> Clone for Task<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: System> Copy for Task<S> {}
+
+impl<S: System> Deref for Task<S> {
+    type Target = Cell<S>;
+
+    fn deref(&self) -> &Cell<S> {
+        // SAFETY: tasks are made only by the actor table from its own boxed
+        // cells (`Task::from_table`), which it frees only in its `Drop`; the
+        // table lives in the runtime's `Shared`, which outlives every worker,
+        // run queue user and timer that can hold a task. The cell's shared
+        // half is `Sync` (mutex, atomics); its `UnsafeCell` state is reached
+        // only through `Cell::state`, under the protocol documented there.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+// SAFETY: a task is a pointer to a cell that outlives every thread that uses
+// it (see `Deref`); everything shared in a cell is behind a mutex or atomics,
+// and the `ActorState` moves between threads only with the right to run the
+// actor (handed over under the inbox lock). Messages and reasons are `Send`.
+unsafe impl<S: System> Send for Task<S> {}
+// SAFETY: as for `Send`: `&Task` only gives `&Cell`, whose shared half is
+// synchronized and whose private half needs the run right.
+unsafe impl<S: System> Sync for Task<S> {}
 
 /// Why a pinned coroutine suspended.
 #[derive(Debug, Clone, Copy)]
@@ -47,12 +100,6 @@ pub(crate) enum Code<S: System> {
     Pinned(ActorFiber<S>),
 }
 
-/// Everything a worker takes out of the inbox to run the actor.
-pub(crate) struct Body<S: System> {
-    pub(crate) st: Box<ActorState<S>>,
-    pub(crate) code: Code<S>,
-}
-
 /// Figures other actors may read (`actor/info`), refreshed after each run.
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -61,47 +108,66 @@ pub(crate) struct Stats {
     pub(crate) heap_bytes: AtomicUsize,
 }
 
-/// The shared control block.
+/// The control block.
 pub(crate) struct Cell<S: System> {
-    pub(crate) pid: Pid,
-    pub(crate) inbox: Inbox<ItemOf<S>, Body<S>>,
+    /// Keyed by the owner's pid; holds the code while the actor is not running.
+    pub(crate) inbox: Inbox<ItemOf<S>, Code<S>>,
     /// Set (under the registry lock, before the liveness check) when the
     /// actor gets a name; the dying actor reads it after closing its inbox,
     /// so either `register` sees the actor dead or the actor sees the flag.
     pub(crate) has_name: AtomicBool,
-    pub(crate) is_main: bool,
     pub(crate) stats: Stats,
+    st: UnsafeCell<ActorState<S>>,
 }
 
 impl<S: System> Cell<S> {
-    pub(crate) fn new(pid: Pid, body: Body<S>, is_main: bool) -> Self {
+    /// A cell for a new actor, already `Queued`.
+    pub(crate) fn new(st: ActorState<S>, code: Code<S>) -> Self {
         Cell {
-            pid,
-            inbox: Inbox::new_queued(body),
+            inbox: Inbox::new_queued(st.pid.to_u64(), code),
             has_name: AtomicBool::new(false),
-            is_main,
             stats: Stats::default(),
+            st: UnsafeCell::new(st),
         }
     }
 
-    pub(crate) fn info(&self) -> ActorInfo {
-        let status = match self.inbox.state() {
+    /// The private state. Dereferencing it is allowed only to the holder of
+    /// the run right: the worker between a successful `inbox.begin_run` and
+    /// the matching `finish_run` / `exit` (and the coroutine it runs), the
+    /// spawner that took the free slot before `inbox.reopen`, or shutdown
+    /// after every worker has stopped. The inbox lock orders the hand-overs.
+    pub(crate) fn state(&self) -> *mut ActorState<S> {
+        self.st.get()
+    }
+
+    /// Introspection for actor `pid`; `None` if it is gone.
+    pub(crate) fn info(&self, pid: Pid) -> Option<ActorInfo> {
+        let key = pid.to_u64();
+        let (state, pending) = self.inbox.state_of(key)?;
+        let status = match state {
             RunState::Waiting => ActorStatus::Waiting,
             RunState::Queued => ActorStatus::Runnable,
             RunState::Running => ActorStatus::Running,
-            RunState::Exited => ActorStatus::Exiting,
+            RunState::Exited => return None,
         };
-        ActorInfo {
-            mailbox_len: self.stats.mailbox_len.load(Relaxed) + self.inbox.pending_messages(),
+        let info = ActorInfo {
+            mailbox_len: self.stats.mailbox_len.load(Relaxed) + pending,
             reductions: self.stats.reductions.load(Relaxed),
             status,
             heap_bytes: self.stats.heap_bytes.load(Relaxed),
-        }
+        };
+        // Stats are reset when the cell is recycled, which changes the key:
+        // seeing the same key again means they were this actor's.
+        self.inbox.state_of(key)?;
+        Some(info)
     }
 }
 
 /// State owned by the running worker.
 pub(crate) struct ActorState<S: System> {
+    /// The actor's pid (the slot's current generation).
+    pub(crate) pid: Pid,
+    pub(crate) is_main: bool,
     pub(crate) mailbox: Mailbox<S::Msg>,
     pub(crate) rel: Relations,
     pub(crate) trap_exit: bool,
@@ -118,8 +184,10 @@ pub(crate) struct ActorState<S: System> {
 }
 
 impl<S: System> ActorState<S> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(pid: Pid, is_main: bool) -> Self {
         ActorState {
+            pid,
+            is_main,
             mailbox: Mailbox::default(),
             rel: Relations::default(),
             trap_exit: false,
@@ -130,6 +198,15 @@ impl<S: System> ActorState<S> {
             reductions: 0,
             stack_limit: 0,
         }
+    }
+
+    /// Makes a dead actor's state ready for the slot's next actor `pid`,
+    /// keeping small buffers (warm memory) and dropping anything left over.
+    pub(crate) fn recycle(&mut self, pid: Pid, is_main: bool) {
+        let mut mailbox = std::mem::take(&mut self.mailbox);
+        mailbox.recycle();
+        *self = ActorState::new(pid, is_main);
+        self.mailbox = mailbox;
     }
 
     /// Takes one incoming item: messages join the private queue, signals

@@ -10,7 +10,7 @@ use crate::api::{Actor, ActorInfo, ExitReason, RegisterError, System, DEFAULT_RE
 use crate::idle::Idle;
 use crate::mailbox::{Push, RunState};
 use crate::pid::{Pid, TimerRef};
-use crate::process::{ActorState, Body, Cell, Code, ItemOf, Task};
+use crate::process::{ActorState, Code, ItemOf, Task};
 use crate::queue::run_queue::WorkerCore;
 use crate::registry::Registry;
 use crate::signal::{Item, Signal};
@@ -75,7 +75,7 @@ struct MainState<R> {
 pub(crate) struct Shared<S: System> {
     pub(crate) system: S,
     pub(crate) config: Config,
-    pub(crate) table: Table<Task<S>>,
+    pub(crate) table: Table<S>,
     pub(crate) registry: Registry,
     pub(crate) timers: TimerService<TimerPayload<S>>,
     pub(crate) injector: Injector<Task<S>>,
@@ -98,19 +98,22 @@ impl<S: System> Shared<S> {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
-    /// Creates an actor (already `Queued`); the caller schedules it.
+    /// Creates an actor (already `Queued`; `init` sets up its links and
+    /// monitors before anyone can reach it); the caller schedules it.
     pub(crate) fn create(
         &self,
+        core: Option<&mut WorkerCore<S>>,
         actor: Box<dyn Actor<S>>,
-        st: ActorState<S>,
         main: bool,
-    ) -> Task<S> {
-        let body = Body {
-            st: Box::new(st),
-            code: Code::Ready(actor),
-        };
-        self.table
-            .insert(|pid| Arc::new(Cell::new(pid, body, main)))
+        init: impl FnOnce(&mut ActorState<S>),
+    ) -> (Task<S>, Pid) {
+        let mut pid = EXTERNAL_PID;
+        let worker = core.map(|core| (core.index, &mut core.free_slots));
+        let task = self.table.insert(worker, main, Code::Ready(actor), |st| {
+            pid = st.pid;
+            init(st);
+        });
+        (task, pid)
     }
 
     pub(crate) fn schedule(&self, task: Task<S>, waker: &mut Waker<'_, S>) {
@@ -130,7 +133,7 @@ impl<S: System> Shared<S> {
         let is_message = matches!(item, Item::Msg(_));
         let rejected = match self.table.get(to) {
             None => item,
-            Some(cell) => match cell.inbox.push(item, is_message) {
+            Some(cell) => match cell.inbox.push(to.to_u64(), item, is_message) {
                 Push::Queued => return,
                 Push::Schedule => return self.schedule(cell, waker),
                 Push::Rejected(item) => item,
@@ -160,20 +163,26 @@ impl<S: System> Shared<S> {
     }
 
     pub(crate) fn alive(&self, pid: Pid) -> bool {
-        self.table
-            .get(pid)
-            .is_some_and(|cell| cell.inbox.state() != RunState::Exited)
+        self.table.get(pid).is_some_and(|cell| {
+            cell.inbox
+                .state_of(pid.to_u64())
+                .is_some_and(|(state, _)| state != RunState::Exited)
+        })
     }
 
     pub(crate) fn info(&self, pid: Pid) -> Option<ActorInfo> {
-        self.table.get(pid).map(|cell| cell.info())
+        self.table.get(pid)?.info(pid)
     }
 
     pub(crate) fn register(&self, name: u64, pid: Pid) -> Result<(), RegisterError> {
         let cell = self.table.get(pid).ok_or(RegisterError::NotAlive)?;
         self.registry.register(name, pid, || {
+            // On a stale pid this may mark the slot's next actor: harmless,
+            // it only makes that actor look up its own (absent) name at exit.
             cell.has_name.store(true, SeqCst);
-            cell.inbox.state() != RunState::Exited
+            cell.inbox
+                .state_of(pid.to_u64())
+                .is_some_and(|(state, _)| state != RunState::Exited)
         })
     }
 
@@ -230,7 +239,7 @@ impl<S: System> Runtime<S> {
             system,
             stacks: StackPool::new(config.stack_size),
             config,
-            table: Table::new(),
+            table: Table::new(workers),
             registry: Registry::default(),
             timers: TimerService::new(),
             injector: Injector::new(),
@@ -274,10 +283,7 @@ impl<S: System> Runtime<S> {
 
     /// Spawns an actor from outside the runtime.
     pub fn spawn(&self, actor: impl Actor<S>) -> Pid {
-        let task = self
-            .shared
-            .create(Box::new(actor), ActorState::new(), false);
-        let pid = task.pid;
+        let (task, pid) = self.shared.create(None, Box::new(actor), false, |_| {});
         self.shared.schedule(task, &mut Waker::Remote);
         pid
     }
@@ -337,8 +343,8 @@ impl<S: System> Runtime<S> {
     /// runtime down, even if other actors are still alive, and returns the
     /// main actor's exit reason.
     pub fn run_main(mut self, actor: impl Actor<S>) -> S::Reason {
-        let task = self.shared.create(Box::new(actor), ActorState::new(), true);
-        self.shared.main.lock().pid = Some(task.pid);
+        let (task, pid) = self.shared.create(None, Box::new(actor), true, |_| {});
+        self.shared.main.lock().pid = Some(pid);
         self.shared.schedule(task, &mut Waker::Remote);
         let reason = {
             let mut main = self.shared.main.lock();
@@ -370,15 +376,19 @@ impl<S: System> Runtime<S> {
         }
         while !self.shared.injector.steal().is_empty() {}
         for cell in self.shared.table.snapshot() {
-            let (body, items) = cell.inbox.close();
+            let (code, items) = cell.inbox.close();
             drop(items);
-            self.shared.table.remove(cell.pid);
-            if let Some(body) = body {
-                match body.code {
-                    Code::Pinned(fiber) => fiber.discard(&self.shared.stacks),
-                    Code::Ready(actor) => drop(actor),
-                }
+            match code {
+                Some(Code::Pinned(fiber)) => fiber.discard(&self.shared.stacks),
+                Some(Code::Ready(actor)) => drop(actor),
+                None => {}
             }
+            // SAFETY: every worker has been joined, so nobody else holds the
+            // run right of any actor: the state is ours to clear.
+            let st = unsafe { &mut *cell.state() };
+            // Messages and relations go now (they may own resources); the
+            // cell itself goes with the table.
+            st.recycle(st.pid, false);
         }
     }
 }

@@ -7,20 +7,26 @@
 
 #[cfg(not(valk_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    };
     pub(crate) use std::sync::Arc;
     pub(crate) use std::sync::{Condvar as RawCondvar, Mutex as RawMutex, MutexGuard};
 }
 
 #[cfg(valk_loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    };
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::sync::{Condvar as RawCondvar, Mutex as RawMutex, MutexGuard};
 }
 
 #[allow(unused_imports)]
-pub(crate) use imp::{fence, Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, MutexGuard};
+pub(crate) use imp::{
+    fence, Arc, AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, MutexGuard,
+};
 pub(crate) use std::sync::atomic::Ordering;
 
 /// A mutex whose `lock` cannot fail (see the module note on poisoning).

@@ -1,32 +1,52 @@
-//! The actor table: a concurrent generational slot map from [`Pid`] to a value.
+//! The actor table: a concurrent generational slot map from [`Pid`] to the
+//! actor's control block ([`Cell`]).
 //!
 //! Slots live in buckets of doubling size (1,024, 2,048, ...) allocated on
-//! first use and never moved, so a slot's address is stable and lookups need
-//! no global lock: only the slot's own small mutex. Removing a value bumps the
-//! slot's generation, which makes every older pid miss. Freed indices are
-//! reused LIFO (warm memory first).
+//! first use and never moved. Each slot points to a cell allocated the first
+//! time the slot is used and kept, recycled, until the table is dropped: a
+//! lookup is two loads (no lock, no reference count), and the pid's
+//! generation is checked by the cell's inbox under its own lock (see
+//! `mailbox.rs`, step 6). Freeing a slot bumps nothing here; the next actor
+//! spawned in it takes the next generation, which makes every older pid miss.
+//! Freed indices are reused LIFO (warm memory first), from a per-worker cache
+//! backed by a shared list.
 
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
+use crate::api::System;
 use crate::pid::Pid;
-use crate::sync::{AtomicU32, AtomicUsize, Mutex, Ordering::Relaxed};
+use crate::process::{ActorState, Cell, Code, Task};
+use crossbeam_utils::CachePadded;
+
+use crate::sync::Mutex;
+use crate::sync::{
+    AtomicIsize, AtomicPtr, AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 const FIRST_BUCKET_BITS: u32 = 10;
 const BUCKETS: usize = 23; // 1,024 * (2^23 - 1) slots: every u32 index fits
+/// Free indices a worker keeps before handing half to the shared list.
+const CACHE_MAX: usize = 256;
 
-struct Slot<T> {
-    generation: u32,
-    value: Option<T>,
+/// A worker's own free indices: spawns and exits on one worker reuse slots
+/// without touching the shared list (or its cache line).
+#[derive(Default)]
+pub(crate) struct FreeCache {
+    indices: Vec<u32>,
 }
 
 /// One bucket: a fixed run of slots, allocated on first use.
-type Bucket<T> = OnceLock<Box<[Mutex<Slot<T>>]>>;
+type Bucket<S> = OnceLock<Box<[AtomicPtr<Cell<S>>]>>;
 
-pub(crate) struct Table<T> {
-    buckets: [Bucket<T>; BUCKETS],
+pub(crate) struct Table<S: System> {
+    buckets: [Bucket<S>; BUCKETS],
     next_index: AtomicU32,
     free: Mutex<Vec<u32>>,
-    len: AtomicUsize,
+    /// Live actors, one counter per worker (plus one for outside callers)
+    /// so that spawns and exits on different cores do not share a line.
+    live: Box<[CachePadded<AtomicIsize>]>,
 }
 
 fn locate(index: u32) -> (usize, usize) {
@@ -36,84 +56,161 @@ fn locate(index: u32) -> (usize, usize) {
     (bucket as usize, offset as usize)
 }
 
-impl<T: Clone> Table<T> {
-    pub(crate) fn new() -> Self {
+impl<S: System> Table<S> {
+    /// A table used by `workers` workers (counter `workers` is for callers
+    /// outside them).
+    pub(crate) fn new(workers: usize) -> Self {
         Table {
             buckets: std::array::from_fn(|_| OnceLock::new()),
             next_index: AtomicU32::new(0),
             free: Mutex::new(Vec::new()),
-            len: AtomicUsize::new(0),
+            live: (0..=workers).map(|_| Default::default()).collect(),
         }
     }
 
-    fn slot(&self, index: u32) -> Option<&Mutex<Slot<T>>> {
+    fn counter(&self, worker: Option<usize>) -> &AtomicIsize {
+        let last = self.live.len() - 1;
+        &self.live[worker.map_or(last, |w| w.min(last))]
+    }
+
+    fn take_index(&self, cache: Option<&mut FreeCache>) -> u32 {
+        if let Some(cache) = cache {
+            if let Some(index) = cache.indices.pop() {
+                return index;
+            }
+            let mut free = self.free.lock();
+            let keep = free.len().saturating_sub(CACHE_MAX / 2);
+            cache.indices.extend(free.drain(keep..));
+            drop(free);
+            if let Some(index) = cache.indices.pop() {
+                return index;
+            }
+        } else if let Some(index) = self.free.lock().pop() {
+            return index;
+        }
+        self.next_index.fetch_add(1, Relaxed)
+    }
+
+    fn slot(&self, index: u32) -> Option<&AtomicPtr<Cell<S>>> {
         let (bucket, offset) = locate(index);
         self.buckets.get(bucket)?.get()?.get(offset)
     }
 
-    fn slot_or_create(&self, index: u32) -> &Mutex<Slot<T>> {
+    fn slot_or_create(&self, index: u32) -> &AtomicPtr<Cell<S>> {
         let (bucket, offset) = locate(index);
         let slots = self.buckets[bucket].get_or_init(|| {
             (0..(1usize << (bucket as u32 + FIRST_BUCKET_BITS)))
-                .map(|_| {
-                    Mutex::new(Slot {
-                        generation: 0,
-                        value: None,
-                    })
-                })
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect()
         });
         &slots[offset]
     }
 
-    /// Stores `make(pid)` in a free slot and returns a copy of it.
-    pub(crate) fn insert(&self, make: impl FnOnce(Pid) -> T) -> T {
-        let reused = self.free.lock().pop();
-        let index = reused.unwrap_or_else(|| self.next_index.fetch_add(1, Relaxed));
-        let mut slot = self.slot_or_create(index).lock();
-        let pid = Pid::new(index, slot.generation);
-        let value = make(pid);
-        slot.value = Some(value.clone());
-        self.len.fetch_add(1, Relaxed);
-        value
+    /// Puts a new actor in a free slot, `Queued` with `code`; `init` fills in
+    /// its state (links, monitors) before anyone can reach it. `worker`: the
+    /// calling worker's index and free cache (`None` outside the workers).
+    pub(crate) fn insert(
+        &self,
+        worker: Option<(usize, &mut FreeCache)>,
+        is_main: bool,
+        code: Code<S>,
+        init: impl FnOnce(&mut ActorState<S>),
+    ) -> Task<S> {
+        let (index_of, cache) = worker.map_or((None, None), |(i, c)| (Some(i), Some(c)));
+        let index = self.take_index(cache);
+        let slot = self.slot_or_create(index);
+        let task = match NonNull::new(slot.load(Acquire)) {
+            None => {
+                let mut st = ActorState::new(Pid::new(index, 0), is_main);
+                init(&mut st);
+                let cell = NonNull::from(Box::leak(Box::new(Cell::new(st, code))));
+                // Release: whoever loads the pointer sees the built cell.
+                slot.store(cell.as_ptr(), Release);
+                Task::from_table(cell)
+            }
+            Some(cell) => {
+                let task = Task::from_table(cell);
+                // SAFETY: the index came off the free list, so the slot's last
+                // actor has exited and its worker freed the index after its
+                // last use of the state (`free`, through the free list's lock
+                // or on this same thread); until `reopen` below nobody else
+                // may run or spawn here. Senders touch only the inbox.
+                let st = unsafe { &mut *task.state() };
+                let pid = Pid::new(index, st.pid.generation().wrapping_add(1));
+                st.recycle(pid, is_main);
+                init(st);
+                task.has_name.store(false, Relaxed);
+                task.stats.reductions.store(0, Relaxed);
+                task.stats.mailbox_len.store(0, Relaxed);
+                task.stats.heap_bytes.store(0, Relaxed);
+                // Publishes all of the above to the next locker of the inbox.
+                let reopened = task.inbox.reopen(pid.to_u64(), code);
+                debug_assert!(reopened, "a free slot's inbox was not exited");
+                task
+            }
+        };
+        self.counter(index_of).fetch_add(1, Relaxed);
+        task
     }
 
-    /// The value for `pid`, unless that actor is gone (even if its slot has a
-    /// new occupant).
-    pub(crate) fn get(&self, pid: Pid) -> Option<T> {
-        let slot = self.slot(pid.index())?.lock();
-        if slot.generation == pid.generation() {
-            slot.value.clone()
-        } else {
-            None
+    /// The control block of slot `pid.index()`, whoever occupies it now: the
+    /// caller checks the generation through the inbox (`push`, `state_of`).
+    pub(crate) fn get(&self, pid: Pid) -> Option<Task<S>> {
+        let cell = NonNull::new(self.slot(pid.index())?.load(Acquire))?;
+        Some(Task::from_table(cell))
+    }
+
+    /// An actor has exited (its inbox is closed) on `worker`: it no longer counts.
+    pub(crate) fn retire(&self, worker: usize) {
+        self.counter(Some(worker)).fetch_sub(1, Relaxed);
+    }
+
+    /// Frees the slot of a retired actor into `cache`. Call after the last
+    /// use of its state: the next spawn may reuse it at once.
+    pub(crate) fn free(&self, pid: Pid, cache: &mut FreeCache) {
+        cache.indices.push(pid.index());
+        if cache.indices.len() > CACHE_MAX {
+            // The oldest (coldest) half goes to the shared list.
+            let half = cache.indices.len() / 2;
+            self.free.lock().extend(cache.indices.drain(..half));
         }
     }
 
-    /// Removes `pid`'s value and retires the pid forever.
-    pub(crate) fn remove(&self, pid: Pid) -> Option<T> {
-        let value = {
-            let mut slot = self.slot(pid.index())?.lock();
-            if slot.generation != pid.generation() || slot.value.is_none() {
-                return None;
-            }
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.value.take()
-        };
-        self.free.lock().push(pid.index());
-        self.len.fetch_sub(1, Relaxed);
-        value
+    /// A stopping worker's free indices go back to the shared list.
+    pub(crate) fn return_cache(&self, cache: &mut FreeCache) {
+        self.free.lock().append(&mut cache.indices);
     }
 
-    /// Every live value (shutdown).
-    pub(crate) fn snapshot(&self) -> Vec<T> {
+    /// Every control block ever made (shutdown).
+    pub(crate) fn snapshot(&self) -> Vec<Task<S>> {
         let end = self.next_index.load(Relaxed);
-        (0..end)
-            .filter_map(|i| self.slot(i).and_then(|s| s.lock().value.clone()))
-            .collect()
+        (0..end).filter_map(|i| self.get(Pid::new(i, 0))).collect()
     }
 
+    /// Live actors (exact when no spawn or exit is in progress).
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Relaxed)
+        let sum: isize = self.live.iter().map(|c| c.load(Relaxed)).sum();
+        usize::try_from(sum).unwrap_or(0)
+    }
+}
+
+impl<S: System> Drop for Table<S> {
+    fn drop(&mut self) {
+        for bucket in &mut self.buckets {
+            let Some(slots) = bucket.get_mut() else {
+                continue;
+            };
+            for slot in slots.iter_mut() {
+                let cell = *slot.get_mut();
+                if !cell.is_null() {
+                    // SAFETY: the pointer came from `Box::leak` in `insert`
+                    // and is freed only here, once; `&mut self` means no
+                    // task is in use any more (the runtime drops the table
+                    // after joining every thread that could hold one).
+                    drop(unsafe { Box::from_raw(cell) });
+                }
+            }
+        }
     }
 }
 
@@ -131,17 +228,81 @@ mod tests {
         assert_eq!(locate(u32::MAX).0, BUCKETS - 1);
     }
 
+    #[derive(Clone, Debug, PartialEq)]
+    struct R;
+
+    impl crate::api::ExitReason for R {
+        fn normal() -> Self {
+            R
+        }
+        fn kill() -> Self {
+            R
+        }
+        fn killed() -> Self {
+            R
+        }
+        fn noproc() -> Self {
+            R
+        }
+        fn panicked(_: String) -> Self {
+            R
+        }
+        fn is_normal(&self) -> bool {
+            true
+        }
+        fn is_kill(&self) -> bool {
+            false
+        }
+    }
+
+    struct Sys;
+
+    impl System for Sys {
+        type Msg = u32;
+        type Reason = R;
+        fn exit_message(&self, _: Pid, _: &R) -> u32 {
+            0
+        }
+        fn down_message(&self, _: crate::pid::MonitorRef, _: Pid, _: &R) -> u32 {
+            0
+        }
+    }
+
+    fn spawn(table: &Table<Sys>, cache: &mut FreeCache) -> (Task<Sys>, Pid) {
+        let code = Code::Ready(Box::new(|_: &mut crate::Cx<'_, Sys>| {
+            crate::api::Step::Yield
+        }));
+        let mut pid = None;
+        let task = table.insert(Some((0, cache)), false, code, |st| pid = Some(st.pid));
+        (task, pid.expect("init ran"))
+    }
+
     #[test]
     fn a_reused_slot_rejects_the_old_pid() {
-        let table = Table::new();
-        let old = table.insert(|pid| (pid, "old")).0;
-        assert_eq!(table.remove(old), Some((old, "old")));
-        let new = table.insert(|pid| (pid, "new")).0;
-        assert_eq!(new.index(), old.index());
+        use crate::mailbox::Push;
+        use crate::signal::Item;
+        let table = Table::<Sys>::new(1);
+        let mut cache = FreeCache::default();
+        let (task, old) = spawn(&table, &mut cache);
+        assert!(task.inbox.begin_run(&mut Default::default()).is_some());
+        drop(task.inbox.exit());
+        table.retire(0);
+        table.free(old, &mut cache);
+        assert_eq!(table.len(), 0);
+
+        let (task, new) = spawn(&table, &mut cache);
+        assert_eq!(new.index(), old.index(), "slot reused from the cache");
         assert_ne!(new, old);
-        assert_eq!(table.get(old), None);
-        assert_eq!(table.get(new), Some((new, "new")));
-        assert_eq!(table.remove(old), None);
+        assert!(matches!(
+            task.inbox.push(old.to_u64(), Item::Msg(1), true),
+            Push::Rejected(_)
+        ));
+        assert!(matches!(
+            task.inbox.push(new.to_u64(), Item::Msg(2), true),
+            Push::Queued
+        ));
+        assert!(task.info(old).is_none());
+        assert_eq!(task.info(new).map(|i| i.mailbox_len), Some(1));
         assert_eq!(table.len(), 1);
     }
 }

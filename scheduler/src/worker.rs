@@ -20,7 +20,7 @@ use crate::coroutine::{Fiber, Resumed};
 use crate::cx::Cx;
 use crate::mailbox::AfterRun;
 use crate::pid::Pid;
-use crate::process::{ActorState, Body, Code, FiberOut, RunCtx, Suspend, Task};
+use crate::process::{ActorState, Code, FiberOut, RunCtx, Suspend, Task};
 use crate::queue::run_queue::WorkerCore;
 use crate::runtime::{Shared, Waker};
 use crate::signal::{Item, Signal};
@@ -60,24 +60,29 @@ enum Outcome<R> {
 
 fn run_task<S: System>(shared: &Shared<S>, core: &mut WorkerCore<S>, task: Task<S>) {
     let mut items = std::mem::take(&mut core.scratch);
-    let body = task.inbox.begin_run(&mut items);
-    let Some(Body { mut st, code }) = body else {
+    let Some(code) = task.inbox.begin_run(&mut items) else {
         core.scratch = items;
         return;
     };
+    // SAFETY: `begin_run` gave this worker the run right: the state is ours
+    // until `finish_run` / `exit` (see `Cell::state`), and nothing else
+    // borrows it while this reference is used (the coroutine gets a raw
+    // pointer and runs only inside `resume` below, while `st` is not used).
+    let st = unsafe { &mut *task.state() };
+    let me = st.pid;
     for item in items.drain(..) {
-        st.apply(&shared.system, task.pid, item);
+        st.apply(&shared.system, me, item);
     }
     core.scratch = items;
     if let Some(reason) = st.dying.take() {
-        return finish(shared, core, &task, st, code, reason);
+        return finish(shared, core, task, st, code, reason);
     }
     st.budget = shared.config.reductions;
     let fiber = match code {
         Code::Pinned(fiber) => fiber,
         Code::Ready(actor) => {
             let stack = core.take_stack(shared);
-            Fiber::new(stack, actor_body::<S>(task.pid, actor))
+            Fiber::new(stack, actor_body::<S>(me, actor))
         }
     };
     st.stack_limit = fiber.limit();
@@ -85,7 +90,7 @@ fn run_task<S: System>(shared: &Shared<S>, core: &mut WorkerCore<S>, task: Task<
         shared,
         core: &mut *core,
         cell: &*task,
-        st: &mut *st,
+        st: std::ptr::from_mut(st),
     };
     let resumed = catch_unwind(AssertUnwindSafe(|| fiber.resume(ctx)));
     let (code, outcome) = match resumed {
@@ -119,7 +124,7 @@ fn after_run<S: System>(
     shared: &Shared<S>,
     core: &mut WorkerCore<S>,
     task: Task<S>,
-    mut st: Box<ActorState<S>>,
+    st: &mut ActorState<S>,
     code: Option<Code<S>>,
     outcome: Outcome<S::Reason>,
 ) {
@@ -128,13 +133,13 @@ fn after_run<S: System>(
             .dying
             .take()
             .unwrap_or_else(|| S::Reason::panicked(String::new()));
-        return finish_without_code(shared, core, &task, st, reason);
+        return finish_without_code(shared, core, task, st, reason);
     };
     if let Some(reason) = st.dying.take() {
-        return finish(shared, core, &task, st, code, reason);
+        return finish(shared, core, task, st, code, reason);
     }
     let requeue = match outcome {
-        Outcome::Exit(reason) => return finish(shared, core, &task, st, code, reason),
+        Outcome::Exit(reason) => return finish(shared, core, task, st, code, reason),
         Outcome::Yield => true,
         Outcome::Park(timeout) => match timeout {
             _ if st.timed_out => true,
@@ -143,7 +148,7 @@ fn after_run<S: System>(
                     st.timed_out = true;
                     true
                 } else {
-                    st.receive_timer = Some(shared.arm_timeout(task.pid, after));
+                    st.receive_timer = Some(shared.arm_timeout(st.pid, after));
                     false
                 }
             }
@@ -152,7 +157,8 @@ fn after_run<S: System>(
     };
     task.stats.reductions.store(st.reductions, Relaxed);
     task.stats.mailbox_len.store(st.mailbox.len(), Relaxed);
-    if task.inbox.finish_run(Body { st, code }, requeue) == AfterRun::Requeue {
+    // Hands the run right back: `st` is not touched after this.
+    if task.inbox.finish_run(code, requeue) == AfterRun::Requeue {
         core.schedule_local(shared, task);
     }
 }
@@ -160,8 +166,8 @@ fn after_run<S: System>(
 fn finish<S: System>(
     shared: &Shared<S>,
     core: &mut WorkerCore<S>,
-    task: &Task<S>,
-    st: Box<ActorState<S>>,
+    task: Task<S>,
+    st: &mut ActorState<S>,
     code: Code<S>,
     reason: S::Reason,
 ) {
@@ -174,18 +180,18 @@ fn finish<S: System>(
 }
 
 /// Erlang's exit sequence: close the inbox, free the pid and the name, then
-/// tell links (exit signals) and monitors (DOWN).
+/// tell links (exit signals) and monitors (DOWN); last, free the slot.
 fn finish_without_code<S: System>(
     shared: &Shared<S>,
     core: &mut WorkerCore<S>,
-    task: &Task<S>,
-    mut st: Box<ActorState<S>>,
+    task: Task<S>,
+    st: &mut ActorState<S>,
     reason: S::Reason,
 ) {
-    let me = task.pid;
+    let me = st.pid;
     let leftovers = task.inbox.exit();
     st.rel.absorb_leftovers(leftovers);
-    shared.table.remove(me);
+    shared.table.retire(core.index);
     if task.has_name.load(SeqCst) {
         shared.registry.remove_pid(me);
     }
@@ -212,8 +218,12 @@ fn finish_without_code<S: System>(
     for (mref, watched) in std::mem::take(&mut st.rel.monitoring) {
         shared.deliver(watched, Item::Sig(Signal::Demonitor { mref }), &mut waker);
     }
-    drop(st);
-    if task.is_main {
+    let is_main = st.is_main;
+    // Undelivered messages go now, not when the slot is reused.
+    st.recycle(me, false);
+    // Last use of the state: from here the slot may hold a new actor.
+    shared.table.free(me, &mut core.free_slots);
+    if is_main {
         shared.main_exited(me, reason);
     }
 }

@@ -19,6 +19,7 @@ use crate::api::System;
 use crate::process::{ItemOf, Task};
 use crate::runtime::Shared;
 use crate::stack_pool::PooledStack;
+use crate::table::FreeCache;
 
 /// Consecutive runs from the LIFO slot before its occupant goes to the queue.
 pub const MAX_LIFO_STREAK: u32 = 16;
@@ -37,6 +38,8 @@ pub(crate) struct WorkerCore<S: System> {
     /// Reused buffer for items taken from an inbox.
     pub(crate) scratch: VecDeque<ItemOf<S>>,
     stacks: Vec<PooledStack>,
+    /// Slots freed by actors that exited here, reused by spawns here.
+    pub(crate) free_slots: FreeCache,
 }
 
 impl<S: System> WorkerCore<S> {
@@ -49,6 +52,7 @@ impl<S: System> WorkerCore<S> {
             tick: 0,
             scratch: VecDeque::new(),
             stacks: Vec::new(),
+            free_slots: FreeCache::default(),
         }
     }
 
@@ -136,6 +140,7 @@ impl<S: System> WorkerCore<S> {
         for stack in self.stacks.drain(..) {
             shared.stacks.put(stack);
         }
+        shared.table.return_cache(&mut self.free_slots);
         tasks
     }
 }
