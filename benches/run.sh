@@ -3,7 +3,8 @@
 # (BENCHMARKS.md): builds `valk` in release mode, runs each program once to
 # warm up and then RUNS times (default 5), and prints the median whole-process
 # wall time and the median in-process time that the program itself reports on
-# its `in-process-us:` line (so boot is excluded).
+# its `in-process-us:` line (so boot is excluded). Wall times come from
+# hyperfine when it is installed.
 #
 #   benches/run.sh              # everything
 #   benches/run.sh fib tak      # only these workloads
@@ -38,6 +39,8 @@ VALK="${target_dir:-target}/release/valk"
 
 have_lua=0; need_package lua5.4 lua5.4 && have_lua=1
 have_python=0; command -v python3 >/dev/null && have_python=1
+have_hyperfine=0
+command -v hyperfine >/dev/null && command -v python3 >/dev/null && have_hyperfine=1
 
 now_ns() { date +%s%N; }
 
@@ -47,10 +50,22 @@ median() { # median of the numbers given as arguments
         if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
-# measure LABEL COMMAND...: warm-up, RUNS timed runs, one result line.
+# hyperfine_median_us COMMAND...: hyperfine's median wall time in microseconds.
+hyperfine_median_us() {
+    local json
+    json="$(mktemp)"
+    hyperfine --style none --warmup 1 --runs "$RUNS" --export-json "$json" \
+        "$(printf '%q ' "$@")" >/dev/null 2>&1 || { rm -f "$json"; return 1; }
+    python3 -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["results"][0]["median"] * 1e6))' "$json"
+    rm -f "$json"
+}
+
+# measure LABEL COMMAND...: warm-up, RUNS timed runs, one result line. The
+# wall column comes from hyperfine when it is installed (apt-get install
+# hyperfine), else from the same loop that collects the in-process times.
 measure() {
     local label="$1"; shift
-    local walls=() inprocs=() output start end
+    local walls=() inprocs=() output start end wall
     "$@" >/dev/null
     for _ in $(seq "$RUNS"); do
         start=$(now_ns)
@@ -61,8 +76,11 @@ measure() {
         inproc="$(printf '%s\n' "$output" | sed -n 's/^in-process-us:[[:space:]]*//p')"
         [ -n "$inproc" ] && inprocs+=("$inproc")
     done
-    printf '%-28s %14s %16s\n' "$label" \
-        "$(median "${walls[@]}")" "$(median "${inprocs[@]+"${inprocs[@]}"}")"
+    wall="$(median "${walls[@]}")"
+    if [ "$have_hyperfine" = 1 ]; then
+        wall="$(hyperfine_median_us "$@" || echo "$wall")"
+    fi
+    printf '%-28s %14s %16s\n' "$label" "$wall" "$(median "${inprocs[@]+"${inprocs[@]}"}")"
 }
 
 printf '%-28s %14s %16s\n' "program (median of $RUNS)" "wall (us)" "in-process (us)"

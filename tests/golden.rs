@@ -11,8 +11,8 @@
 //! `VALK_BLESS=1 cargo test --test golden` rewrites the expected files from
 //! what the binary does now; review the diff before committing it.
 
-use std::fs;
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("valk")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("valk")
 }
 
 fn golden_files() -> Vec<PathBuf> {
@@ -252,7 +254,10 @@ fn data_files() -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "valk" || e == "stdin") {
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "valk" || e == "stdin")
+            {
                 files.push(path);
             }
         }

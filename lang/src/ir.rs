@@ -154,6 +154,15 @@ pub enum Op {
         arg: Reg,
         tail: bool,
     },
+    /// The special form `consts`-side `macro_forms[form][0]` whose builtin
+    /// name was redefined: compile it at run time as a plain call (cached)
+    /// and run it as `eval` code; the result goes to `dst` (or, for `tail`,
+    /// replaces this frame). Safepoint.
+    Deopt {
+        dst: Reg,
+        form: u32,
+        tail: bool,
+    },
     /// Call builtin `index` (known to be the original) on `args..`.
     CallBuiltin {
         dst: Reg,
@@ -251,6 +260,7 @@ impl Op {
                 | Op::Return { .. }
                 | Op::TailCall { .. }
                 | Op::CallHandler { tail: true, .. }
+                | Op::Deopt { tail: true, .. }
                 | Op::Fail { .. }
         )
     }

@@ -29,8 +29,10 @@
 //! `run` again later), `WaitingForMessage` (parked in `receive`; no native
 //! frames held), `Exit`, `Fatal`. Actors of one runtime share
 //! [`Globals`] ([`Interp::with_globals`]).
-#![forbid(unsafe_code)]
+// Only `actor::host` (one pointer to the scheduler context) uses unsafe.
+#![deny(unsafe_code)]
 
+pub mod actor;
 pub mod builtins;
 pub mod code;
 pub mod compiler;

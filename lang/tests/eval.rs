@@ -243,7 +243,26 @@ fn runtime_forms_fall_back_to_builtins() {
         ("(unpack select (list {0 :a} {1 :b}))", ":b"),
         ("(def {if} (\\ {c a b} {:mine}))", "()"),
         ("(if 1 {1} {2})", ":mine"),
+        ("(fun {uses-list x} {list x x})", "()"),
+        ("(uses-list 1)", "{1 1}"),
+        ("(def {list} (\\ {& xs} {:my-list}))", "()"),
+        ("(uses-list 1)", ":my-list"),
+        ("(def {+} (\\ {a b} {* a b}))", "()"),
+        ("(+ 3 4)", "12"),
+        ("(fun {plus a b} {+ a b})", "()"),
+        ("(plus 5 6)", "30"),
     ]);
+}
+
+#[test]
+fn nested_guarded_forms_compile_in_linear_size() {
+    // Each guarded form used to compile its arguments twice: 2^60 here.
+    let mut it = Interp::new();
+    let n = 60;
+    let src = format!("{}0{}", "(do ".repeat(n), ")".repeat(n));
+    assert_eq!(ev(&mut it, &src), "0");
+    let src = format!("{}{{}}{}", "(list ".repeat(n), ")".repeat(n));
+    assert!(ev(&mut it, &src).starts_with("{{{{"));
 }
 
 #[test]

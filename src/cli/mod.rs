@@ -64,6 +64,9 @@ mod tests {
     #[test]
     fn unreadable_files_give_a_short_reason() {
         let err = read_source(Path::new("/no/such/dir/file.valk")).unwrap_err();
-        assert_eq!(err, "cannot read /no/such/dir/file.valk: no such file or directory");
+        assert_eq!(
+            err,
+            "cannot read /no/such/dir/file.valk: no such file or directory"
+        );
     }
 }

@@ -65,10 +65,16 @@ fn interactive(session: &mut Session) -> i32 {
     println!("Valk {} (Ctrl-D to exit)", env!("CARGO_PKG_VERSION"));
     let mut input = PendingInput::default();
     let status = loop {
-        let prompt = if input.is_empty() { PROMPT } else { CONTINUATION_PROMPT };
+        let prompt = if input.is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION_PROMPT
+        };
         match editor.readline(prompt) {
             Ok(line) => {
-                let Some(complete) = input.push_line(&line) else { continue };
+                let Some(complete) = input.push_line(&line) else {
+                    continue;
+                };
                 let _ = editor.add_history_entry(complete.as_str());
                 if let Some(status) = evaluate(session, &complete, &mut io::stdout()) {
                     break status;
@@ -101,7 +107,9 @@ pub fn piped(session: &mut Session, lines: impl BufRead, out: &mut dyn Write) ->
                 return 1;
             }
         };
-        let Some(complete) = input.push_line(&line) else { continue };
+        let Some(complete) = input.push_line(&line) else {
+            continue;
+        };
         if let Some(status) = evaluate(session, &complete, out) {
             return status;
         }
@@ -186,7 +194,11 @@ pub struct Balance {
 
 impl Balance {
     pub fn of(src: &str) -> Balance {
-        let mut balance = Balance { open_brackets: 0, in_string: false, has_forms: false };
+        let mut balance = Balance {
+            open_brackets: 0,
+            in_string: false,
+            has_forms: false,
+        };
         let mut chars = src.chars();
         while let Some(c) = chars.next() {
             if balance.in_string {
@@ -246,7 +258,10 @@ mod tests {
         assert!(Balance::of("\"open string").is_open());
         assert!(!Balance::of("\"escaped \\\" quote\"").is_open());
         assert!(Balance::of("(f ; ) in a comment\n").is_open());
-        assert!(!Balance::of(")").is_open(), "stray closers are left to the reader");
+        assert!(
+            !Balance::of(")").is_open(),
+            "stray closers are left to the reader"
+        );
         assert!(!Balance::of("  ; only a comment").has_forms);
         assert!(!Balance::of("   \t").has_forms);
         assert!(Balance::of("x").has_forms);

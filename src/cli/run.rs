@@ -25,13 +25,25 @@ pub fn run_file(file: &Path, args: &[String]) -> i32 {
         eprintln!("valk: {message}");
         return 1;
     }
-    match session.run_source(&source, &name) {
-        Step::Finished => 0,
-        Step::Failed(error) => {
-            eprintln!("{}", error.located);
+    // The program runs in the main actor; it ends when the main actor ends.
+    let reason = valk_lang::actor::run_main(0, move |cx| {
+        let status = match session.run_source_in_actor(cx, &source, &name) {
+            Step::Finished => 0,
+            Step::Failed(error) => {
+                eprintln!("{}", error.located);
+                1
+            }
+            Step::Exit(status) => status,
+        };
+        valk_lang::actor::Reason::Status(status)
+    });
+    match reason {
+        valk_lang::actor::Reason::Status(status) => status,
+        valk_lang::actor::Reason::Normal => 0,
+        other => {
+            eprintln!("valk: main actor exited: {}", other.describe());
             1
         }
-        Step::Exit(status) => status,
     }
 }
 

@@ -3,10 +3,10 @@
 //! commands show (re-readable text, located error lines, exit statuses).
 
 use valk_heap::{ListKind, Value};
-use valk_lang::{ErrorKind, ValkError};
 use valk_lang::syntax::{Node, Span, Syn};
-use valk_lang::{prelude, reader};
 use valk_lang::Interp;
+use valk_lang::{prelude, reader};
+use valk_lang::{ErrorKind, ValkError};
 
 /// An error to show: `located` is `FILE:LINE:COL: error: MESSAGE` (or
 /// `error: MESSAGE` when it has no location), `message` the bare message.
@@ -74,7 +74,9 @@ fn step_of(error: &ValkError) -> Step {
 
 fn read_error(e: reader::ReadError, name: &str) -> ValkError {
     ValkError {
-        kind: ErrorKind::Read { incomplete: e.incomplete },
+        kind: ErrorKind::Read {
+            incomplete: e.incomplete,
+        },
         message: e.message,
         file: Some(name.to_owned()),
         line: e.span.line,
@@ -87,7 +89,12 @@ fn read_error(e: reader::ReadError, name: &str) -> ValkError {
 fn locate_in_user_code(mut error: ValkError, name: &str, form: Span) -> ValkError {
     let in_prelude = match &error.file {
         None => true,
-        Some(file) => file != name && prelude::FILES.iter().any(|(prelude_file, _)| prelude_file == file),
+        Some(file) => {
+            file != name
+                && prelude::FILES
+                    .iter()
+                    .any(|(prelude_file, _)| prelude_file == file)
+        }
     };
     if error.kind == ErrorKind::Error && in_prelude && form.line != 0 {
         error.file = Some(name.to_owned());
@@ -99,12 +106,29 @@ fn locate_in_user_code(mut error: ValkError, name: &str, form: Span) -> ValkErro
 
 impl Session {
     pub fn new() -> Result<Session, String> {
-        Ok(Session { interp: Interp::new() })
+        Ok(Session {
+            interp: Interp::new(),
+        })
     }
 
     /// Bind `*args*` to the program's arguments.
     pub fn bind_args(&mut self, args: &[String]) -> Result<(), String> {
         self.interp.set_args(args).map_err(|e| e.to_string())
+    }
+
+    /// [`Session::run_source`] in an actor: the actor builtins reach `cx`.
+    pub fn run_source_in_actor(
+        &mut self,
+        cx: &mut valk_lang::actor::SchedCx<'_, valk_lang::actor::ValkSystem>,
+        source: &str,
+        name: &str,
+    ) -> Step {
+        valk_lang::actor::hosted_with(cx, self, |s| &mut s.interp, |s| {
+            if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
+                return step_of(&e);
+            }
+            s.run_source(source, name)
+        })
     }
 
     /// Run a file's text form by form; `name` is the file in locations.

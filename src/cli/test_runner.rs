@@ -40,7 +40,11 @@ impl Counts {
 /// Run every test file under `paths`; returns the exit status.
 pub fn run(paths: &[PathBuf]) -> i32 {
     let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let mut files = Vec::new();
     for path in paths {
         if let Err(message) = collect_test_files(path, &mut files) {
@@ -90,8 +94,12 @@ fn collect_test_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Strin
 
 /// `test_*.valk` or `*_test.valk`.
 fn is_test_file_name(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    let Some(stem) = name.strip_suffix(".valk") else { return false };
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(stem) = name.strip_suffix(".valk") else {
+        return false;
+    };
     stem.starts_with("test_") || stem.ends_with("_test")
 }
 
@@ -99,7 +107,10 @@ fn run_file(file: &Path) -> Counts {
     let name = file.display().to_string();
     let failed_to_load = |message: &str| {
         println!("FAIL {message}");
-        Counts { failed: 1, ..Counts::default() }
+        Counts {
+            failed: 1,
+            ..Counts::default()
+        }
     };
     let source = match super::read_source(file) {
         Ok(source) => source,
@@ -119,20 +130,24 @@ fn run_file(file: &Path) -> Counts {
             // that never calls it.
             match session.eval_line("(test/run)", &name) {
                 Reply::Error(error) => counts.add(failed_to_load(&error.located)),
-                Reply::Exit(status) if status != 0 => {
-                    counts.add(failed_to_load(&format!("{name}: exited with status {status}")))
-                }
+                Reply::Exit(status) if status != 0 => counts.add(failed_to_load(&format!(
+                    "{name}: exited with status {status}"
+                ))),
                 _ => {}
             }
         }
         Step::Failed(error) => counts.add(failed_to_load(&error.located)),
         Step::Exit(0) => {}
-        Step::Exit(status) => {
-            counts.add(failed_to_load(&format!("{name}: exited with status {status}")))
-        }
+        Step::Exit(status) => counts.add(failed_to_load(&format!(
+            "{name}: exited with status {status}"
+        ))),
     }
     if let Some((passed, failed, skipped)) = session.test_counts() {
-        counts.add(Counts { passed, failed, skipped });
+        counts.add(Counts {
+            passed,
+            failed,
+            skipped,
+        });
     }
     counts
 }
@@ -152,9 +167,17 @@ mod tests {
 
     #[test]
     fn the_summary_mentions_skips_only_when_there_are_some() {
-        let mut c = Counts { passed: 3, failed: 1, skipped: 0 };
+        let mut c = Counts {
+            passed: 3,
+            failed: 1,
+            skipped: 0,
+        };
         assert_eq!(c.summary(), "3 passed, 1 failed");
-        c.add(Counts { passed: 0, failed: 0, skipped: 2 });
+        c.add(Counts {
+            passed: 0,
+            failed: 0,
+            skipped: 2,
+        });
         assert_eq!(c.summary(), "3 passed, 1 failed, 2 skipped");
     }
 }

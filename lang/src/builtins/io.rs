@@ -63,10 +63,17 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
 ];
 
 fn emit(cx: &mut Cx<'_>, text: &str) -> Result<Value, Failure> {
-    let written = cx.out.write_all(text.as_bytes()).and_then(|()| cx.out.flush());
+    let written = cx
+        .out
+        .write_all(text.as_bytes())
+        .and_then(|()| cx.out.flush());
     match written {
         Ok(()) => Ok(Value::EMPTY_S),
-        Err(e) => Err(cx.error(format!("`{}`: cannot write the output: {}", cx.builtin_name(), io_reason(&e)))),
+        Err(e) => Err(cx.error(format!(
+            "`{}`: cannot write the output: {}",
+            cx.builtin_name(),
+            io_reason(&e)
+        ))),
     }
 }
 
@@ -155,7 +162,11 @@ fn read_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?.to_owned();
     match std::fs::read_to_string(&path) {
         Ok(text) => cx.string(&text),
-        Err(e) => Err(cx.error(format!("`{}`: cannot read {path:?}: {}", cx.builtin_name(), io_reason(&e)))),
+        Err(e) => Err(cx.error(format!(
+            "`{}`: cannot read {path:?}: {}",
+            cx.builtin_name(),
+            io_reason(&e)
+        ))),
     }
 }
 
@@ -164,16 +175,27 @@ fn write_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let text = cx.str_arg(args, 1)?;
     match std::fs::write(path, text) {
         Ok(()) => Ok(Value::EMPTY_S),
-        Err(e) => Err(cx.error(format!("`{}`: cannot write {path:?}: {}", cx.builtin_name(), io_reason(&e)))),
+        Err(e) => Err(cx.error(format!(
+            "`{}`: cannot write {path:?}: {}",
+            cx.builtin_name(),
+            io_reason(&e)
+        ))),
     }
 }
 
 fn read_forms(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let source_name = if args.len() > 1 { cx.str_arg(args, 1)?.to_owned() } else { "<string>".to_owned() };
+    let source_name = if args.len() > 1 {
+        cx.str_arg(args, 1)?.to_owned()
+    } else {
+        "<string>".to_owned()
+    };
     let forms = match reader::read_all(cx.str_arg(args, 0)?, &source_name) {
         Ok(forms) => forms,
         Err(e) => {
-            return Err(cx.error(format!("{source_name}:{}:{}: {}", e.span.line, e.span.col, e.message)))
+            return Err(cx.error(format!(
+                "{source_name}:{}:{}: {}",
+                e.span.line, e.span.col, e.message
+            )))
         }
     };
     let mut items = Vec::with_capacity(forms.len());

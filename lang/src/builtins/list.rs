@@ -196,6 +196,15 @@ fn sort(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
         let sorted: Vec<Value> = pairs.into_iter().map(|p| p.1).collect();
         return Ok(cx.heap.list(&sorted, k)?);
     }
+    if items.iter().all(|v| v.as_small_int().is_some()) {
+        let mut ints: Vec<(i64, Value)> = items
+            .iter()
+            .map(|v| (v.as_small_int().unwrap_or(0), *v))
+            .collect();
+        ints.sort_by_key(|p| p.0);
+        let sorted: Vec<Value> = ints.into_iter().map(|p| p.1).collect();
+        return Ok(cx.heap.list(&sorted, k)?);
+    }
     let mut keyed = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
         let n = match num(cx, &items, i) {

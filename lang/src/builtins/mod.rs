@@ -167,6 +167,7 @@ pub fn table() -> &'static [BuiltinDef] {
             string::BUILTINS,
             io::BUILTINS,
             system::BUILTINS,
+            crate::actor::builtins::BUILTINS,
         ] {
             t.extend_from_slice(part);
         }
@@ -199,6 +200,8 @@ pub struct Cx<'a> {
     pub(crate) name: &'static str,
     /// Set by `exit`/`shutdown` style builtins: the interpreter stops with it.
     pub exit_request: Option<i32>,
+    /// The calling actor's link to the scheduler and its received messages.
+    pub(crate) actor: &'a mut crate::actor::Local,
 }
 
 impl<'a> Cx<'a> {

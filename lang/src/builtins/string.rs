@@ -125,7 +125,11 @@ fn split(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = cx.list_arg(args, 0)?;
-    let separator = if args.len() > 1 { cx.str_arg(args, 1)?.to_owned() } else { String::new() };
+    let separator = if args.len() > 1 {
+        cx.str_arg(args, 1)?.to_owned()
+    } else {
+        String::new()
+    };
     let mut text = String::new();
     for (i, &item) in items.iter().enumerate() {
         if i > 0 {
@@ -138,14 +142,20 @@ fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 /// A character position clamped to `0..=len`.
 fn clamp_position(position: i64, len: usize) -> usize {
-    usize::try_from(position.max(0)).unwrap_or(usize::MAX).min(len)
+    usize::try_from(position.max(0))
+        .unwrap_or(usize::MAX)
+        .min(len)
 }
 
 fn slice(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     let start = cx.int_arg(args, 1)?;
     let chars = s.chars().count();
-    let end = if args.len() > 2 { cx.int_arg(args, 2)? } else { chars as i64 };
+    let end = if args.len() > 2 {
+        cx.int_arg(args, 2)?
+    } else {
+        chars as i64
+    };
     let start = clamp_position(start, chars);
     let end = clamp_position(end, chars).max(start);
     let piece: String = s.chars().skip(start).take(end - start).collect();

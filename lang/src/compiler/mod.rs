@@ -82,6 +82,9 @@ pub struct Compiler<'h> {
     /// Tail-position `((...))` wrappers around the S-expression about to be
     /// compiled (see [`Op::TailCall`]).
     pending_apply: u32,
+    /// Compile the outermost form as a plain call, never inline (the
+    /// run-time path of [`Op::Deopt`]).
+    generic_top: bool,
 }
 
 /// The builtin indices the compiler knows by role.
@@ -121,6 +124,7 @@ impl<'h> Compiler<'h> {
             heap,
             fns: Vec::new(),
             pending_apply: 0,
+            generic_top: false,
         }
     }
 
@@ -138,6 +142,13 @@ impl<'h> Compiler<'h> {
         let dst = self.alloc(form.span)?;
         self.expr(form, dst, true)?;
         Ok(self.finish())
+    }
+
+    /// Compile a form whose special builtin was redefined: the outermost call
+    /// is a plain call, as run-time code (the [`Op::Deopt`] path).
+    pub fn compile_generic_chunk(&mut self, form: &Node) -> CResult<u32> {
+        self.generic_top = true;
+        self.compile_chunk(form, Mode::Eval)
     }
 
     /// Compile `{body}` run as code, as a chunk (`eval` of a Q-expression).
@@ -504,6 +515,9 @@ impl<'h> Compiler<'h> {
             return Ok(());
         };
         let args = &items[1..];
+        if std::mem::take(&mut self.generic_top) {
+            return self.call(items, span, dst, tail);
+        }
         // `((f x))` in tail position: tail-call `(f x)` and have the frame
         // call its result (constant stack for wrapped tail calls).
         let wrap = std::mem::take(&mut self.pending_apply);
@@ -552,6 +566,11 @@ impl<'h> Compiler<'h> {
     }
 
     /// Guard on builtin `idx` being intact: inline form, else general call.
+    /// Guard on builtin `idx` being intact. A special form is inlined; if
+    /// the name has been redefined, [`Op::Deopt`] compiles the form as a
+    /// general call at run time (so the form's code is not duplicated).
+    /// A plain builtin evaluates its arguments once, then either calls the
+    /// builtin directly or whatever the global now holds.
     fn guarded(
         &mut self,
         idx: u32,
@@ -560,6 +579,46 @@ impl<'h> Compiler<'h> {
         dst: Reg,
         tail: bool,
     ) -> CResult<()> {
+        let mark = self.mark();
+        if self.special_fits(idx, &items[1..]) {
+            let intact = self.new_block();
+            let replaced = self.new_block();
+            let join = self.new_block();
+            self.emit(
+                Op::Guard {
+                    index: idx,
+                    intact,
+                    replaced,
+                },
+                span,
+            );
+            self.switch_to(intact);
+            self.special(idx, &items[1..], span, dst, tail)?;
+            self.release(mark);
+            self.jump(join, span);
+            self.switch_to(replaced);
+            let form = Node::new(Syn::List(ListKind::S, items.to_vec()), span);
+            let forms = self.f().meta_macro_forms_push(vec![form]);
+            self.emit(
+                Op::Deopt {
+                    dst,
+                    form: forms,
+                    tail,
+                },
+                span,
+            );
+            if !tail {
+                self.jump(join, span);
+            }
+            self.switch_to(join);
+            return Ok(());
+        }
+        let args = &items[1..];
+        let base = self.alloc_n(args.len(), span)?;
+        for (i, a) in args.iter().enumerate() {
+            self.expr(a, base + i as Reg, false)?;
+        }
+        let argc = args.len() as u16;
         let intact = self.new_block();
         let replaced = self.new_block();
         let join = self.new_block();
@@ -572,19 +631,47 @@ impl<'h> Compiler<'h> {
             span,
         );
         self.switch_to(intact);
-        let mark = self.mark();
-        if self.special_fits(idx, &items[1..]) {
-            self.special(idx, &items[1..], span, dst, tail)?;
-        } else {
-            self.fast(idx, &items[1..], span, dst, tail)?;
-        }
-        self.release(mark);
+        self.emit(
+            Op::CallBuiltin {
+                dst,
+                index: idx,
+                args: base,
+                argc,
+            },
+            span,
+        );
+        self.done(dst, tail, span);
         self.jump(join, span);
         self.switch_to(replaced);
-        self.call(items, span, dst, tail)?;
-        self.release(mark);
-        self.jump(join, span);
+        let func = self.alloc(span)?;
+        if let Syn::Sym(sym) = items[0].syn {
+            self.f().meta.free.push(sym);
+            self.emit(Op::Global { dst: func, sym }, items[0].span);
+        }
+        if tail {
+            self.emit(
+                Op::TailCall {
+                    func,
+                    args: base,
+                    argc,
+                    then_apply: 0,
+                },
+                span,
+            );
+        } else {
+            self.emit(
+                Op::Call {
+                    dst,
+                    func,
+                    args: base,
+                    argc,
+                },
+                span,
+            );
+            self.jump(join, span);
+        }
         self.switch_to(join);
+        self.release(mark);
         Ok(())
     }
 
@@ -655,54 +742,6 @@ impl<'h> Compiler<'h> {
         self.release(mark);
         self.done(dst, tail, span);
         Ok(true)
-    }
-
-    fn fast(&mut self, idx: u32, args: &[Node], span: Span, dst: Reg, tail: bool) -> CResult<()> {
-        let k = known();
-        let arith = [
-            (k.plus, crate::ir::ArithOp::Add),
-            (k.minus, crate::ir::ArithOp::Sub),
-            (k.times, crate::ir::ArithOp::Mul),
-        ];
-        let cmp = [
-            (k.lt, crate::ir::CmpOp::Lt),
-            (k.gt, crate::ir::CmpOp::Gt),
-            (k.le, crate::ir::CmpOp::Le),
-            (k.ge, crate::ir::CmpOp::Ge),
-            (k.eq, crate::ir::CmpOp::Eq),
-            (k.ne, crate::ir::CmpOp::Ne),
-        ];
-        if args.len() == 2 {
-            if let Some((_, op)) = arith.iter().find(|(i, _)| *i == idx) {
-                let a = self.operand(&args[0])?;
-                let b = self.operand(&args[1])?;
-                self.emit(Op::Arith { op: *op, dst, a, b }, span);
-                self.done(dst, tail, span);
-                return Ok(());
-            }
-            if let Some((_, op)) = cmp.iter().find(|(i, _)| *i == idx) {
-                let a = self.operand(&args[0])?;
-                let b = self.operand(&args[1])?;
-                self.emit(Op::Compare { op: *op, dst, a, b }, span);
-                self.done(dst, tail, span);
-                return Ok(());
-            }
-        }
-        let base = self.alloc_n(args.len(), span)?;
-        for (i, a) in args.iter().enumerate() {
-            self.expr(a, base + i as Reg, false)?;
-        }
-        self.emit(
-            Op::CallBuiltin {
-                dst,
-                index: idx,
-                args: base,
-                argc: args.len() as u16,
-            },
-            span,
-        );
-        self.done(dst, tail, span);
-        Ok(())
     }
 
     /// The general call: evaluate the head, then (unless it is a macro) the
@@ -968,6 +1007,7 @@ fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
             fix(dst);
             fix(a)
         }
+        Op::Deopt { dst, .. } => fix(dst),
         Op::GlobalHead { dst, res, .. } => {
             fix(dst);
             fix(res)

@@ -149,6 +149,7 @@ impl Interp {
             out: &mut *self.out,
             name,
             exit_request: None,
+            actor: &mut self.actor,
         };
         let r = g(&mut cx, &self.argbuf);
         if let Some(code) = cx.exit_request {
@@ -276,7 +277,7 @@ impl Interp {
     /// Must a tail call into `callee` carry the replaced frame's bindings
     /// over? Not when the callee's free names are all globals: globals are
     /// never unbound, so it can never need the dynamic fallback.
-    fn needs_carry(&self, callee: &Proto) -> bool {
+    pub(crate) fn needs_carry(&self, callee: &Proto) -> bool {
         if callee.meta.free.is_empty() || callee.free_all_global.load(Ordering::Relaxed) {
             return false;
         }

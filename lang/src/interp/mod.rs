@@ -83,6 +83,7 @@ pub(crate) struct Frame {
 /// A frame's dynamic bindings: usually none, so one word until used (keeps
 /// `Frame` small and calls cheap).
 #[derive(Default)]
+#[allow(clippy::box_collection)] // deliberate: one word in every frame, not three
 pub(crate) struct Extras(Option<Box<Vec<(u32, Value)>>>);
 
 impl Extras {
@@ -93,7 +94,10 @@ impl Extras {
         self.0.as_deref().map(|v| v.iter()).unwrap_or_default()
     }
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, (u32, Value)> {
-        self.0.as_deref_mut().map(|v| v.iter_mut()).unwrap_or_default()
+        self.0
+            .as_deref_mut()
+            .map(|v| v.iter_mut())
+            .unwrap_or_default()
     }
     pub fn clear(&mut self) {
         self.0 = None;
@@ -122,6 +126,8 @@ pub struct Interp {
     pub(crate) exit_request: Option<i32>,
     /// Reductions charged since creation.
     pub reductions: u64,
+    /// Actor state: scheduler link, received messages (roots).
+    pub(crate) actor: crate::actor::Local,
 }
 
 /// The prelude files, loaded in this order when present.
@@ -164,6 +170,7 @@ impl Interp {
             fatal: None,
             exit_request: None,
             reductions: 0,
+            actor: crate::actor::Local::default(),
         }
     }
 
@@ -423,6 +430,7 @@ impl Interp {
             frames: &mut self.frames,
             argbuf: &mut self.argbuf,
             result: &mut self.result,
+            mailbox: &mut self.actor.mailbox,
         };
         self.heap.collect(&mut roots);
     }
@@ -454,6 +462,7 @@ struct FrameRoots<'a> {
     frames: &'a mut [Frame],
     argbuf: &'a mut Vec<Value>,
     result: &'a mut Value,
+    mailbox: &'a mut Vec<Value>,
 }
 
 impl Roots for FrameRoots<'_> {
@@ -466,5 +475,6 @@ impl Roots for FrameRoots<'_> {
         }
         self.argbuf.iter_mut().for_each(&mut *visit);
         visit(self.result);
+        self.mailbox.iter_mut().for_each(&mut *visit);
     }
 }

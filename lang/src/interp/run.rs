@@ -89,388 +89,411 @@ impl Interp {
             }};
         }
         'frames: loop {
-        let Some(fr) = self.frames.last() else {
-            return Step::Stop(if self.is_error(self.result) {
-                RunOutcome::Error(self.result)
-            } else {
-                RunOutcome::Done(self.result)
-            });
-        };
-        proto = fr.proto;
-        base = fr.base as usize;
-        pc = fr.pc as usize;
-        code = &proto.code[..];
-        loop {
-            let Some(op) = code.get(pc) else {
-                ret!('frames, Value::EMPTY_S)
+            let Some(fr) = self.frames.last() else {
+                return Step::Stop(if self.is_error(self.result) {
+                    RunOutcome::Error(self.result)
+                } else {
+                    RunOutcome::Done(self.result)
+                });
             };
-            at = pc;
-            pc += 1;
-            match op {
-                Op::Imm { dst, val } => reg!(*dst) = *val,
-                Op::Const { dst, idx } => {
-                    reg!(*dst) = proto
-                        .meta
-                        .consts
-                        .get(*idx as usize)
-                        .map(|c| c.value())
-                        .unwrap_or(Value::NIL)
-                }
-                Op::Move { dst, src } => reg!(*dst) = reg!(*src),
-                Op::Global { dst, sym } => {
-                    let v = match self.globals.get(*sym) {
-                        Some(v) => v,
-                        None => tri!(self.lookup(*sym, span!())),
-                    };
-                    reg!(*dst) = v;
-                }
-                Op::LocalChecked { dst, src, sym } => {
-                    let v = reg!(*src);
-                    reg!(*dst) = if v == UNSET {
-                        tri!(self.lookup(*sym, span!()))
-                    } else {
-                        v
-                    };
-                }
-                Op::DefGlobal { sym, src } => {
-                    let v = reg!(*src);
-                    let sv = self.heap.to_shared(v);
-                    self.globals.define(*sym, sv);
-                }
-                Op::Closure {
-                    dst,
-                    proto: p,
-                    caps,
-                } => {
-                    let is_macro = self.proto(*p).is_some_and(|p| p.meta.is_macro);
-                    let vals: Vec<Value> = caps.iter().map(|r| reg!(*r)).collect();
-                    let c = tri!(self
-                        .heap
-                        .closure(code::code_word(*p, is_macro), &vals)
-                        .map_err(|e| self.heap_fatal(e)));
-                    reg!(*dst) = c;
-                }
-                Op::Arith { op, dst, a, b } => {
-                    let (x, y) = (reg!(*a), reg!(*b));
-                    let idx = arith_index(*op);
-                    let fast = if self.globals.builtin_intact(idx) {
-                        arith_fast(*op, x, y)
-                    } else {
-                        None
-                    };
-                    match fast {
-                        Some(v) => reg!(*dst) = v,
-                        None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => continue 'frames,
-                        },
+            proto = fr.proto;
+            base = fr.base as usize;
+            pc = fr.pc as usize;
+            code = &proto.code[..];
+            loop {
+                let Some(op) = code.get(pc) else {
+                    ret!('frames, Value::EMPTY_S)
+                };
+                at = pc;
+                pc += 1;
+                match op {
+                    Op::Imm { dst, val } => reg!(*dst) = *val,
+                    Op::Const { dst, idx } => {
+                        reg!(*dst) = proto
+                            .meta
+                            .consts
+                            .get(*idx as usize)
+                            .map(|c| c.value())
+                            .unwrap_or(Value::NIL)
                     }
-                }
-                Op::ArithImm { op, dst, a, imm } => {
-                    let x = reg!(*a);
-                    let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                    let idx = arith_index(*op);
-                    let fast = if self.globals.builtin_intact(idx) {
-                        arith_fast(*op, x, y)
-                    } else {
-                        None
-                    };
-                    match fast {
-                        Some(v) => reg!(*dst) = v,
-                        None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => continue 'frames,
-                        },
+                    Op::Move { dst, src } => reg!(*dst) = reg!(*src),
+                    Op::Global { dst, sym } => {
+                        let v = match self.globals.get(*sym) {
+                            Some(v) => v,
+                            None => tri!(self.lookup(*sym, span!())),
+                        };
+                        reg!(*dst) = v;
                     }
-                }
-                Op::Compare { op, dst, a, b } => {
-                    let (x, y) = (reg!(*a), reg!(*b));
-                    let idx = compare_index(*op);
-                    let fast = if self.globals.builtin_intact(idx) {
-                        compare_fast(*op, x, y)
-                    } else {
-                        None
-                    };
-                    match fast {
-                        Some(v) => reg!(*dst) = v,
-                        None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => continue 'frames,
-                        },
+                    Op::LocalChecked { dst, src, sym } => {
+                        let v = reg!(*src);
+                        reg!(*dst) = if v == UNSET {
+                            tri!(self.lookup(*sym, span!()))
+                        } else {
+                            v
+                        };
                     }
-                }
-                Op::CompareImm { op, dst, a, imm } => {
-                    let x = reg!(*a);
-                    let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                    let idx = compare_index(*op);
-                    let fast = if self.globals.builtin_intact(idx) {
-                        compare_fast(*op, x, y)
-                    } else {
-                        None
-                    };
-                    match fast {
-                        Some(v) => reg!(*dst) = v,
-                        None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => continue 'frames,
-                        },
+                    Op::DefGlobal { sym, src } => {
+                        let v = reg!(*src);
+                        let sv = self.heap.to_shared(v);
+                        self.globals.define(*sym, sv);
                     }
-                }
-                Op::TestEqual { dst, a, b } => {
-                    let t = equal::equal(&self.heap, reg!(*a), reg!(*b));
-                    reg!(*dst) = Value::bool(t);
-                }
-                Op::Call {
-                    dst,
-                    func,
-                    args,
-                    argc,
-                } => {
-                    let f = reg!(*func);
-                    if !f.is_ptr() && f.as_builtin().is_none() {
-                        // Not a function: the sequence rule, no call made.
+                    Op::Closure {
+                        dst,
+                        proto: p,
+                        caps,
+                    } => {
+                        let is_macro = self.proto(*p).is_some_and(|p| p.meta.is_macro);
+                        let vals: Vec<Value> = caps.iter().map(|r| reg!(*r)).collect();
+                        let c = tri!(self
+                            .heap
+                            .closure(code::code_word(*p, is_macro), &vals)
+                            .map_err(|e| self.heap_fatal(e)));
+                        reg!(*dst) = c;
+                    }
+                    Op::Arith { op, dst, a, b } => {
+                        let (x, y) = (reg!(*a), reg!(*b));
+                        let idx = arith_index(*op);
+                        let fast = if self.globals.builtin_intact(idx) {
+                            arith_fast(*op, x, y)
+                        } else {
+                            None
+                        };
+                        match fast {
+                            Some(v) => reg!(*dst) = v,
+                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
+                                Some(v) => reg!(*dst) = v,
+                                None => continue 'frames,
+                            },
+                        }
+                    }
+                    Op::ArithImm { op, dst, a, imm } => {
+                        let x = reg!(*a);
+                        let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
+                        let idx = arith_index(*op);
+                        let fast = if self.globals.builtin_intact(idx) {
+                            arith_fast(*op, x, y)
+                        } else {
+                            None
+                        };
+                        match fast {
+                            Some(v) => reg!(*dst) = v,
+                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
+                                Some(v) => reg!(*dst) = v,
+                                None => continue 'frames,
+                            },
+                        }
+                    }
+                    Op::Compare { op, dst, a, b } => {
+                        let (x, y) = (reg!(*a), reg!(*b));
+                        let idx = compare_index(*op);
+                        let fast = if self.globals.builtin_intact(idx) {
+                            compare_fast(*op, x, y)
+                        } else {
+                            None
+                        };
+                        match fast {
+                            Some(v) => reg!(*dst) = v,
+                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
+                                Some(v) => reg!(*dst) = v,
+                                None => continue 'frames,
+                            },
+                        }
+                    }
+                    Op::CompareImm { op, dst, a, imm } => {
+                        let x = reg!(*a);
+                        let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
+                        let idx = compare_index(*op);
+                        let fast = if self.globals.builtin_intact(idx) {
+                            compare_fast(*op, x, y)
+                        } else {
+                            None
+                        };
+                        match fast {
+                            Some(v) => reg!(*dst) = v,
+                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
+                                Some(v) => reg!(*dst) = v,
+                                None => continue 'frames,
+                            },
+                        }
+                    }
+                    Op::TestEqual { dst, a, b } => {
+                        let t = equal::equal(&self.heap, reg!(*a), reg!(*b));
+                        reg!(*dst) = Value::bool(t);
+                    }
+                    Op::Call {
+                        dst,
+                        func,
+                        args,
+                        argc,
+                    } => {
+                        let f = reg!(*func);
+                        if !f.is_ptr() && f.as_builtin().is_none() {
+                            // Not a function: the sequence rule, no call made.
+                            let a = base + *args as usize;
+                            let n = *argc as usize;
+                            let err = self.regs[a..a + n]
+                                .iter()
+                                .copied()
+                                .find(|v| v.is_ptr() && self.is_error(*v));
+                            reg!(*dst) =
+                                err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] });
+                            continue;
+                        }
+                        tri!(self.safepoint(fuel, pc - 1));
+                        let f = reg!(*func);
                         let a = base + *args as usize;
-                        let n = *argc as usize;
-                        let err = self.regs[a..a + n]
-                            .iter()
-                            .copied()
-                            .find(|v| v.is_ptr() && self.is_error(*v));
-                        reg!(*dst) = err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] });
-                        continue;
-                    }
-                    tri!(self.safepoint(fuel, pc - 1));
-                    let f = reg!(*func);
-                    let a = base + *args as usize;
-                    if self.fast_call(f, a, *argc as usize, *dst, pc) {
-                        continue 'frames;
-                    }
-                    self.argbuf.clear();
-                    self.argbuf
-                        .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                    self.set_pc(pc);
-                    match tri!(self.apply(f, *dst, false, span!())) {
-                        Called::Value(v) => reg!(*dst) = v,
-                        Called::Pushed => continue 'frames,
-                    }
-                }
-                Op::CallHandler {
-                    dst,
-                    func,
-                    arg,
-                    tail,
-                } => {
-                    tri!(self.safepoint(fuel, pc - 1));
-                    let f = reg!(*func);
-                    self.argbuf.clear();
-                    self.argbuf.push(reg!(*arg));
-                    if !*tail {
+                        if self.fast_call(f, a, *argc as usize, *dst, pc) {
+                            continue 'frames;
+                        }
+                        self.argbuf.clear();
+                        self.argbuf
+                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
                         self.set_pc(pc);
+                        match tri!(self.apply(f, *dst, false, span!())) {
+                            Called::Value(v) => reg!(*dst) = v,
+                            Called::Pushed => continue 'frames,
+                        }
                     }
-                    match tri!(self.apply_checked(f, *dst, *tail, span!(), false)) {
-                        Called::Value(v) if *tail => ret!('frames, v),
-                        Called::Value(v) => reg!(*dst) = v,
-                        Called::Pushed => continue 'frames,
+                    Op::Deopt { dst, form, tail } => {
+                        tri!(self.safepoint(fuel, pc - 1));
+                        let Some(node) = proto
+                            .meta
+                            .macro_forms
+                            .get(*form as usize)
+                            .and_then(|f| f.first())
+                        else {
+                            continue;
+                        };
+                        if !*tail {
+                            self.set_pc(pc);
+                        }
+                        match tri!(self.deopt(node, *dst, *tail, span!())) {
+                            Called::Value(v) if *tail => ret!('frames, v),
+                            Called::Value(v) => reg!(*dst) = v,
+                            Called::Pushed => continue 'frames,
+                        }
                     }
-                }
-                Op::CallBuiltin {
-                    dst,
-                    index,
-                    args,
-                    argc,
-                } => {
-                    tri!(self.safepoint(fuel, pc - 1));
-                    let a = base + *args as usize;
-                    self.argbuf.clear();
-                    self.argbuf
-                        .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                    self.set_pc(pc);
-                    match tri!(self.apply(Value::builtin(*index), *dst, false, span!())) {
-                        Called::Value(v) => reg!(*dst) = v,
-                        Called::Pushed => continue 'frames,
+                    Op::CallHandler {
+                        dst,
+                        func,
+                        arg,
+                        tail,
+                    } => {
+                        tri!(self.safepoint(fuel, pc - 1));
+                        let f = reg!(*func);
+                        self.argbuf.clear();
+                        self.argbuf.push(reg!(*arg));
+                        if !*tail {
+                            self.set_pc(pc);
+                        }
+                        match tri!(self.apply_checked(f, *dst, *tail, span!(), false)) {
+                            Called::Value(v) if *tail => ret!('frames, v),
+                            Called::Value(v) => reg!(*dst) = v,
+                            Called::Pushed => continue 'frames,
+                        }
                     }
-                }
-                Op::MacroCheck {
-                    func,
-                    forms,
-                    dst,
-                    done,
-                } => {
-                    let f = reg!(*func);
-                    if !f.is_ptr() || !self.is_macro(f) {
-                        continue;
+                    Op::CallBuiltin {
+                        dst,
+                        index,
+                        args,
+                        argc,
+                    } => {
+                        tri!(self.safepoint(fuel, pc - 1));
+                        let a = base + *args as usize;
+                        self.argbuf.clear();
+                        self.argbuf
+                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
+                        self.set_pc(pc);
+                        match tri!(self.apply(Value::builtin(*index), *dst, false, span!())) {
+                            Called::Value(v) => reg!(*dst) = v,
+                            Called::Pushed => continue 'frames,
+                        }
                     }
-                    tri!(self.safepoint(fuel, pc - 1));
-                    let f = reg!(*func);
-                    pc = *done as usize;
-                    match tri!(self.macro_call(proto, f, *forms, *dst, pc, span!())) {
-                        Some(v) => reg!(*dst) = v,
-                        None => continue 'frames,
+                    Op::MacroCheck {
+                        func,
+                        forms,
+                        dst,
+                        done,
+                    } => {
+                        let f = reg!(*func);
+                        if !f.is_ptr() || !self.is_macro(f) {
+                            continue;
+                        }
+                        tri!(self.safepoint(fuel, pc - 1));
+                        let f = reg!(*func);
+                        pc = *done as usize;
+                        match tri!(self.macro_call(proto, f, *forms, *dst, pc, span!())) {
+                            Some(v) => reg!(*dst) = v,
+                            None => continue 'frames,
+                        }
                     }
-                }
-                Op::GlobalHead {
-                    dst,
-                    sym,
-                    forms,
-                    res,
-                    done,
-                } => {
-                    let f = match self.globals.get(*sym) {
-                        Some(v) => v,
-                        None => tri!(self.lookup(*sym, span!())),
-                    };
-                    reg!(*dst) = f;
-                    if !f.is_ptr() || !self.is_macro(f) {
-                        continue;
+                    Op::GlobalHead {
+                        dst,
+                        sym,
+                        forms,
+                        res,
+                        done,
+                    } => {
+                        let f = match self.globals.get(*sym) {
+                            Some(v) => v,
+                            None => tri!(self.lookup(*sym, span!())),
+                        };
+                        reg!(*dst) = f;
+                        if !f.is_ptr() || !self.is_macro(f) {
+                            continue;
+                        }
+                        tri!(self.safepoint(fuel, pc - 1));
+                        pc = *done as usize;
+                        match tri!(self.macro_call(proto, f, *forms, *res, pc, span!())) {
+                            Some(v) => reg!(*res) = v,
+                            None => continue 'frames,
+                        }
                     }
-                    tri!(self.safepoint(fuel, pc - 1));
-                    pc = *done as usize;
-                    match tri!(self.macro_call(proto, f, *forms, *res, pc, span!())) {
-                        Some(v) => reg!(*res) = v,
-                        None => continue 'frames,
-                    }
-                }
-                Op::Safepoint => tri!(self.safepoint(fuel, pc)),
-                Op::Jump { to } => pc = *to as usize,
-                Op::Branch {
-                    cond,
-                    then,
-                    else_,
-                    what,
-                    handler,
-                } => {
-                    let c = reg!(*cond);
-                    let truth = if let Some(i) = c.as_small_int() {
-                        Some(i != 0)
-                    } else if let Some(f) = c.as_float() {
-                        Some(f != 0.0)
-                    } else {
-                        self.heap.as_int(c).map(|i| i != 0)
-                    };
-                    match truth {
-                        Some(true) => pc = *then as usize,
-                        Some(false) => pc = *else_ as usize,
-                        None => {
-                            let e = if self.is_error(c) {
-                                c
-                            } else {
-                                let name = builtins::def(*what).map(|d| d.name).unwrap_or("if");
-                                let msg = format!(
-                                    "`{name}`: condition: expected number, got {}",
-                                    crate::printer::type_name(&self.heap, c)
-                                );
-                                tri!(self.error_value(&msg, span!()))
-                            };
-                            match handler {
-                                Some((t, r)) => {
-                                    reg!(*r) = e;
-                                    pc = *t as usize;
+                    Op::Safepoint => tri!(self.safepoint(fuel, pc)),
+                    Op::Jump { to } => pc = *to as usize,
+                    Op::Branch {
+                        cond,
+                        then,
+                        else_,
+                        what,
+                        handler,
+                    } => {
+                        let c = reg!(*cond);
+                        let truth = if let Some(i) = c.as_small_int() {
+                            Some(i != 0)
+                        } else if let Some(f) = c.as_float() {
+                            Some(f != 0.0)
+                        } else {
+                            self.heap.as_int(c).map(|i| i != 0)
+                        };
+                        match truth {
+                            Some(true) => pc = *then as usize,
+                            Some(false) => pc = *else_ as usize,
+                            None => {
+                                let e = if self.is_error(c) {
+                                    c
+                                } else {
+                                    let name = builtins::def(*what).map(|d| d.name).unwrap_or("if");
+                                    let msg = format!(
+                                        "`{name}`: condition: expected number, got {}",
+                                        crate::printer::type_name(&self.heap, c)
+                                    );
+                                    tri!(self.error_value(&msg, span!()))
+                                };
+                                match handler {
+                                    Some((t, r)) => {
+                                        reg!(*r) = e;
+                                        pc = *t as usize;
+                                    }
+                                    None => ret!('frames, e),
                                 }
-                                None => ret!('frames, e),
                             }
                         }
                     }
-                }
-                Op::ReturnIfError { src, ok } => {
-                    let v = reg!(*src);
-                    if v.is_ptr() && self.is_error(v) {
-                        ret!('frames, v)
-                    }
-                    pc = *ok as usize;
-                }
-                Op::IfError { src, err, ok } => {
-                    let v = reg!(*src);
-                    pc = if v.is_ptr() && self.is_error(v) {
-                        *err
-                    } else {
-                        *ok
-                    } as usize;
-                }
-                Op::Guard {
-                    index,
-                    intact,
-                    replaced,
-                } => {
-                    pc = if self.globals.builtin_intact(*index) {
-                        *intact
-                    } else {
-                        *replaced
-                    } as usize;
-                }
-                Op::Uncons {
-                    src,
-                    head,
-                    tail,
-                    ok,
-                    fail,
-                } => match self.heap.car_cdr(reg!(*src)) {
-                    Some((h, t)) => {
-                        reg!(*head) = h;
-                        reg!(*tail) = t;
+                    Op::ReturnIfError { src, ok } => {
+                        let v = reg!(*src);
+                        if v.is_ptr() && self.is_error(v) {
+                            ret!('frames, v)
+                        }
                         pc = *ok as usize;
                     }
-                    None => pc = *fail as usize,
-                },
-                Op::Return { src } => ret!('frames, reg!(*src)),
-                Op::TailCall {
-                    func,
-                    args,
-                    argc,
-                    then_apply,
-                } => {
-                    let f = reg!(*func);
-                    if *then_apply == 0 && !f.is_ptr() && f.as_builtin().is_none() {
-                        // Not a function (`{n}` as a body): the sequence rule.
+                    Op::IfError { src, err, ok } => {
+                        let v = reg!(*src);
+                        pc = if v.is_ptr() && self.is_error(v) {
+                            *err
+                        } else {
+                            *ok
+                        } as usize;
+                    }
+                    Op::Guard {
+                        index,
+                        intact,
+                        replaced,
+                    } => {
+                        pc = if self.globals.builtin_intact(*index) {
+                            *intact
+                        } else {
+                            *replaced
+                        } as usize;
+                    }
+                    Op::Uncons {
+                        src,
+                        head,
+                        tail,
+                        ok,
+                        fail,
+                    } => match self.heap.car_cdr(reg!(*src)) {
+                        Some((h, t)) => {
+                            reg!(*head) = h;
+                            reg!(*tail) = t;
+                            pc = *ok as usize;
+                        }
+                        None => pc = *fail as usize,
+                    },
+                    Op::Return { src } => ret!('frames, reg!(*src)),
+                    Op::TailCall {
+                        func,
+                        args,
+                        argc,
+                        then_apply,
+                    } => {
+                        let f = reg!(*func);
+                        if *then_apply == 0 && !f.is_ptr() && f.as_builtin().is_none() {
+                            // Not a function (`{n}` as a body): the sequence rule.
+                            let a = base + *args as usize;
+                            let n = *argc as usize;
+                            let err = self.regs[a..a + n]
+                                .iter()
+                                .copied()
+                                .find(|v| v.is_ptr() && self.is_error(*v));
+                            ret!('frames, err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] }))
+                        }
+                        tri!(self.safepoint(fuel, pc - 1));
+                        if *then_apply > 0 {
+                            if let Some(fr) = self.frames.last_mut() {
+                                fr.apply_result = fr.apply_result.saturating_add(*then_apply);
+                            }
+                        }
+                        let f = reg!(*func);
                         let a = base + *args as usize;
-                        let n = *argc as usize;
-                        let err = self.regs[a..a + n]
-                            .iter()
-                            .copied()
-                            .find(|v| v.is_ptr() && self.is_error(*v));
-                        ret!('frames, err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] }))
-                    }
-                    tri!(self.safepoint(fuel, pc - 1));
-                    if *then_apply > 0 {
-                        if let Some(fr) = self.frames.last_mut() {
-                            fr.apply_result = fr.apply_result.saturating_add(*then_apply);
+                        if self.fast_tail_call(f, a, *argc as usize) {
+                            continue 'frames;
+                        }
+                        self.argbuf.clear();
+                        self.argbuf
+                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
+                        match tri!(self.apply(f, 0, true, span!())) {
+                            Called::Value(v) => ret!('frames, v),
+                            Called::Pushed => continue 'frames,
                         }
                     }
-                    let f = reg!(*func);
-                    let a = base + *args as usize;
-                    self.argbuf.clear();
-                    self.argbuf
-                        .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                    match tri!(self.apply(f, 0, true, span!())) {
-                        Called::Value(v) => ret!('frames, v),
-                        Called::Pushed => continue 'frames,
-                    }
-                }
-                Op::Fail {
-                    msg,
-                    value,
-                    handler,
-                } => {
-                    let mut text = proto
-                        .meta
-                        .consts
-                        .get(*msg as usize)
-                        .and_then(|c| self.heap.str(c.value()).map(str::to_owned))
-                        .unwrap_or_default();
-                    if let Some(r) = value {
-                        text.push(' ');
-                        text.push_str(&self.repr(reg!(*r)));
-                    }
-                    let e = tri!(self.error_value(&text, span!()));
-                    match handler {
-                        Some((t, r)) => {
-                            reg!(*r) = e;
-                            pc = *t as usize;
+                    Op::Fail {
+                        msg,
+                        value,
+                        handler,
+                    } => {
+                        let mut text = proto
+                            .meta
+                            .consts
+                            .get(*msg as usize)
+                            .and_then(|c| self.heap.str(c.value()).map(str::to_owned))
+                            .unwrap_or_default();
+                        if let Some(r) = value {
+                            text.push(' ');
+                            text.push_str(&self.repr(reg!(*r)));
                         }
-                        None => ret!('frames, e),
+                        let e = tri!(self.error_value(&text, span!()));
+                        match handler {
+                            Some((t, r)) => {
+                                reg!(*r) = e;
+                                pc = *t as usize;
+                            }
+                            None => ret!('frames, e),
+                        }
                     }
                 }
             }
         }
-    }
     }
 
     /// The common call, without `argbuf`: a non-macro closure called with
@@ -541,6 +564,68 @@ impl Interp {
             extras: super::Extras::default(),
             apply_result: 0,
         });
+        true
+    }
+
+    /// [`Interp::fast_call`] for a tail call: the frame is reused in place
+    /// (when no dynamic bindings need carrying over).
+    #[inline]
+    fn fast_tail_call(&mut self, f: Value, a: usize, argc: usize) -> bool {
+        const MAX: usize = 8;
+        let Some((code, caps)) = self.heap.closure_parts(f) else {
+            return false;
+        };
+        let Some(n) = code.as_small_int() else {
+            return false;
+        };
+        let Some(Some(p)) = usize::try_from(n)
+            .ok()
+            .and_then(|i| self.protos.get(i))
+            .copied()
+        else {
+            return false;
+        };
+        let m = &p.meta;
+        if argc != m.nparams as usize || m.rest || argc == 0 || argc > MAX || self.needs_carry(p) {
+            return false;
+        }
+        let Some(cur) = self.frames.last_mut() else {
+            return false;
+        };
+        let new_base = cur.base as usize;
+        let nregs = m.nregs as usize;
+        if new_base + nregs > self.max_regs {
+            return false;
+        }
+        let mut tmp = [UNSET; MAX];
+        tmp[..argc].copy_from_slice(&self.regs[a..a + argc]);
+        let heap = &self.heap;
+        if tmp[..argc]
+            .iter()
+            .any(|v| v.is_ptr() && heap.kind(*v) == Some(valk_heap::ObjKind::Error))
+        {
+            return false;
+        }
+        if self.regs.len() < new_base + nregs {
+            let want = (new_base + nregs)
+                .max(self.regs.len() * 2)
+                .min(self.max_regs.max(new_base + nregs));
+            self.regs.resize(want, UNSET);
+        }
+        self.regs[new_base..new_base + argc].copy_from_slice(&tmp[..argc]);
+        for r in &mut self.regs[new_base + argc..new_base + nregs] {
+            *r = UNSET;
+        }
+        let ncaps = m.ncaps as usize;
+        if ncaps > 0 {
+            let at = new_base + nregs - ncaps;
+            let k = caps.len().min(ncaps);
+            self.regs[at..at + k].copy_from_slice(&caps[..k]);
+        }
+        cur.proto = p;
+        cur.pc = 0;
+        cur.kind = super::FrameKind::Call;
+        cur.extras.clear();
         true
     }
 

@@ -22,6 +22,7 @@ const TAG_EVAL: u8 = 0;
 const TAG_LAMBDA: u8 = 1;
 const TAG_MACRO: u8 = 2;
 const TAG_FORM: u8 = 3;
+const TAG_DEOPT: u8 = 4;
 
 /// The parameter name of synthesized lambdas: no reader can produce it.
 const HIDDEN: &str = " value";
@@ -141,6 +142,30 @@ impl Interp {
             Ok(p) => p,
             Err(e) => return Ok(Called::Value(e)),
         };
+        self.run_chunk(proto, ret, tail, span)
+    }
+
+    /// The run-time path of a special form whose builtin was redefined.
+    pub(crate) fn deopt(
+        &mut self,
+        form: &Node,
+        ret: Reg,
+        tail: bool,
+        span: Span,
+    ) -> Result<Called, Stop> {
+        let v =
+            crate::compiler::node_to_value(&mut self.heap, form).map_err(|e| self.heap_fatal(e))?;
+        let proto = match self.cached(TAG_DEOPT, v, span, |c, node, _| {
+            c.compile_generic_chunk(node)
+        })? {
+            Ok(p) => p,
+            Err(e) => return Ok(Called::Value(e)),
+        };
+        self.run_chunk(proto, ret, tail, span)
+    }
+
+    /// Push (or, for `tail`, replace the frame with) a compiled chunk.
+    fn run_chunk(&mut self, proto: u32, ret: Reg, tail: bool, span: Span) -> Result<Called, Stop> {
         let Some(p) = self.proto(proto) else {
             return Ok(Called::Value(Value::EMPTY_S));
         };

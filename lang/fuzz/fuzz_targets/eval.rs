@@ -1,0 +1,41 @@
+//! Arbitrary text read and evaluated in a fresh interpreter under a step
+//! budget: any result is fine except a panic, a hang or a crash.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use valk_lang::builtins::index_of;
+use valk_lang::{Interp, RunOutcome, Value};
+
+/// Slices of `DEFAULT_BUDGET` reductions before the input counts as a loop.
+const MAX_SLICES: usize = 250;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut interp = Interp::new();
+    interp.set_output(Box::new(std::io::sink()));
+    interp.set_stack_limit(20_000, 1 << 20);
+    // Read the input as data first, so nothing runs outside the budget.
+    let (Some(read_forms), Some(eval)) = (index_of("read-forms"), index_of("eval")) else {
+        return;
+    };
+    let Ok(source) = interp.heap_mut().string(&text) else {
+        return;
+    };
+    let Ok(forms) = interp.call(Value::builtin(read_forms), &[source]) else {
+        return;
+    };
+    if interp.is_error(forms) || interp.start_call(Value::builtin(eval), &[forms]).is_err() {
+        return;
+    }
+    for _ in 0..MAX_SLICES {
+        match interp.run(valk_lang::DEFAULT_BUDGET) {
+            RunOutcome::OutOfBudget => continue,
+            RunOutcome::Done(v) | RunOutcome::Error(v) => {
+                // Printing any result must work too.
+                let _ = interp.repr(v);
+                return;
+            }
+            _ => return,
+        }
+    }
+});

@@ -1,0 +1,82 @@
+//! A spawned Valk actor: an [`Interp`] run one slice at a time.
+
+use std::sync::Arc;
+
+use valk_heap::{Fragment, ObjKind};
+use valk_scheduler::{Actor, Cx, Step};
+
+use super::host::hosted;
+use super::system::{Reason, ValkSystem};
+use crate::{Globals, Interp, RunOutcome, DEFAULT_BUDGET};
+
+/// An actor running `(f arg...)`.
+pub struct Body {
+    interp: Interp,
+    /// `{f arg...}` until the first slice starts the call.
+    start: Option<Fragment>,
+}
+
+impl Body {
+    /// An actor of the runtime sharing `globals` that will call the list
+    /// `{f arg...}` held by `call`.
+    pub fn new(globals: Arc<Globals>, call: Fragment) -> Body {
+        Body {
+            interp: Interp::with_globals(globals),
+            start: Some(call),
+        }
+    }
+
+    fn begin(&mut self, call: Fragment) -> Result<(), Reason> {
+        let heap = self.interp.heap_mut();
+        let v = heap
+            .adopt(call)
+            .map_err(|_| Reason::HeapLimit(heap.bytes_in_use()))?;
+        let items = heap.list_to_vec(v).unwrap_or_default();
+        let Some((&f, args)) = items.split_first() else {
+            return Err(Reason::Normal);
+        };
+        self.interp
+            .start_call(f, args)
+            .map_err(|e| Reason::Panicked(e.to_string()))
+    }
+}
+
+impl Actor<ValkSystem> for Body {
+    fn run(&mut self, cx: &mut Cx<'_, ValkSystem>) -> Step<Reason> {
+        if let Some(call) = self.start.take() {
+            if let Err(r) = self.begin(call) {
+                return Step::Exit(r);
+            }
+        }
+        let out = hosted(cx, &mut self.interp, |it| it.run(DEFAULT_BUDGET));
+        match out {
+            RunOutcome::OutOfBudget => Step::Yield,
+            RunOutcome::Done(_) => Step::Exit(Reason::Normal),
+            RunOutcome::Error(v) => Step::Exit(error_reason(&mut self.interp, v)),
+            RunOutcome::Exit(code) => Step::Exit(Reason::Status(code)),
+            RunOutcome::WaitingForMessage { timeout } => Step::Park {
+                timeout: timeout.map(std::time::Duration::from_millis),
+            },
+            RunOutcome::Fatal => Step::Exit(Reason::HeapLimit(self.interp.heap().bytes_in_use())),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.interp.heap().bytes_in_use()
+    }
+}
+
+/// The exit reason of an uncaught Error value (`:stack-overflow` for that one).
+pub(crate) fn error_reason(it: &mut Interp, v: valk_heap::Value) -> Reason {
+    let heap = it.heap_mut();
+    if heap.kind(v) == Some(ObjKind::Error) {
+        let msg = heap
+            .error_parts(v)
+            .and_then(|p| heap.str(p.message))
+            .unwrap_or("");
+        if msg == "stack overflow" {
+            return Reason::StackOverflow;
+        }
+    }
+    Reason::Value(heap.to_shared(v))
+}

@@ -1,0 +1,77 @@
+//! Actors for Valk: the [`System`](valk_scheduler::System) plugged into the
+//! scheduler, the actor body around an [`Interp`], and the actor builtins
+//! (`spawn`, `send`, `receive`, links, monitors, names, timers).
+//!
+//! `receive` is a macro of [`PRELUDE`] over two hidden builtins: a message
+//! queue local to the actor (adopted values, GC roots) with a save index, so a
+//! selective receive scans each message once per receive. Waiting keeps the
+//! coroutine stack (`Cx::wait`).
+
+mod body;
+pub(crate) mod builtins;
+#[allow(unsafe_code)]
+mod host;
+pub mod system;
+
+use std::time::Instant;
+
+use valk_heap::Value;
+use valk_scheduler::{Config, Cx, Runtime};
+
+pub use body::Body;
+pub use host::{hosted, hosted_with};
+pub use system::{Reason, ValkSystem};
+pub use valk_scheduler::Cx as SchedCx;
+
+use crate::Interp;
+
+/// The actor-side state an interpreter carries.
+#[derive(Default)]
+pub(crate) struct Local {
+    pub(crate) host: host::HostPtr,
+    /// The runtime's globals (for `spawn`), set while hosted.
+    pub(crate) globals: Option<std::sync::Arc<crate::Globals>>,
+    /// Messages taken from the scheduler, oldest first (GC roots).
+    pub(crate) mailbox: Vec<Value>,
+    /// Messages before this index were rejected by the current receive.
+    pub(crate) save: usize,
+    /// The current receive's `:after` deadline.
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// Valk source loaded into the main actor before the program: `receive`
+/// and `sleep`.
+pub const PRELUDE: &str = r#"
+(fun {actor/receive-loop __tc __t}
+  {do (= {__x} (actor/next-message __t))
+      (if (== __x :receive/timeout) {__x}
+        {if (eval (join {match __x} __tc)) {actor/accept} {actor/receive-loop __tc __t}})})
+(def {receive} (macro {& __cl}
+  {do (= {__rc} (actor/clauses (map fst __cl)))
+      (= {__m} (actor/receive-loop (fst __rc) (eval (snd __rc))))
+      (eval (join {match __m} (trd __rc)))}))
+(fun {sleep __ms} {receive {:after __ms :ok}})
+"#;
+
+/// Runs `main` as the main actor of a fresh runtime with `schedulers`
+/// workers (0: the default); returns the main actor's exit reason.
+pub fn run_main<F>(schedulers: usize, main: F) -> Reason
+where
+    F: FnOnce(&mut Cx<'_, ValkSystem>) -> Reason + Send + 'static,
+{
+    let mut config = Config::default();
+    if schedulers > 0 {
+        config.schedulers = schedulers;
+    }
+    let rt = Runtime::new(ValkSystem, config);
+    let mut main = Some(main);
+    rt.run_main(move |cx: &mut Cx<'_, ValkSystem>| match main.take() {
+        Some(f) => valk_scheduler::Step::Exit(f(cx)),
+        None => valk_scheduler::Step::Exit(Reason::Normal),
+    })
+}
+
+/// Loads [`PRELUDE`] into `it` (once per runtime: globals are shared).
+pub fn load_prelude(it: &mut Interp) -> Result<(), crate::ValkError> {
+    it.eval_source(PRELUDE, "<actor prelude>").map(|_| ())
+}

@@ -1,0 +1,138 @@
+//! The Valk [`System`]: messages are heap fragments, exit reasons a small
+//! enum whose catch-all case holds any Valk value (as a shared value).
+
+use valk_heap::{Fragment, Heap, ListKind, SharedValue, Value};
+use valk_scheduler::{ExitReason, MonitorRef, Pid, System};
+
+/// Why a Valk actor ended.
+#[derive(Clone, Debug)]
+pub enum Reason {
+    /// `:normal`.
+    Normal,
+    /// `:kill` (an untrappable exit signal).
+    Kill,
+    /// `:killed`: the actor received `:kill`.
+    Killed,
+    /// `:noproc`: linked to or monitored a dead pid.
+    NoProc,
+    /// `:stack-overflow`.
+    StackOverflow,
+    /// `{:heap-limit bytes}`.
+    HeapLimit(usize),
+    /// `(exit N)` with an integer: in the main actor, the program's status.
+    Status(i32),
+    /// Any other value (an uncaught Error value, or what `exit` was given).
+    Value(SharedValue),
+    /// Rust code panicked inside the actor.
+    Panicked(String),
+}
+
+impl ExitReason for Reason {
+    fn normal() -> Self {
+        Reason::Normal
+    }
+    fn kill() -> Self {
+        Reason::Kill
+    }
+    fn killed() -> Self {
+        Reason::Killed
+    }
+    fn noproc() -> Self {
+        Reason::NoProc
+    }
+    fn panicked(message: String) -> Self {
+        Reason::Panicked(message)
+    }
+    fn is_normal(&self) -> bool {
+        matches!(self, Reason::Normal)
+    }
+    fn is_kill(&self) -> bool {
+        matches!(self, Reason::Kill)
+    }
+}
+
+fn kw(name: &str) -> Value {
+    Value::keyword(valk_heap::intern(name))
+}
+
+impl Reason {
+    /// The reason a Valk value names (`:normal`, `:kill`, ... or any value).
+    pub fn from_value(heap: &mut Heap, v: Value) -> Reason {
+        if let Some(k) = v.as_keyword() {
+            match valk_heap::symbol_name(k) {
+                "normal" => return Reason::Normal,
+                "kill" => return Reason::Kill,
+                "killed" => return Reason::Killed,
+                "noproc" => return Reason::NoProc,
+                "stack-overflow" => return Reason::StackOverflow,
+                _ => {}
+            }
+        }
+        Reason::Value(heap.to_shared(v))
+    }
+
+    /// The reason as a value of `heap` (for `{:EXIT ..}` / `{:DOWN ..}`).
+    pub fn to_value(&self, heap: &mut Heap) -> Value {
+        let r = match self {
+            Reason::Normal => kw("normal"),
+            Reason::Kill => kw("kill"),
+            Reason::Killed => kw("killed"),
+            Reason::NoProc => kw("noproc"),
+            Reason::StackOverflow => kw("stack-overflow"),
+            Reason::HeapLimit(n) => {
+                let n = Value::small_int(*n as i64).unwrap_or(Value::NIL);
+                heap.list(&[kw("heap-limit"), n], ListKind::Q)
+                    .unwrap_or(Value::NIL)
+            }
+            Reason::Status(n) => Value::small_int(i64::from(*n)).unwrap_or(Value::NIL),
+            Reason::Value(sv) => sv.value(),
+            Reason::Panicked(m) => heap.string(m).unwrap_or(Value::NIL),
+        };
+        r
+    }
+
+    /// How the reason reads when the main actor ends with it.
+    pub fn describe(&self) -> String {
+        let mut heap = Heap::new();
+        let v = self.to_value(&mut heap);
+        crate::printer::repr(&heap, v)
+    }
+}
+
+/// The Valk language's plug into the scheduler.
+pub struct ValkSystem;
+
+/// Builds `{tag items...}` as a message.
+fn message(items: &[Value]) -> Fragment {
+    let mut heap = Heap::new();
+    match heap.list(items, ListKind::Q) {
+        Ok(v) => heap.copy_to_fragment(v),
+        Err(_) => Fragment::immediate(Value::NIL),
+    }
+}
+
+impl System for ValkSystem {
+    type Msg = Fragment;
+    type Reason = Reason;
+
+    fn exit_message(&self, from: Pid, reason: &Reason) -> Fragment {
+        let mut heap = Heap::new();
+        let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
+        let r = reason.to_value(&mut heap);
+        let Ok(v) = heap.list(&[kw("EXIT"), pid, r], ListKind::Q) else {
+            return message(&[]);
+        };
+        heap.copy_to_fragment(v)
+    }
+
+    fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Fragment {
+        let mut heap = Heap::new();
+        let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
+        let rf = heap.make_ref(mref.to_u64()).unwrap_or(Value::NIL);
+        let r = reason.to_value(&mut heap);
+        let Ok(v) = heap.list(&[kw("DOWN"), rf, pid, r], ListKind::Q) else {
+            return message(&[]);
+        };
+        heap.copy_to_fragment(v)
+    }
+}
