@@ -46,10 +46,12 @@ fn values<'a>(p: *mut u64, from: usize, n: usize) -> &'a [Value] {
     unsafe { core::slice::from_raw_parts(p.add(1 + from) as *const Value, n) }
 }
 
+#[inline]
 pub(crate) fn kind(v: Value) -> Option<ObjKind> {
     object::header_kind(header(v)?.1)
 }
 
+#[inline]
 pub(crate) fn as_int(v: Value) -> Option<i64> {
     if let Some(i) = v.as_small_int() {
         return Some(i);
@@ -58,6 +60,7 @@ pub(crate) fn as_int(v: Value) -> Option<i64> {
     Some(word(p, 0) as i64)
 }
 
+#[inline]
 pub(crate) fn list_kind(v: Value) -> Option<ListKind> {
     if v.is_nil() {
         return Some(ListKind::Q);
@@ -73,11 +76,13 @@ pub(crate) fn list_kind(v: Value) -> Option<ListKind> {
     })
 }
 
+#[inline]
 pub(crate) fn car_cdr(v: Value) -> Option<(Value, Value)> {
     let (p, _) = expect(v, ObjKind::Cons)?;
     Some((Value::from_bits(word(p, 0)), Value::from_bits(word(p, 1))))
 }
 
+#[inline]
 pub(crate) fn str<'a>(v: Value) -> Option<&'a str> {
     let (p, _) = expect(v, ObjKind::Str)?;
     let len = word(p, 0) as usize;
@@ -90,16 +95,19 @@ pub(crate) fn str<'a>(v: Value) -> Option<&'a str> {
     }
 }
 
+#[inline]
 fn head_and_rest<'a>(v: Value, k: ObjKind) -> Option<(Value, &'a [Value])> {
     let (p, h) = expect(v, k)?;
     let n = object::payload_words(h);
     Some((Value::from_bits(word(p, 0)), values(p, 1, n - 1)))
 }
 
+#[inline]
 pub(crate) fn closure_parts<'a>(v: Value) -> Option<(Value, &'a [Value])> {
     head_and_rest(v, ObjKind::Closure)
 }
 
+#[inline]
 pub(crate) fn partial_parts<'a>(v: Value) -> Option<(Value, &'a [Value])> {
     head_and_rest(v, ObjKind::Partial)
 }
@@ -167,36 +175,43 @@ pub(crate) fn not_local(v: Value) -> Option<()> {
 macro_rules! read_methods {
     ($accept:path) => {
         /// The kind of object `v` points to (`None` for immediates).
+        #[inline]
         pub fn kind(&self, v: Value) -> Option<ObjKind> {
             $accept(v)?;
             $crate::read::kind(v)
         }
         /// An integer, inline or boxed.
+        #[inline]
         pub fn as_int(&self, v: Value) -> Option<i64> {
             $accept(v)?;
             $crate::read::as_int(v)
         }
         /// The list kind of a cons cell, `{}` (Q) or `()` (S).
+        #[inline]
         pub fn list_kind(&self, v: Value) -> Option<ListKind> {
             $accept(v)?;
             $crate::read::list_kind(v)
         }
         /// Head and tail of a cons cell.
+        #[inline]
         pub fn car_cdr(&self, v: Value) -> Option<(Value, Value)> {
             $accept(v)?;
             $crate::read::car_cdr(v)
         }
         /// The text of a string.
+        #[inline]
         pub fn str(&self, v: Value) -> Option<&str> {
             $accept(v)?;
             $crate::read::str(v)
         }
         /// `(code, captures)` of a closure.
+        #[inline]
         pub fn closure_parts(&self, v: Value) -> Option<(Value, &[Value])> {
             $accept(v)?;
             $crate::read::closure_parts(v)
         }
         /// `(function, bound arguments)` of a partial application.
+        #[inline]
         pub fn partial_parts(&self, v: Value) -> Option<(Value, &[Value])> {
             $accept(v)?;
             $crate::read::partial_parts(v)

@@ -15,8 +15,6 @@
 //! dropped). The interpreter runs `Proto::code`; a native tier lowers
 //! `Proto::blocks`.
 
-use std::sync::atomic::AtomicBool;
-
 use valk_heap::{SharedValue, Value};
 
 use crate::syntax::Span;
@@ -121,6 +119,27 @@ pub enum Op {
         dst: Reg,
         a: Reg,
         imm: i32,
+    },
+    /// [`Op::Compare`] fused with the [`Op::Branch`] on `dst` that follows
+    /// it: on small integers with the builtin intact, set `dst` and jump;
+    /// otherwise fall through to that `Compare` and `Branch` (the slow
+    /// path). Made by [`Proto::from_function`], never by the compiler.
+    CompareBranch {
+        op: CmpOp,
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+        then: Target,
+        else_: Target,
+    },
+    /// [`Op::CompareBranch`] for [`Op::CompareImm`].
+    CompareImmBranch {
+        op: CmpOp,
+        dst: Reg,
+        a: Reg,
+        imm: i32,
+        then: Target,
+        else_: Target,
     },
     /// [`Op::Global`] for the head of a call, fused with
     /// [`Op::MacroCheck`] (`forms`, `res`, `done` as there).
@@ -291,8 +310,75 @@ impl Op {
                 intact, replaced, ..
             } => vec![intact, replaced],
             Op::Uncons { ok, fail, .. } => vec![ok, fail],
+            Op::CompareBranch { then, else_, .. } | Op::CompareImmBranch { then, else_, .. } => {
+                vec![then, else_]
+            }
             Op::MacroCheck { done, .. } | Op::GlobalHead { done, .. } => vec![done],
             _ => vec![],
+        }
+    }
+}
+
+/// Superinstructions (fewer dispatches on the hottest paths): a compare
+/// whose result the next `Branch` tests gets a fused compare-and-jump in
+/// front of it (the pair stays behind as its slow path), and a `Move` into
+/// the head register of a `TailCall` is folded into the call (the frame
+/// ends there, and the register is a temporary no name maps to).
+fn fuse(blocks: &mut [Block]) {
+    for b in blocks {
+        let mut j = 0;
+        while j + 1 < b.ops.len() {
+            let fused = match (&b.ops[j], &b.ops[j + 1]) {
+                (
+                    &Op::CompareImm { op, dst, a, imm },
+                    &Op::Branch {
+                        cond, then, else_, ..
+                    },
+                ) if cond == dst => Some(Op::CompareImmBranch {
+                    op,
+                    dst,
+                    a,
+                    imm,
+                    then,
+                    else_,
+                }),
+                (
+                    &Op::Compare { op, dst, a, b: rb },
+                    &Op::Branch {
+                        cond, then, else_, ..
+                    },
+                ) if cond == dst => Some(Op::CompareBranch {
+                    op,
+                    dst,
+                    a,
+                    b: rb,
+                    then,
+                    else_,
+                }),
+                _ => None,
+            };
+            if let Some(f) = fused {
+                let span = b.spans[j];
+                b.ops.insert(j, f);
+                b.spans.insert(j, span);
+                j += 3;
+                continue;
+            }
+            if let Op::Move { dst, src } = b.ops[j] {
+                if let Op::TailCall {
+                    func, args, argc, ..
+                } = &mut b.ops[j + 1]
+                {
+                    let in_args = (*args..args.saturating_add(*argc)).contains(&dst);
+                    if *func == dst && !in_args {
+                        *func = src;
+                        b.ops.remove(j);
+                        b.spans.remove(j);
+                        continue;
+                    }
+                }
+            }
+            j += 1;
         }
     }
 }
@@ -393,17 +479,14 @@ pub struct Proto {
     pub meta: Meta,
     /// The IR this was laid out from (for a native tier).
     pub blocks: Vec<Block>,
-    /// Set once every name in `meta.free` is bound globally: from then on
-    /// a tail call into this function needs no dynamic bindings carried over
-    /// (globals are never unbound).
-    pub free_all_global: AtomicBool,
 }
 
 impl Proto {
     /// Lay out `f`'s blocks in order, resolve targets to instruction
     /// indices, and drop jumps to the next instruction.
     pub fn from_function(f: Function) -> Proto {
-        let Function { blocks, meta } = f;
+        let Function { mut blocks, meta } = f;
+        fuse(&mut blocks);
         let order = layout_order(&blocks);
         // Where each block starts, given dropped fall-through jumps.
         let mut start = vec![0u32; blocks.len()];
@@ -439,7 +522,6 @@ impl Proto {
             spans,
             meta,
             blocks,
-            free_all_global: AtomicBool::new(false),
         }
     }
 }

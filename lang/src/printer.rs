@@ -229,3 +229,12 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
         }
     }
 }
+
+/// "1 value", "2 values": a count with its noun, for messages.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

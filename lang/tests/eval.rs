@@ -197,7 +197,7 @@ fn select_case_match_try() {
             "(select {0 1})",
             "ERR t.valk:1:1: error: no selection found",
         ),
-        ("(fun {day n} {case n {0 \"sun\"} {1 \"mon\"}})", "()"),
+        ("(fun {day n} {case n {{0} \"sun\"} {{1} \"mon\"}})", "()"),
         ("(day 1)", "\"mon\""),
         ("(day 5)", "ERR t.valk:1:15: error: no case found"),
         ("(match {1 2 3} {{a b} :two} {{a & r} r})", "{2 3}"),
@@ -278,4 +278,114 @@ fn deeply_nested_code_is_an_error_or_a_value_never_a_crash() {
     let src = format!("(eval {}{{}}{})", "(list ".repeat(600), ")".repeat(600));
     let out = ev(&mut it, &src);
     assert!(!out.is_empty());
+}
+
+#[test]
+fn errors_of_inline_forms_are_values_where_they_are_used() {
+    check(&[
+        (
+            "(error-message (match 3 {1 \"one\"}))",
+            "\"no match for 3\"",
+        ),
+        ("(error? (if \"x\" {1} {2}))", "1"),
+        ("(error-message (case 5 {{1} :one}))", "\"no case found\""),
+        ("(error-message (select {0 1}))", "\"no selection found\""),
+        ("(error? (do (error \"a\") 2))", "1"),
+        ("(error? (repeat 2 {error \"r\"}))", "1"),
+        ("(fun {f} {error-message (match 3 {1 \"one\"})})", "()"),
+        ("(f)", "\"no match for 3\""),
+        // An enclosing call still propagates it; `try` still catches it.
+        (
+            "(list 1 (if \"x\" {1} {2}))",
+            "ERR t.valk:1:9: error: `if`: condition: expected number, got string",
+        ),
+        (
+            "(try {+ 1 (match 2 {1 1})} {\\ {e} {error-message e}})",
+            "\"no match for 2\"",
+        ),
+        ("(def {m} (match 1 {1 :ok})) m", ":ok"),
+    ]);
+}
+
+#[test]
+fn case_clauses_have_a_quoted_key() {
+    check(&[
+        ("(case 1 {{1} \"one\"})", "\"one\""),
+        ("(def {k} 2)", "()"),
+        ("(case 2 {{1} :a} {{k} :b})", ":b"),
+        ("(case 3 {{+ 1 2} :three})", ":three"),
+        ("(unpack case {2 {{1} \"one\"} {{2} \"two\"}})", "\"two\""),
+        (
+            "(error-message (case 1 {1 \"one\"}))",
+            "\"`case`: expected a value, then clauses of the form {{key} value}\"",
+        ),
+    ]);
+}
+
+#[test]
+fn eval_sees_the_bindings_of_frames_a_tail_call_replaced() {
+    check(&[
+        ("(fun {h q} {eval q})", "()"),
+        ("(fun {k v} {h {+ v 1}})", "()"),
+        ("(k 5)", "6"),
+        ("(fun {in-range v} {all? {> v 0} {< v 10}})", "()"),
+        ("(list (in-range 5) (in-range 50))", "{1 0}"),
+    ]);
+}
+
+#[test]
+fn tail_and_join_share_cells_instead_of_copying() {
+    let mut it = Interp::new();
+    let l = it
+        .eval_source("(def {l} (range 1000)) l", "t.valk")
+        .unwrap();
+    let rest = it.heap().car_cdr(l).map(|p| p.1);
+    let tail = it.global("tail").unwrap();
+    let t = it.call(tail, &[l]).unwrap();
+    assert_eq!(Some(t), rest, "`tail` returns the list's own rest");
+    let join = it.global("join").unwrap();
+    let front = it.eval_source("{1 2}", "t.valk").unwrap();
+    let j = it.call(join, &[front, l]).unwrap();
+    let h = it.heap();
+    let after_two = h.car_cdr(j).and_then(|p| h.car_cdr(p.1)).map(|p| p.1);
+    assert_eq!(after_two, Some(l), "`join` shares its last list");
+    check(&[
+        ("(tail {1 2 3})", "{2 3}"),
+        ("(head {1 2 3})", "{1}"),
+        ("(head (list + 1))", "{<builtin +>}"),
+        (
+            "(tail {})",
+            "ERR t.valk:1:1: error: `tail`: expected a non-empty list, got {}",
+        ),
+        (
+            "(tail 5)",
+            "ERR t.valk:1:1: error: `tail`: argument 1: expected list, got number",
+        ),
+        ("(join {1} {2 3} {})", "{1 2 3}"),
+        ("(join {1} (tail (list 1 2)))", "{1 2}"),
+        ("(len {1 2 3})", "3"),
+    ]);
+}
+
+#[test]
+fn fused_compare_and_branch_keeps_the_slow_paths() {
+    check(&[
+        ("(fun {lt2 x} {if (< x 2) {:lt} {:ge}})", "()"),
+        (
+            "(list (lt2 1) (lt2 2) (lt2 1.5) (lt2 9999999999999999))",
+            "{:lt :ge :lt :ge}",
+        ),
+        ("(fun {lt x y} {if (< x y) {:lt} {:ge}})", "()"),
+        (
+            "(list (lt 1 2) (lt 2 1) (lt 0.5 1) (lt 1 0.5))",
+            "{:lt :ge :lt :ge}",
+        ),
+        (
+            "(lt2 \"a\")",
+            "ERR t.valk:1:18: error: `<`: argument 1: expected number, got string",
+        ),
+        // A redefined `<` is called instead of the inline comparison.
+        ("(def {<} (\\ {a b} {1}))", "()"),
+        ("(list (lt2 5) (lt 5 1))", "{:lt :lt}"),
+    ]);
 }

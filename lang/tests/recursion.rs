@@ -29,7 +29,7 @@ fn million_deep_tail_loop_runs_in_constant_memory() {
     assert_eq!(ev(&mut it, "(l2 100000)"), ":done");
     ev(
         &mut it,
-        "(fun {l3 n} {case (== n 0) {1 :done} {0 (eval (list l3 (- n 1)))}})",
+        "(fun {l3 n} {case (== n 0) {{1} :done} {{0} (eval (list l3 (- n 1)))}})",
     );
     assert_eq!(ev(&mut it, "(l3 100000)"), ":done");
     ev(

@@ -127,7 +127,14 @@ impl Session {
             if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
                 return step_of(&e);
             }
-            s.run_source(source, name)
+            let step = s.run_source(source, name);
+            match valk_lang::actor::take_exit_reason(&mut s.interp) {
+                Some(r) if !matches!(r, valk_lang::actor::Reason::Normal) => {
+                    eprintln!("valk: main actor exited: {}", r.describe());
+                    Step::Exit(1)
+                }
+                _ => step,
+            }
         })
     }
 

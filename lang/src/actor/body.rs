@@ -53,7 +53,9 @@ impl Actor<ValkSystem> for Body {
             RunOutcome::OutOfBudget => Step::Yield,
             RunOutcome::Done(_) => Step::Exit(Reason::Normal),
             RunOutcome::Error(v) => Step::Exit(error_reason(&mut self.interp, v)),
-            RunOutcome::Exit(code) => Step::Exit(Reason::Status(code)),
+            RunOutcome::Exit(code) => Step::Exit(
+                super::take_exit_reason(&mut self.interp).unwrap_or(Reason::Status(code)),
+            ),
             RunOutcome::WaitingForMessage { timeout } => Step::Park {
                 timeout: timeout.map(std::time::Duration::from_millis),
             },

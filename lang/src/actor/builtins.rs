@@ -59,13 +59,6 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
         trap_exit,
     ),
     BuiltinDef::new(
-        "exit-signal",
-        2,
-        2,
-        "(exit-signal pid reason): send an exit signal.",
-        exit_signal,
-    ),
-    BuiltinDef::new(
         "register",
         2,
         2,
@@ -266,6 +259,7 @@ fn trap_exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(truth(sched(cx)?.trap_exit(on)))
 }
 
+/// `(exit pid reason)`: an exit signal (Erlang's rules).
 fn exit_signal(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     sched(cx)?;
@@ -358,6 +352,25 @@ fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
     pairs.push(cx.qlist(&[kw("status"), kw(status)])?);
     cx.qlist(&pairs)
+}
+
+/// `exit` in an actor: `(exit pid reason)` sends an exit signal; `(exit
+/// reason)` with a reason that is not an integer ends this actor with it
+/// (`:normal` included). `None`: the plain program-status `exit`.
+pub(crate) fn exit_actor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Option<Value>, Failure> {
+    if args.len() == 2 {
+        exit_signal(cx, args)?;
+        return Ok(Some(kw("ok")));
+    }
+    let Some(&v) = args.first() else {
+        return Ok(None);
+    };
+    if cx.actor.host.get().is_none() || cx.heap.as_int(v).is_some() {
+        return Ok(None);
+    }
+    cx.actor.exit_reason = Some(Reason::from_value(cx.heap, v));
+    cx.exit_request = Some(if v == kw("normal") { 0 } else { 1 });
+    Ok(Some(Value::EMPTY_S))
 }
 
 /// The next message the current receive has not looked at; waits for one

@@ -37,6 +37,13 @@ pub(crate) struct Local {
     pub(crate) save: usize,
     /// The current receive's `:after` deadline.
     pub(crate) deadline: Option<Instant>,
+    /// The reason `(exit reason)` asked this actor to end with.
+    pub(crate) exit_reason: Option<Reason>,
+}
+
+/// The reason `(exit reason)` gave, if the interpreter stopped for one.
+pub fn take_exit_reason(it: &mut Interp) -> Option<Reason> {
+    it.actor.exit_reason.take()
 }
 
 /// Valk source loaded into the main actor before the program: `receive`

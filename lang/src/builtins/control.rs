@@ -58,7 +58,7 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
         "case",
         1,
         VARIADIC,
-        "`(case x {key value} ...)`: the value of the first key equal to x.",
+        "`(case x {{key} value} ...)`: the value of the first clause whose key equals x.",
         Special::Case,
     ),
     BuiltinDef::special(

@@ -51,8 +51,8 @@ fn def(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let names = cx.list_arg(args, 0)?;
     if names.len() != args.len() - 1 {
         return Err(cx.error(format!(
-            "`def`: expected one value for each of {} symbols, got {} values",
-            names.len(),
+            "`def`: expected {} (one for each symbol), got {}",
+            crate::printer::count(names.len(), "value"),
             args.len() - 1
         )));
     }

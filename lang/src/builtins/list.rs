@@ -66,27 +66,48 @@ fn list(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 fn non_empty(cx: &Cx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
     let items = cx.list_arg(args, 0)?;
     if items.is_empty() {
-        return Err(cx.error(format!(
-            "`{}`: expected a non-empty list, got {{}}",
-            cx.builtin_name()
-        )));
+        return Err(empty_error(cx));
     }
     Ok(items)
 }
 
+fn empty_error(cx: &Cx<'_>) -> Failure {
+    cx.error(format!(
+        "`{}`: expected a non-empty list, got {{}}",
+        cx.builtin_name()
+    ))
+}
+
+/// The first cons cell of a non-empty list argument: `(first, rest, kind)`,
+/// read in place (lists are immutable, so parts are shared, never copied).
+fn first_cell(cx: &Cx<'_>, args: &[Value]) -> Result<(Value, Value, ListKind), Failure> {
+    let v = args[0];
+    let Some(k) = cx.heap.list_kind(v) else {
+        return Err(cx.arg_error(0, "list", v));
+    };
+    match cx.heap.car_cdr(v) {
+        Some((first, rest)) => Ok((first, rest, k)),
+        None => Err(empty_error(cx)),
+    }
+}
+
+/// The empty list of kind `k`.
+fn empty(k: ListKind) -> Value {
+    match k {
+        ListKind::Q => Value::NIL,
+        ListKind::S => Value::EMPTY_S,
+    }
+}
+
 fn head(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let items = non_empty(cx, args)?;
-    let k = kind_of(cx, args[0]);
-    Ok(cx.heap.list(&items[..1], k)?)
+    let (first, _, k) = first_cell(cx, args)?;
+    Ok(cx.heap.cons(first, empty(k), k)?)
 }
 
 fn tail(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let _ = non_empty(cx, args)?;
-    // The rest of a cons cell is already the tail: no copy.
-    match cx.heap.car_cdr(args[0]) {
-        Some((_, rest)) => Ok(rest),
-        None => Ok(Value::NIL),
-    }
+    // The rest of a cons cell is already the tail: O(1), no copy.
+    let (_, rest, _) = first_cell(cx, args)?;
+    Ok(rest)
 }
 
 fn init(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -112,12 +133,28 @@ fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
         }
         return cx.string(&s);
     }
-    let mut all = Vec::new();
-    for i in 0..args.len() {
-        all.extend(cx.list_arg(args, i)?);
-    }
     let k = kind_of(cx, args[0]);
-    Ok(cx.heap.list(&all, k)?)
+    let last = args.len() - 1;
+    let mut front = Vec::new();
+    for i in 0..last {
+        front.extend(cx.list_arg(args, i)?);
+    }
+    // The last list is shared, not copied, when it is of the result's kind
+    // (its cells then end in the right empty list).
+    let end = args[last];
+    let rest = match cx.heap.list_kind(end) {
+        Some(ek) if ek == k => end,
+        Some(_) => {
+            let items = cx.list_arg(args, last)?;
+            cx.heap.list(&items, k)?
+        }
+        None => return Err(cx.arg_error(last, "list", end)),
+    };
+    let mut out = rest;
+    for &item in front.iter().rev() {
+        out = cx.heap.cons(item, out, k)?;
+    }
+    Ok(out)
 }
 
 fn len(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -128,7 +165,13 @@ fn len(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if cx.heap.list_kind(args[0]).is_none() {
         return Err(cx.arg_error(0, "list or string", args[0]));
     }
-    let n = cx.list_arg(args, 0)?.len() as i64;
+    // Walk the cells: counting needs no copy of the list.
+    let mut n = 0i64;
+    let mut cur = args[0];
+    while let Some((_, rest)) = cx.heap.car_cdr(cur) {
+        n += 1;
+        cur = rest;
+    }
     cx.int(n)
 }
 

@@ -25,8 +25,8 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "exit",
         0,
-        1,
-        "(exit [status]): end the program with an integer status (default 0); `:normal` is 0.",
+        2,
+        "(exit [status]): end the program with an integer status (default 0); `:normal` is 0. In an actor, (exit reason) ends it with any reason and (exit pid reason) sends an exit signal.",
         exit,
     ),
     BuiltinDef::new(
@@ -62,6 +62,9 @@ fn exit_status(cx: &Cx<'_>, args: &[Value]) -> Result<i32, Failure> {
 }
 
 fn exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    if let Some(v) = crate::actor::builtins::exit_actor(cx, args)? {
+        return Ok(v);
+    }
     cx.exit_request = Some(exit_status(cx, args)?);
     Ok(Value::EMPTY_S)
 }

@@ -49,7 +49,14 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
         }
         Special::Do => true,
         Special::Select => args.iter().all(|a| q_len(a, |n| n == 2)),
-        Special::Case => !args.is_empty() && args[1..].iter().all(|a| q_len(a, |n| n == 2)),
+        // `{{key} value}` clauses (LANGUAGE.md §5): the key is run as code.
+        Special::Case => {
+            !args.is_empty()
+                && args[1..].iter().all(|a| {
+                    a.as_q()
+                        .is_some_and(|q| q.len() == 2 && q[0].as_q().is_some())
+                })
+        }
         Special::Match => !args.is_empty() && args[1..].iter().all(|a| q_len(a, |n| n >= 1)),
         Special::Try => args.len() == 2 && args[0].as_q().is_some(),
         Special::Repeat => args.len() == 2 && args[1].as_q().is_some(),
@@ -59,6 +66,43 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
 
 impl Compiler<'_> {
     pub(super) fn special_form(
+        &mut self,
+        s: Special,
+        args: &[Node],
+        span: Span,
+        dst: Reg,
+        tail: bool,
+    ) -> CResult<()> {
+        let may_fail = matches!(
+            s,
+            Special::If
+                | Special::Local
+                | Special::Do
+                | Special::Select
+                | Special::Case
+                | Special::Match
+                | Special::Repeat
+        );
+        if tail || !may_fail {
+            return self.special_form_inner(s, args, span, dst, tail);
+        }
+        // Not in tail position, the form is an expression like a call: an
+        // error inside it (a non-number condition, no clause matching, an
+        // Error value among its parts) becomes the form's value, in `dst`,
+        // so it flows to whatever uses it (`error?`, `try`, an enclosing
+        // call that propagates it) instead of leaving the whole function.
+        let after = self.new_block();
+        let saved = self.f().handler;
+        self.f().handler = Some((after, dst));
+        let r = self.special_form_inner(s, args, span, dst, false);
+        self.f().handler = saved;
+        r?;
+        self.jump(after, span);
+        self.switch_to(after);
+        Ok(())
+    }
+
+    fn special_form_inner(
         &mut self,
         s: Special,
         args: &[Node],
@@ -291,7 +335,22 @@ impl Compiler<'_> {
         for clause in &args[1..] {
             let q = clause.as_q().unwrap_or(&[]);
             let inner = self.mark();
-            let k = self.operand(&q[0])?;
+            let key = q[0].as_q().unwrap_or(&[]);
+            let k = match key {
+                // A literal key (the usual case) needs no code run.
+                [n] if matches!(
+                    n.syn,
+                    Syn::Int(_) | Syn::Float(_) | Syn::Kw(_) | Syn::Str(_)
+                ) =>
+                {
+                    self.operand(n)?
+                }
+                _ => {
+                    let r = self.alloc(q[0].span)?;
+                    self.body(key, q[0].span, r, false)?;
+                    r
+                }
+            };
             self.check_error(k, q[0].span);
             let t = self.alloc(span)?;
             self.emit(Op::TestEqual { dst: t, a: x, b: k }, q[0].span);

@@ -1003,7 +1003,9 @@ fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
             fix(dst);
             caps.iter_mut().for_each(fix)
         }
-        Op::ArithImm { dst, a, .. } | Op::CompareImm { dst, a, .. } => {
+        Op::ArithImm { dst, a, .. }
+        | Op::CompareImm { dst, a, .. }
+        | Op::CompareImmBranch { dst, a, .. } => {
             fix(dst);
             fix(a)
         }
@@ -1014,6 +1016,7 @@ fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
         }
         Op::Arith { dst, a, b, .. }
         | Op::Compare { dst, a, b, .. }
+        | Op::CompareBranch { dst, a, b, .. }
         | Op::TestEqual { dst, a, b } => {
             fix(dst);
             fix(a);

@@ -3,8 +3,6 @@
 //! in `argbuf` (copied out of the register file, so a tail call may
 //! overwrite the registers they came from).
 
-use std::sync::atomic::Ordering;
-
 use valk_heap::{HeapError, ListKind, ObjKind, Value};
 
 use super::{Frame, FrameKind, Interp, RunOutcome};
@@ -255,9 +253,8 @@ impl Interp {
                 cur.pc = 0;
                 // A new function's frame (`eval` code restores the kind).
                 cur.kind = FrameKind::Call;
-                match carry {
-                    Some(extras) => cur.extras = super::Extras::from_vec(extras),
-                    None => cur.extras.clear(),
+                if let Some(extras) = carry {
+                    cur.extras = super::Extras::from_vec(extras);
                 }
             }
         } else {
@@ -275,22 +272,17 @@ impl Interp {
     }
 
     /// Must a tail call into `callee` carry the replaced frame's bindings
-    /// over? Not when the callee's free names are all globals: globals are
-    /// never unbound, so it can never need the dynamic fallback.
+    /// over? The dynamic fallback must still see them after the frame is
+    /// gone: code the callee `eval`s, or a function it tail-calls in turn,
+    /// may name them (`(fun {k v} {h {+ v 1}})` with `h` running `eval`).
+    /// Not needed when the callee is the frame's own function (its new
+    /// bindings shadow the old ones) or the frame binds no names; the
+    /// frame's extras are kept as they are then.
+    #[inline]
     pub(crate) fn needs_carry(&self, callee: &Proto) -> bool {
-        if callee.meta.free.is_empty() || callee.free_all_global.load(Ordering::Relaxed) {
-            return false;
-        }
-        if callee
-            .meta
-            .free
-            .iter()
-            .all(|s| self.globals.get(*s).is_some())
-        {
-            callee.free_all_global.store(true, Ordering::Relaxed);
-            return false;
-        }
-        true
+        self.frames
+            .last()
+            .is_some_and(|cur| !std::ptr::eq(cur.proto, callee) && !cur.proto.meta.names.is_empty())
     }
 
     /// The current frame's bindings (names with values, then its extras),

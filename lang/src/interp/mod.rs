@@ -99,9 +99,6 @@ impl Extras {
             .map(|v| v.iter_mut())
             .unwrap_or_default()
     }
-    pub fn clear(&mut self) {
-        self.0 = None;
-    }
     pub fn push(&mut self, b: (u32, Value)) {
         self.0.get_or_insert_with(Box::default).push(b);
     }
@@ -384,6 +381,13 @@ impl Interp {
 
     fn trampoline(&mut self, argc: usize) -> u32 {
         use crate::ir::{Block, Function, Meta, Op};
+        // One trampoline per arity for the whole process: code is never
+        // freed, and every actor's entry goes through here.
+        static CACHE: std::sync::Mutex<Vec<Option<u32>>> = std::sync::Mutex::new(Vec::new());
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Some(index)) = cache.get(argc) {
+            return *index;
+        }
         let meta = Meta {
             nregs: (argc + 1).max(1) as u16,
             ..Meta::default()
@@ -397,10 +401,15 @@ impl Interp {
             }],
             spans: vec![Span::default()],
         };
-        crate::code::register(Proto::from_function(Function {
+        let index = crate::code::register(Proto::from_function(Function {
             blocks: vec![block],
             meta,
-        }))
+        }));
+        if cache.len() <= argc {
+            cache.resize(argc + 1, None);
+        }
+        cache[argc] = Some(index);
+        index
     }
 
     /// The proto at registry `index`, through the local mirror.

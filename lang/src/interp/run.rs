@@ -216,6 +216,38 @@ impl Interp {
                             },
                         }
                     }
+                    Op::CompareBranch {
+                        op,
+                        dst,
+                        a,
+                        b,
+                        then,
+                        else_,
+                    } => {
+                        // Slow path: fall through to the `Compare`/`Branch` pair.
+                        if self.globals.builtin_intact(compare_index(*op)) {
+                            if let Some(v) = compare_fast(*op, reg!(*a), reg!(*b)) {
+                                reg!(*dst) = v;
+                                pc = if v == Value::TRUE { *then } else { *else_ } as usize;
+                            }
+                        }
+                    }
+                    Op::CompareImmBranch {
+                        op,
+                        dst,
+                        a,
+                        imm,
+                        then,
+                        else_,
+                    } => {
+                        if let Some(x) = reg!(*a).as_small_int() {
+                            if self.globals.builtin_intact(compare_index(*op)) {
+                                let t = compare_ints(*op, x, i64::from(*imm));
+                                reg!(*dst) = Value::bool(t);
+                                pc = if t { *then } else { *else_ } as usize;
+                            }
+                        }
+                    }
                     Op::TestEqual { dst, a, b } => {
                         let t = equal::equal(&self.heap, reg!(*a), reg!(*b));
                         reg!(*dst) = Value::bool(t);
@@ -555,16 +587,24 @@ impl Interp {
             let k = caps.len().min(ncaps);
             self.regs[at..at + k].copy_from_slice(&caps[..k]);
         }
+        self.push_call_frame(p, new_base as u32, ret);
+        true
+    }
+
+    /// Push a plain call frame. Kept out of the run loop on purpose: there
+    /// `Vec::push` is not inlined and copies a `Frame` built on the stack
+    /// (a store-forwarding stall on every call); here it is built in place.
+    #[inline(never)]
+    fn push_call_frame(&mut self, proto: &'static Proto, base: u32, ret: Reg) {
         self.frames.push(super::Frame {
-            proto: p,
+            proto,
             pc: 0,
-            base: new_base as u32,
+            base,
             ret,
             kind: super::FrameKind::Call,
             extras: super::Extras::default(),
             apply_result: 0,
         });
-        true
     }
 
     /// [`Interp::fast_call`] for a tail call: the frame is reused in place
@@ -625,7 +665,7 @@ impl Interp {
         cur.proto = p;
         cur.pc = 0;
         cur.kind = super::FrameKind::Call;
-        cur.extras.clear();
+        // Same function or no names: the extras stay (see `needs_carry`).
         true
     }
 
@@ -756,12 +796,17 @@ fn arith_fast(op: ArithOp, x: Value, y: Value) -> Option<Value> {
 #[inline(always)]
 fn compare_fast(op: CmpOp, x: Value, y: Value) -> Option<Value> {
     let (i, j) = (x.as_small_int()?, y.as_small_int()?);
-    Some(Value::bool(match op {
+    Some(Value::bool(compare_ints(op, i, j)))
+}
+
+#[inline(always)]
+fn compare_ints(op: CmpOp, i: i64, j: i64) -> bool {
+    match op {
         CmpOp::Lt => i < j,
         CmpOp::Gt => i > j,
         CmpOp::Le => i <= j,
         CmpOp::Ge => i >= j,
         CmpOp::Eq => i == j,
         CmpOp::Ne => i != j,
-    }))
+    }
 }

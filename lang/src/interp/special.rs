@@ -272,9 +272,9 @@ impl Interp {
         let names = self.heap.list_to_vec(args[0]).unwrap_or_default();
         if names.len() != args.len() - 1 || names.iter().any(|n| n.as_symbol().is_none()) {
             let msg = format!(
-                "`=`: expected a Q-expression of symbols and one value for each, got {} symbols and {} values",
-                names.len(),
-                args.len() - 1
+                "`=`: expected a Q-expression of symbols and one value for each, got {} and {}",
+                crate::printer::count(names.len(), "symbol"),
+                crate::printer::count(args.len() - 1, "value")
             );
             return Ok(Called::Value(self.error_value(&msg, span)?));
         }
@@ -379,10 +379,12 @@ impl Interp {
             }
             form.extend(list_items(&parts[1]).iter().cloned());
             if !crate::compiler::special_fits(s, &form[1..]) {
-                return Err(CompileError {
-                    span,
-                    message: format!("`{}`: malformed arguments", builtins::table()[idx].name),
-                });
+                let message = if s == Special::Case {
+                    "`case`: expected a value, then clauses of the form {{key} value}".into()
+                } else {
+                    format!("`{}`: malformed arguments", builtins::table()[idx].name)
+                };
+                return Err(CompileError { span, message });
             }
             let formals: Vec<Node> = if takes_value {
                 vec![Node::new(Syn::Sym(hidden), span)]
