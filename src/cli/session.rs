@@ -123,19 +123,24 @@ impl Session {
         source: &str,
         name: &str,
     ) -> Step {
-        valk_lang::actor::hosted_with(cx, self, |s| &mut s.interp, |s| {
-            if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
-                return step_of(&e);
-            }
-            let step = s.run_source(source, name);
-            match valk_lang::actor::take_exit_reason(&mut s.interp) {
-                Some(r) if !matches!(r, valk_lang::actor::Reason::Normal) => {
-                    eprintln!("valk: main actor exited: {}", r.describe());
-                    Step::Exit(1)
+        valk_lang::actor::hosted_with(
+            cx,
+            self,
+            |s| &mut s.interp,
+            |s| {
+                if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
+                    return step_of(&e);
                 }
-                _ => step,
-            }
-        })
+                let step = s.run_source(source, name);
+                match valk_lang::actor::take_exit_reason(&mut s.interp) {
+                    Some(r) if !matches!(r, valk_lang::actor::Reason::Normal) => {
+                        eprintln!("valk: main actor exited: {}", r.describe());
+                        Step::Exit(1)
+                    }
+                    _ => step,
+                }
+            },
+        )
     }
 
     /// Run a file's text form by form; `name` is the file in locations.

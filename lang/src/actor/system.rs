@@ -73,7 +73,7 @@ impl Reason {
 
     /// The reason as a value of `heap` (for `{:EXIT ..}` / `{:DOWN ..}`).
     pub fn to_value(&self, heap: &mut Heap) -> Value {
-        let r = match self {
+        match self {
             Reason::Normal => kw("normal"),
             Reason::Kill => kw("kill"),
             Reason::Killed => kw("killed"),
@@ -87,8 +87,7 @@ impl Reason {
             Reason::Status(n) => Value::small_int(i64::from(*n)).unwrap_or(Value::NIL),
             Reason::Value(sv) => sv.value(),
             Reason::Panicked(m) => heap.string(m).unwrap_or(Value::NIL),
-        };
-        r
+        }
     }
 
     /// How the reason reads when the main actor ends with it.
