@@ -21,6 +21,9 @@ pub enum Command {
     /// A top-level error prints `FILE:LINE:COL: error: MESSAGE` to stderr and
     /// ends the program with status 1; `(exit N)` ends it with status N.
     Run {
+        /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        schedulers: Option<u16>,
         /// The program to run.
         file: PathBuf,
         /// Arguments for the program (everything after FILE, flags included).

@@ -22,7 +22,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Repl) => repl::run(),
-        Some(Command::Run { file, args }) => status_code(run::run_file(&file, &args)),
+        Some(Command::Run {
+            schedulers,
+            file,
+            args,
+        }) => status_code(run::run_file(
+            &file,
+            &args,
+            schedulers.map_or(0, usize::from),
+        )),
         Some(Command::Eval { expr }) => status_code(run::eval_expression(&expr)),
         Some(Command::Test { paths }) => status_code(test_runner::run(&paths)),
     }

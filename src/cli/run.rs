@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::session::{Reply, Session, Step};
 
-/// Run a program file; returns the exit status.
-pub fn run_file(file: &Path, args: &[String]) -> i32 {
+/// Run a program file on `schedulers` worker threads (0: the runtime's
+/// default, `$VALK_SCHEDULERS` or one per core); returns the exit status.
+pub fn run_file(file: &Path, args: &[String], schedulers: usize) -> i32 {
     let name = file.display().to_string();
     let source = match super::read_source(file) {
         Ok(source) => source,
@@ -26,7 +27,7 @@ pub fn run_file(file: &Path, args: &[String]) -> i32 {
         return 1;
     }
     // The program runs in the main actor; it ends when the main actor ends.
-    let reason = valk_lang::actor::run_main(0, move |cx| {
+    let reason = valk_lang::actor::run_main(schedulers, move |cx| {
         let status = match session.run_source_in_actor(cx, &source, &name) {
             Step::Finished => 0,
             Step::Failed(error) => {
