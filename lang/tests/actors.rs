@@ -92,3 +92,17 @@ fn exit_reasons_map_to_values() {
     );
     assert_eq!(got, "{:kill {:heap-limit 5}}");
 }
+
+#[test]
+fn spawned_actor_parks_in_receive_and_resumes() {
+    // The child parks (no stack kept) in each receive; wake-ups with a
+    // non-matching message, a match after several parks, and an `:after`
+    // that expires across parks must all behave as one receive.
+    let got = run_in_main(
+        2,
+        "(def {c} (spawn (\\ {p} {send p (list (receive {:b :got-b}) \
+           (receive {:x 1} {:after 30 :timeout}) (receive {m m}))}) (self))) \
+         (sleep 20) (send c :a) (sleep 10) (send c :b) (receive {r r})",
+    );
+    assert_eq!(got, "{:got-b :timeout :a}");
+}

@@ -20,8 +20,10 @@ impl Body {
     /// An actor of the runtime sharing `globals` that will call the list
     /// `{f arg...}` held by `call`.
     pub fn new(globals: Arc<Globals>, call: Fragment) -> Body {
+        let mut interp = Interp::with_globals(globals);
+        interp.actor.parkable = true;
         Body {
-            interp: Interp::with_globals(globals),
+            interp,
             start: Some(call),
         }
     }

@@ -373,11 +373,14 @@ pub(crate) fn exit_actor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Option<Value
     Ok(Some(Value::EMPTY_S))
 }
 
-/// The next message the current receive has not looked at; waits for one
-/// (keeping the stack) or returns `:receive/timeout` when the deadline
-/// (`ms`, negative for none) passes.
+/// The next message the current receive has not looked at, or
+/// `:receive/timeout` when the deadline (`ms`, negative for none) passes.
+/// With none yet it parks the actor (`Failure::Wait`: no native stack kept,
+/// and the same call runs again on wake-up) where the interpreter allows,
+/// else waits keeping the stack (a receive under a nested Rust call).
 fn next_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let ms = cx.int_arg(args, 0)?;
+    let park = std::mem::take(&mut cx.actor.park_site);
     loop {
         if cx.actor.save < cx.actor.mailbox.len() {
             let v = cx.actor.mailbox[cx.actor.save];
@@ -406,11 +409,20 @@ fn next_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
                 .get_or_insert(now + Duration::from_millis(ms as u64));
             Some(deadline.saturating_duration_since(now))
         };
-        if timeout == Some(Duration::ZERO) || sched(cx)?.wait(timeout) == WaitResult::TimedOut {
+        let timed_out = timeout == Some(Duration::ZERO)
+            || sched(cx)?.timed_out()
+            || (!park && sched(cx)?.wait(timeout) == WaitResult::TimedOut);
+        if timed_out {
             sched(cx)?.receive_done();
             cx.actor.save = 0;
             cx.actor.deadline = None;
             return Ok(kw("receive/timeout"));
+        }
+        if park {
+            // Rounded up so the wake-up never comes before `deadline`.
+            let timeout =
+                timeout.map(|d| u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX));
+            return Err(Failure::Wait { timeout });
         }
     }
 }

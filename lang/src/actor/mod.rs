@@ -39,6 +39,12 @@ pub(crate) struct Local {
     pub(crate) deadline: Option<Instant>,
     /// The reason `(exit reason)` asked this actor to end with.
     pub(crate) exit_reason: Option<Reason>,
+    /// The driver handles `RunOutcome::WaitingForMessage` (a spawned
+    /// [`Body`]); otherwise a receive must wait keeping the native stack.
+    pub(crate) parkable: bool,
+    /// Set by the interpreter only around a builtin call it can re-execute
+    /// after a park (pc and argument registers intact).
+    pub(crate) park_site: bool,
 }
 
 /// The reason `(exit reason)` gave, if the interpreter stopped for one.

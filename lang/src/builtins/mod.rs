@@ -144,6 +144,9 @@ pub enum Failure {
     Value(Value),
     /// The actor's heap is over its limit: the actor stops.
     Heap(HeapError),
+    /// No message yet (`actor/next-message` only): the interpreter parks,
+    /// and re-executes the same call when resumed. `timeout` in ms.
+    Wait { timeout: Option<u64> },
 }
 
 impl From<HeapError> for Failure {
