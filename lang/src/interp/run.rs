@@ -98,6 +98,26 @@ impl Interp {
                 }
             };
         }
+        // The tail shared by the fused arithmetic/comparison ops: the fast
+        // result while the global builtin `idx` is intact, else the slow
+        // path (a call of whatever the global holds).
+        macro_rules! binary {
+            ($l:lifetime, $idx:expr, $fast:expr, $x:expr, $y:expr, $dst:expr) => {{
+                let (idx, x, y) = ($idx, $x, $y);
+                let fast = if self.globals.builtin_intact(idx) {
+                    $fast(x, y)
+                } else {
+                    None
+                };
+                match fast {
+                    Some(v) => reg!($dst) = v,
+                    None => match tri!(self.binary_slow(idx, x, y, $dst, pc, span!())) {
+                        Some(v) => reg!($dst) = v,
+                        None => continue $l,
+                    },
+                }
+            }};
+        }
         macro_rules! ret {
             ($l:lifetime, $v:expr) => {{
                 let v = $v;
@@ -170,70 +190,46 @@ impl Interp {
                         reg!(*dst) = c;
                     }
                     Op::Arith { op, dst, a, b } => {
-                        let (x, y) = (reg!(*a), reg!(*b));
-                        let idx = arith_index(*op);
-                        let fast = if self.globals.builtin_intact(idx) {
-                            arith_fast(*op, x, y)
-                        } else {
-                            None
-                        };
-                        match fast {
-                            Some(v) => reg!(*dst) = v,
-                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                                Some(v) => reg!(*dst) = v,
-                                None => continue 'frames,
-                            },
-                        }
+                        binary!(
+                            'frames,
+                            arith_index(*op),
+                            |x, y| arith_fast(*op, x, y),
+                            reg!(*a),
+                            reg!(*b),
+                            *dst
+                        );
                     }
                     Op::ArithImm { op, dst, a, imm } => {
-                        let x = reg!(*a);
                         let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                        let idx = arith_index(*op);
-                        let fast = if self.globals.builtin_intact(idx) {
-                            arith_fast(*op, x, y)
-                        } else {
-                            None
-                        };
-                        match fast {
-                            Some(v) => reg!(*dst) = v,
-                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                                Some(v) => reg!(*dst) = v,
-                                None => continue 'frames,
-                            },
-                        }
+                        binary!(
+                            'frames,
+                            arith_index(*op),
+                            |x, y| arith_fast(*op, x, y),
+                            reg!(*a),
+                            y,
+                            *dst
+                        );
                     }
                     Op::Compare { op, dst, a, b } => {
-                        let (x, y) = (reg!(*a), reg!(*b));
-                        let idx = compare_index(*op);
-                        let fast = if self.globals.builtin_intact(idx) {
-                            compare_fast(*op, x, y)
-                        } else {
-                            None
-                        };
-                        match fast {
-                            Some(v) => reg!(*dst) = v,
-                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                                Some(v) => reg!(*dst) = v,
-                                None => continue 'frames,
-                            },
-                        }
+                        binary!(
+                            'frames,
+                            compare_index(*op),
+                            |x, y| compare_fast(*op, x, y),
+                            reg!(*a),
+                            reg!(*b),
+                            *dst
+                        );
                     }
                     Op::CompareImm { op, dst, a, imm } => {
-                        let x = reg!(*a);
                         let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                        let idx = compare_index(*op);
-                        let fast = if self.globals.builtin_intact(idx) {
-                            compare_fast(*op, x, y)
-                        } else {
-                            None
-                        };
-                        match fast {
-                            Some(v) => reg!(*dst) = v,
-                            None => match tri!(self.binary_slow(idx, x, y, *dst, pc, span!())) {
-                                Some(v) => reg!(*dst) = v,
-                                None => continue 'frames,
-                            },
-                        }
+                        binary!(
+                            'frames,
+                            compare_index(*op),
+                            |x, y| compare_fast(*op, x, y),
+                            reg!(*a),
+                            y,
+                            *dst
+                        );
                     }
                     Op::CompareBranch {
                         op,
