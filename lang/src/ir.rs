@@ -200,6 +200,21 @@ pub enum Op {
     },
     /// A loop back-edge marker: charges a reduction; the collector may run.
     Safepoint,
+    /// Start a `receive`: scan the actor's queued messages from the oldest.
+    ReceiveStart,
+    /// `dst =` the next message the current `receive` has not scanned; with
+    /// none, wait for one (parking the actor: this instruction runs again on
+    /// wake-up). If the deadline of `timeout` (milliseconds, or `UNSET` for
+    /// none) passes first, go to `timed_out`. An Error in `dst` when this
+    /// is no actor or `timeout` is not an integer. Safepoint.
+    Receive {
+        dst: Reg,
+        timeout: Reg,
+        timed_out: Target,
+    },
+    /// Take the message `Receive` returned last out of the queue: the
+    /// `receive` is over.
+    ReceiveAccept,
 
     // ---- terminators ----
     Jump {
@@ -314,6 +329,7 @@ impl Op {
                 vec![then, else_]
             }
             Op::MacroCheck { done, .. } | Op::GlobalHead { done, .. } => vec![done],
+            Op::Receive { timed_out, .. } => vec![timed_out],
             _ => vec![],
         }
     }

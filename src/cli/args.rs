@@ -38,7 +38,13 @@ pub enum Command {
     /// is kept in $VALK_HISTORY or ~/.valk_history. Ctrl-D exits.
     Repl,
     /// Evaluate EXPR like a REPL line and print the result.
+    ///
+    /// It runs as the main actor of a runtime, like a program: `spawn`,
+    /// `send` and `receive` work.
     Eval {
+        /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        schedulers: Option<u16>,
         /// The expression (several forms make one S-expression).
         expr: String,
     },

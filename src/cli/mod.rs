@@ -31,7 +31,10 @@ pub fn main() -> ExitCode {
             &args,
             schedulers.map_or(0, usize::from),
         )),
-        Some(Command::Eval { expr }) => status_code(run::eval_expression(&expr)),
+        Some(Command::Eval { schedulers, expr }) => status_code(run::eval_expression(
+            &expr,
+            schedulers.map_or(0, usize::from),
+        )),
         Some(Command::Test { paths }) => status_code(test_runner::run(&paths)),
     }
 }

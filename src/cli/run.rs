@@ -38,21 +38,15 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize) -> i32 {
         };
         valk_lang::actor::Reason::Status(status)
     });
-    match reason {
-        valk_lang::actor::Reason::Status(status) => status,
-        valk_lang::actor::Reason::Normal => 0,
-        other => {
-            eprintln!("valk: main actor exited: {}", other.describe());
-            1
-        }
-    }
+    status_of(reason)
 }
 
 /// Source name used for `valk eval` input in error locations.
 pub const EVAL_SOURCE: &str = "<eval>";
 
-/// Evaluate one expression like a REPL line and print its result.
-pub fn eval_expression(expr: &str) -> i32 {
+/// Evaluate one expression like a REPL line, in the main actor of a
+/// runtime (so actor builtins work), and print its result.
+pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
     let mut session = match Session::new() {
         Ok(session) => session,
         Err(message) => {
@@ -60,16 +54,33 @@ pub fn eval_expression(expr: &str) -> i32 {
             return 1;
         }
     };
-    match session.eval_line(expr, EVAL_SOURCE) {
-        Reply::Value(text) => {
-            println!("{text}");
-            0
-        }
-        Reply::Unit => 0,
-        Reply::Error(error) => {
-            eprintln!("{}", error.located);
+    let expr = expr.to_owned();
+    let reason = valk_lang::actor::run_main(schedulers, move |cx| {
+        let status = match session.eval_line_in_actor(cx, &expr, EVAL_SOURCE) {
+            Reply::Value(text) => {
+                println!("{text}");
+                0
+            }
+            Reply::Unit => 0,
+            Reply::Error(error) => {
+                eprintln!("{}", error.located);
+                1
+            }
+            Reply::Exit(status) => status,
+        };
+        valk_lang::actor::Reason::Status(status)
+    });
+    status_of(reason)
+}
+
+/// The process status for the main actor's exit reason.
+fn status_of(reason: valk_lang::actor::Reason) -> i32 {
+    match reason {
+        valk_lang::actor::Reason::Status(status) => status,
+        valk_lang::actor::Reason::Normal => 0,
+        other => {
+            eprintln!("valk: main actor exited: {}", other.describe());
             1
         }
-        Reply::Exit(status) => status,
     }
 }

@@ -38,6 +38,9 @@ pub enum Reply {
     Exit(i32),
 }
 
+/// The scheduler context of the main actor.
+pub type ActorCx<'a> = valk_lang::actor::SchedCx<'a, valk_lang::actor::ValkSystem>;
+
 /// One interpreter with the prelude and test module loaded.
 pub struct Session {
     interp: Interp,
@@ -117,27 +120,46 @@ impl Session {
     }
 
     /// [`Session::run_source`] in an actor: the actor builtins reach `cx`.
-    pub fn run_source_in_actor(
+    pub fn run_source_in_actor(&mut self, cx: &mut ActorCx<'_>, source: &str, name: &str) -> Step {
+        match self.in_actor(cx, |s| s.run_source(source, name)) {
+            Ok(step) => step,
+            Err(step) => step,
+        }
+    }
+
+    /// [`Session::eval_line`] in an actor: the actor builtins reach `cx`.
+    pub fn eval_line_in_actor(&mut self, cx: &mut ActorCx<'_>, line: &str, name: &str) -> Reply {
+        match self.in_actor(cx, |s| s.eval_line(line, name)) {
+            Ok(reply) => reply,
+            Err(Step::Exit(status)) => Reply::Exit(status),
+            Err(Step::Failed(failure)) => Reply::Error(failure),
+            Err(Step::Finished) => Reply::Unit,
+        }
+    }
+
+    /// Run `f` as the main actor's code: the actor prelude loaded, the
+    /// actor builtins reaching `cx`. `Err` when the prelude fails or the
+    /// code ended the actor with `(exit reason)` (reported on stderr).
+    fn in_actor<R>(
         &mut self,
-        cx: &mut valk_lang::actor::SchedCx<'_, valk_lang::actor::ValkSystem>,
-        source: &str,
-        name: &str,
-    ) -> Step {
+        cx: &mut ActorCx<'_>,
+        f: impl FnOnce(&mut Session) -> R,
+    ) -> Result<R, Step> {
         valk_lang::actor::hosted_with(
             cx,
             self,
             |s| &mut s.interp,
             |s| {
                 if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
-                    return step_of(&e);
+                    return Err(step_of(&e));
                 }
-                let step = s.run_source(source, name);
+                let r = f(s);
                 match valk_lang::actor::take_exit_reason(&mut s.interp) {
                     Some(r) if !matches!(r, valk_lang::actor::Reason::Normal) => {
                         eprintln!("valk: main actor exited: {}", r.describe());
-                        Step::Exit(1)
+                        Err(Step::Exit(1))
                     }
-                    _ => step,
+                    _ => Ok(r),
                 }
             },
         )

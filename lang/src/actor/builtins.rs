@@ -9,7 +9,7 @@ use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, Timer
 
 use super::body::Body;
 use super::system::{Reason, ValkSystem};
-use crate::builtins::{BuiltinDef, Cx, Failure, VARIADIC};
+use crate::builtins::{BuiltinDef, Cx, Failure, Special, VARIADIC};
 
 pub(crate) const BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -102,26 +102,12 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
         "{{:mailbox n} {:heap bytes} {:reductions n} {:status s}} or () if dead.",
         info,
     ),
-    BuiltinDef::new(
-        "actor/next-message",
+    BuiltinDef::special(
+        "receive",
         1,
-        1,
-        "Internal to receive: the next unscanned message.",
-        next_message,
-    ),
-    BuiltinDef::new(
-        "actor/accept",
-        0,
-        0,
-        "Internal to receive: take the last scanned message.",
-        accept,
-    ),
-    BuiltinDef::new(
-        "actor/clauses",
-        1,
-        1,
-        "Internal to receive: split its clauses.",
-        clauses,
+        VARIADIC,
+        "`(receive {pattern body...} ... {:after ms body...})`: take the oldest message a clause matches.",
+        Special::Receive,
     ),
 ];
 
@@ -373,50 +359,45 @@ pub(crate) fn exit_actor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Option<Value
     Ok(Some(Value::EMPTY_S))
 }
 
-/// The next message the current receive has not looked at, or
-/// `:receive/timeout` when the deadline (`ms`, negative for none) passes.
-/// With none yet it parks the actor (`Failure::Wait`: no native stack kept,
-/// and the same call runs again on wake-up) where the interpreter allows,
-/// else waits keeping the stack (a receive under a nested Rust call).
-fn next_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let ms = cx.int_arg(args, 0)?;
-    let park = std::mem::take(&mut cx.actor.park_site);
+/// The next message the current receive has not scanned (`Ok(None)`: the
+/// deadline `ms` passed; `None` waits for ever). With none queued it parks
+/// the actor (`Failure::Wait`: no native stack kept; the interpreter runs
+/// the `Receive` instruction again on wake-up) when `park`, else waits
+/// keeping the stack (the main actor).
+pub(crate) fn next_message(
+    cx: &mut Cx<'_>,
+    ms: Option<u64>,
+    park: bool,
+) -> Result<Option<Value>, Failure> {
     loop {
-        if cx.actor.save < cx.actor.mailbox.len() {
-            let v = cx.actor.mailbox[cx.actor.save];
+        if let Some(&v) = cx.actor.mailbox.get(cx.actor.save) {
             cx.actor.save += 1;
-            return Ok(v);
+            return Ok(Some(v));
         }
         let mut got = false;
-        loop {
-            let Some(frag) = sched(cx)?.receive_matching(&mut |_| true) else {
-                break;
-            };
+        while let Some(frag) = sched(cx)?.receive_matching(&mut |_| true) {
             let v = cx.heap.adopt(frag)?;
-            cx.actor.mailbox.push(v);
+            cx.actor.mailbox.push_back(v);
             got = true;
         }
         if got {
             continue;
         }
-        let timeout = if ms < 0 {
-            None
-        } else {
+        let timeout = ms.map(|ms| {
             let now = Instant::now();
             let deadline = *cx
                 .actor
                 .deadline
-                .get_or_insert(now + Duration::from_millis(ms as u64));
-            Some(deadline.saturating_duration_since(now))
-        };
+                .get_or_insert(now + Duration::from_millis(ms));
+            deadline.saturating_duration_since(now)
+        });
         let timed_out = timeout == Some(Duration::ZERO)
             || sched(cx)?.timed_out()
             || (!park && sched(cx)?.wait(timeout) == WaitResult::TimedOut);
         if timed_out {
             sched(cx)?.receive_done();
-            cx.actor.save = 0;
-            cx.actor.deadline = None;
-            return Ok(kw("receive/timeout"));
+            receive_start(cx.actor);
+            return Ok(None);
         }
         if park {
             // Rounded up so the wake-up never comes before `deadline`.
@@ -427,64 +408,16 @@ fn next_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-/// Takes the message `next-message` returned last: the receive is over.
-fn accept(cx: &mut Cx<'_>, _: &[Value]) -> Result<Value, Failure> {
-    let a = &mut *cx.actor;
-    if a.save == 0 || a.save > a.mailbox.len() {
-        return Err(Failure::Message(
-            "`actor/accept`: no message scanned".into(),
-        ));
-    }
-    let v = a.mailbox.remove(a.save - 1);
+/// A new `receive` scans the queue from the oldest message, with no deadline yet.
+pub(crate) fn receive_start(a: &mut super::Local) {
     a.save = 0;
     a.deadline = None;
-    Ok(v)
 }
 
-/// Splits `receive` clauses into `{tests {ms} finals}`: `tests` are the
-/// patterns with body 1 plus `{_ 0}`, `ms` the `:after` time form (-1 if
-/// none), `finals` the `:after` clause as `{:receive/timeout body...}`
-/// followed by the message clauses.
-fn clauses(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let cls = cx.list_arg(args, 0)?;
-    let one = Value::small_int(1).unwrap_or(Value::NIL);
-    let zero = Value::small_int(0).unwrap_or(Value::NIL);
-    let mut tests = Vec::new();
-    let mut finals = Vec::new();
-    let mut after = None;
-    for (i, c) in cls.iter().enumerate() {
-        let items = cx
-            .heap
-            .list_to_vec(*c)
-            .filter(|_| cx.heap.list_kind(*c).is_some());
-        let Some(items) = items else {
-            return Err(cx.error(format!("`receive`: clause {} is not a list", i + 1)));
-        };
-        let Some(&pat) = items.first() else {
-            return Err(cx.error("`receive`: empty clause"));
-        };
-        if pat == kw("after") {
-            if items.len() < 2 {
-                return Err(cx.error("`receive`: `:after` needs a time"));
-            }
-            let mut body = vec![kw("receive/timeout")];
-            body.extend_from_slice(&items[2..]);
-            after = Some((items[1], cx.qlist(&body)?));
-        } else {
-            tests.push(cx.qlist(&[pat, one])?);
-            finals.push(*c);
-        }
+/// Takes the message [`next_message`] returned last: the receive is over.
+pub(crate) fn accept(a: &mut super::Local) {
+    if a.save > 0 {
+        a.mailbox.remove(a.save - 1);
     }
-    tests.push(cx.qlist(&[Value::symbol(valk_heap::intern("_")), zero])?);
-    let (ms, after_clause) = match after {
-        Some((ms, clause)) => (ms, Some(clause)),
-        None => (Value::small_int(-1).unwrap_or(Value::NIL), None),
-    };
-    if let Some(a) = after_clause {
-        finals.insert(0, a);
-    }
-    let tests = cx.qlist(&tests)?;
-    let ms = cx.qlist(&[ms])?;
-    let finals = cx.qlist(&finals)?;
-    cx.qlist(&[tests, ms, finals])
+    receive_start(a);
 }

@@ -2,10 +2,11 @@
 //! scheduler, the actor body around an [`Interp`], and the actor builtins
 //! (`spawn`, `send`, `receive`, links, monitors, names, timers).
 //!
-//! `receive` is a macro of [`PRELUDE`] over two hidden builtins: a message
-//! queue local to the actor (adopted values, GC roots) with a save index, so a
-//! selective receive scans each message once per receive. Waiting keeps the
-//! coroutine stack (`Cx::wait`).
+//! `receive` is a special form the compiler turns into a scan loop (see
+//! `compiler/receive.rs`) over a message queue local to the actor (adopted
+//! values, GC roots) with a save index, so a selective receive scans each
+//! message once per receive. A spawned actor waiting in it parks without
+//! native frames; the main actor waits keeping its stack (`Cx::wait`).
 
 mod body;
 pub(crate) mod builtins;
@@ -32,7 +33,7 @@ pub(crate) struct Local {
     /// The runtime's globals (for `spawn`), set while hosted.
     pub(crate) globals: Option<std::sync::Arc<crate::Globals>>,
     /// Messages taken from the scheduler, oldest first (GC roots).
-    pub(crate) mailbox: Vec<Value>,
+    pub(crate) mailbox: std::collections::VecDeque<Value>,
     /// Messages before this index were rejected by the current receive.
     pub(crate) save: usize,
     /// The current receive's `:after` deadline.
@@ -52,17 +53,8 @@ pub fn take_exit_reason(it: &mut Interp) -> Option<Reason> {
     it.actor.exit_reason.take()
 }
 
-/// Valk source loaded into the main actor before the program: `receive`
-/// and `sleep`.
+/// Valk source loaded into the main actor before the program: `sleep`.
 pub const PRELUDE: &str = r#"
-(fun {actor/receive-loop __tc __t}
-  {do (= {__x} (actor/next-message __t))
-      (if (== __x :receive/timeout) {__x}
-        {if (eval (join {match __x} __tc)) {actor/accept} {actor/receive-loop __tc __t}})})
-(def {receive} (macro {& __cl}
-  {do (= {__rc} (actor/clauses (map fst __cl)))
-      (= {__m} (actor/receive-loop (fst __rc) (eval (snd __rc))))
-      (eval (join {match __m} (trd __rc)))}))
 (fun {sleep __ms} {receive {:after __ms :ok}})
 "#;
 

@@ -76,6 +76,7 @@ pub enum Special {
     Repeat,
     Fun,
     Penv,
+    Receive,
 }
 
 /// One registered builtin.

@@ -61,6 +61,7 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
         Special::Try => args.len() == 2 && args[0].as_q().is_some(),
         Special::Repeat => args.len() == 2 && args[1].as_q().is_some(),
         Special::Penv => false,
+        Special::Receive => super::receive::fits(args),
     }
 }
 
@@ -81,6 +82,7 @@ impl Compiler<'_> {
                 | Special::Select
                 | Special::Case
                 | Special::Match
+                | Special::Receive
                 | Special::Repeat
         );
         if tail || !may_fail {
@@ -203,6 +205,7 @@ impl Compiler<'_> {
             Special::Match => self.match_form(args, span, dst, tail),
             Special::Try => self.try_form(args, span, dst, tail),
             Special::Repeat => self.repeat_form(args, span, dst, tail),
+            Special::Receive => self.receive_form(args, span, dst, tail),
             Special::Penv => Err(CompileError {
                 span,
                 message: "`penv` cannot be inlined".into(),

@@ -13,6 +13,7 @@
 
 mod forms;
 mod pattern;
+mod receive;
 
 use valk_heap::{Heap, ListKind, SharedValue, Value};
 
@@ -1068,6 +1069,14 @@ fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
                 fix(r)
             }
         }
-        Op::Safepoint | Op::Jump { .. } | Op::Guard { .. } => {}
+        Op::Receive { dst, timeout, .. } => {
+            fix(dst);
+            fix(timeout)
+        }
+        Op::Safepoint
+        | Op::ReceiveStart
+        | Op::ReceiveAccept
+        | Op::Jump { .. }
+        | Op::Guard { .. } => {}
     }
 }

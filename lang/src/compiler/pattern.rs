@@ -43,7 +43,7 @@ impl Compiler<'_> {
 
     /// Test `src` against pattern `p`; on mismatch jump to `fail`; on match
     /// fall through with the pattern's names bound.
-    fn pattern(&mut self, p: &Node, src: Reg, fail: Target) -> CResult<()> {
+    pub(super) fn pattern(&mut self, p: &Node, src: Reg, fail: Target) -> CResult<()> {
         match &p.syn {
             Syn::Sym(s) => {
                 if Self::is_wildcard(p) {

@@ -8,6 +8,7 @@
 //! stop at any safepoint and resume later.
 
 mod call;
+mod receive;
 mod run;
 mod special;
 
@@ -298,7 +299,13 @@ impl Interp {
     fn finish(&mut self) -> Result<Value, ValkError> {
         loop {
             match self.run(DEFAULT_BUDGET) {
-                RunOutcome::OutOfBudget => continue,
+                RunOutcome::OutOfBudget => {
+                    // Run to completion inside an actor (the main actor):
+                    // let the others on this worker have their turn.
+                    if let Some(sched) = self.actor.host.get() {
+                        sched.yield_now();
+                    }
+                }
                 RunOutcome::Done(v) => return Ok(v),
                 RunOutcome::Error(v) => return Err(self.error_of(v)),
                 RunOutcome::Exit(code) => return Err(ValkError::exit(code)),
@@ -471,7 +478,7 @@ struct FrameRoots<'a> {
     frames: &'a mut [Frame],
     argbuf: &'a mut Vec<Value>,
     result: &'a mut Value,
-    mailbox: &'a mut Vec<Value>,
+    mailbox: &'a mut std::collections::VecDeque<Value>,
 }
 
 impl Roots for FrameRoots<'_> {

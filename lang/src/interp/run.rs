@@ -397,6 +397,19 @@ impl Interp {
                         }
                     }
                     Op::Safepoint => tri!(self.safepoint(fuel, pc)),
+                    Op::ReceiveStart => self.receive_start(),
+                    Op::Receive {
+                        dst,
+                        timeout,
+                        timed_out,
+                    } => {
+                        tri!(self.safepoint(fuel, at));
+                        match tri!(self.receive_next(reg!(*timeout), at, span!())) {
+                            Some(v) => reg!(*dst) = v,
+                            None => pc = *timed_out as usize,
+                        }
+                    }
+                    Op::ReceiveAccept => self.receive_accept(),
                     Op::Jump { to } => pc = *to as usize,
                     Op::Branch {
                         cond,

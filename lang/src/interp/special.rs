@@ -113,6 +113,7 @@ impl Interp {
             | Special::Case
             | Special::Match
             | Special::Try
+            | Special::Receive
             | Special::Repeat => self.synthesized(s, args, ret, tail, span),
         }
     }
