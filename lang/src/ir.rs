@@ -200,6 +200,14 @@ pub enum Op {
     },
     /// A loop back-edge marker: charges a reduction; the collector may run.
     Safepoint,
+    /// The frame's final value is to be called with no arguments `n` more
+    /// times, as [`Op::TailCall`]'s `then_apply` does: emitted before a
+    /// tail-position `((FORM ...))` whose inner form is not a plain call
+    /// (`{pattern (do ...)}` clause bodies), so that form stays in tail
+    /// position.
+    ApplyResult {
+        n: u32,
+    },
     /// Start a `receive`: scan the actor's queued messages from the oldest.
     ReceiveStart,
     /// `dst =` the next message the current `receive` has not scanned; with

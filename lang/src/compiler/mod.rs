@@ -537,6 +537,11 @@ impl<'h> Compiler<'h> {
                     self.pending_apply = wrap + 1;
                     return self.sexpr(inner, head.span, dst, true);
                 }
+                // A special form or builtin (`((do a (loop)))`, the usual
+                // `match`/`receive` clause body): compiled inline in tail
+                // position, the frame calling its final value.
+                self.emit(Op::ApplyResult { n: wrap + 1 }, head.span);
+                return self.sexpr(inner, head.span, dst, true);
             }
         }
         if wrap > 0 {
@@ -1074,6 +1079,7 @@ fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
             fix(timeout)
         }
         Op::Safepoint
+        | Op::ApplyResult { .. }
         | Op::ReceiveStart
         | Op::ReceiveAccept
         | Op::Jump { .. }

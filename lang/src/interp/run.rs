@@ -397,6 +397,11 @@ impl Interp {
                         }
                     }
                     Op::Safepoint => tri!(self.safepoint(fuel, pc)),
+                    Op::ApplyResult { n } => {
+                        if let Some(fr) = self.frames.last_mut() {
+                            fr.apply_result = fr.apply_result.saturating_add(*n);
+                        }
+                    }
                     Op::ReceiveStart => self.receive_start(),
                     Op::Receive {
                         dst,
