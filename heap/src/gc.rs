@@ -167,14 +167,18 @@ impl Heap {
     /// Common end of both collections: reset the nursery, recount, time.
     fn finish(&mut self, t0: Instant, major: bool, roots: &mut dyn Roots) {
         let cycle = self.young_bytes.max(NURSERY_FIRST_WORDS * WORD);
-        // Keep the last nursery chunk for the next cycle if this cycle used
-        // at least half its size: busy actors then bump into warm memory,
-        // idle ones fall back to small chunks.
-        self.nursery.clear(|c| c.bytes() <= 2 * cycle);
-        // The kept chunk will be filled before the next slow-path check.
-        self.young_bytes = self.nursery.capacity_bytes();
         let large: usize = self.large.iter().map(Chunk::bytes).sum();
         self.live_after = self.old.used_bytes() + large;
+        // Keep the last nursery chunk for the next cycle if this cycle used
+        // at least half its size: busy actors then bump into warm memory,
+        // idle ones fall back to small chunks. A kept chunk counts as
+        // allocated (it will be filled before the next slow-path check), so
+        // it must leave most of the budget free: one as large as the budget
+        // would make every later chunk start a collection.
+        let budget = self.nursery_budget();
+        self.nursery
+            .clear(|c| c.bytes() <= 2 * cycle && c.bytes() <= budget / 2);
+        self.young_bytes = self.nursery.capacity_bytes();
         self.in_use = self.nursery.capacity_bytes() + self.old.capacity_bytes() + large;
         if major {
             self.old_threshold = self.live_after + (self.live_after / 2).max(MIN_MAJOR_HEADROOM);

@@ -426,3 +426,35 @@ fn fragments_built_from_shared_and_immediates() {
     let heap_copy = h.copy_to_fragment(int(4));
     assert_eq!(heap_copy.root(), int(4));
 }
+
+/// A burst of allocation grows nursery chunks; the last one is kept for the
+/// next cycle. It must not make every later message start a collection (a
+/// kept chunk larger than the nursery budget once did: one minor GC per
+/// message received in a ping-pong loop).
+#[test]
+fn messages_after_a_burst_do_not_collect_each_time() {
+    let mut h = Heap::new();
+    let mut root = range_list(&mut h, 200_000); // ~4.8 MB, no safepoint
+    root = h.list_to_vec(root).map_or(Value::NIL, |v| v[0]);
+    h.collect(&mut root);
+    let before = h.stats().minor_count;
+    let mut sender = Heap::new();
+    let mut received = 0;
+    for i in 0..10_000 {
+        let msg = range_list(&mut sender, 2);
+        let m = h.adopt(sender.copy_to_fragment(msg)).unwrap();
+        let small = h.adopt(Fragment::immediate(int(i))).unwrap();
+        received += list_ints(&h, m).len() + usize::from(small == int(i));
+        if h.gc_wanted() {
+            h.collect(&mut root); // the receiver's safepoint
+        }
+    }
+    assert_eq!(received, 30_000);
+    let collections = h.stats().minor_count - before;
+    // 10,000 two-cell messages are ~1.3 MB of fragment chunks: a few dozen
+    // 32 KiB budgets, not one collection per message.
+    assert!(
+        collections <= 100,
+        "{collections} minor collections for 10,000 messages"
+    );
+}
