@@ -325,6 +325,11 @@ impl Space {
     /// Add a chunk that is already full of objects (an adopted fragment),
     /// keeping the current bump chunk current.
     pub(crate) fn add_full_chunk(&mut self, chunk: Chunk) {
+        if self.chunks.capacity() == 0 {
+            // An actor that received one message and parked: no room for
+            // four chunk records.
+            self.chunks.reserve_exact(1);
+        }
         if self.has_current() {
             let at = self.chunks.len() - 1;
             self.chunks.insert(at, chunk);

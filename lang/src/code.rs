@@ -6,28 +6,27 @@
 //! Protos are never freed (code is small next to data; the `eval` cache
 //! bounds what run-time compilation adds).
 
-use std::sync::RwLock;
-
 use valk_heap::symbol::symbol_name;
 use valk_heap::Value;
 
 use crate::ir::Proto;
 
-static REGISTRY: RwLock<Vec<&'static Proto>> = RwLock::new(Vec::new());
+/// Append-only and lock-free to read: every call of a closure looks its
+/// proto up here, from any worker thread, so actors need no local copy.
+static REGISTRY: boxcar::Vec<&'static Proto> = boxcar::Vec::new();
 
 /// Register a proto; returns its index.
 pub fn register(p: Proto) -> u32 {
-    let mut r = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
     // Leaked on purpose: code lives as long as the process (see above), and
     // `&'static` frames need no reference counting on calls.
-    r.push(Box::leak(Box::new(p)));
-    (r.len() - 1) as u32
+    let index = REGISTRY.push(Box::leak(Box::new(p)));
+    u32::try_from(index).expect("more than 2^32 compiled functions")
 }
 
 /// The proto at `index`.
+#[inline]
 pub fn get(index: u32) -> Option<&'static Proto> {
-    let r = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    r.get(index as usize).copied()
+    REGISTRY.get(index as usize).copied()
 }
 
 /// The closure code word for a proto.
@@ -78,5 +77,5 @@ pub fn formals_text(code: Value, bound: usize) -> String {
 
 /// How many protos are registered.
 pub fn count() -> usize {
-    REGISTRY.read().unwrap_or_else(|e| e.into_inner()).len()
+    REGISTRY.count()
 }

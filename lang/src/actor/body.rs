@@ -12,8 +12,9 @@ use crate::{Globals, Interp, RunOutcome, DEFAULT_BUDGET};
 /// An actor running `(f arg...)`.
 pub struct Body {
     interp: Interp,
-    /// `{f arg...}` until the first slice starts the call.
-    start: Option<Fragment>,
+    /// `{f arg...}` until the first slice starts the call (boxed: a parked
+    /// actor should not carry its empty space).
+    start: Option<Box<Fragment>>,
 }
 
 impl Body {
@@ -24,7 +25,7 @@ impl Body {
         interp.actor.parkable = true;
         Body {
             interp,
-            start: Some(call),
+            start: Some(Box::new(call)),
         }
     }
 
@@ -46,7 +47,7 @@ impl Body {
 impl Actor<ValkSystem> for Body {
     fn run(&mut self, cx: &mut Cx<'_, ValkSystem>) -> Step<Reason> {
         if let Some(call) = self.start.take() {
-            if let Err(r) = self.begin(call) {
+            if let Err(r) = self.begin(*call) {
                 return Step::Exit(r);
             }
         }

@@ -155,14 +155,10 @@ fn do_spawn(
     args: &[Value],
     opts: SpawnOpts,
 ) -> Result<(Pid, Option<MonitorRef>), Failure> {
+    sched(cx)?;
     let call = cx.heap.list(args, ListKind::Q)?;
     let frag = cx.heap.copy_to_fragment(call);
-    let globals = cx
-        .actor
-        .globals
-        .clone()
-        .ok_or_else(|| Failure::Message("`spawn`: not running in an actor".into()))?;
-    let body = Body::new(globals, frag);
+    let body = Body::new(cx.globals.clone(), frag);
     Ok(sched(cx)?.spawn(body, opts))
 }
 
@@ -354,7 +350,7 @@ pub(crate) fn exit_actor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Option<Value
     if cx.actor.host.get().is_none() || cx.heap.as_int(v).is_some() {
         return Ok(None);
     }
-    cx.actor.exit_reason = Some(Reason::from_value(cx.heap, v));
+    cx.actor.exit_reason = Some(Box::new(Reason::from_value(cx.heap, v)));
     cx.exit_request = Some(if v == kw("normal") { 0 } else { 1 });
     Ok(Some(Value::EMPTY_S))
 }

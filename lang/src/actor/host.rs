@@ -55,9 +55,6 @@ pub fn hosted_with<T, R>(
     let p = NonNull::from(cx).cast::<Cx<'static, ValkSystem>>();
     let it = get(t);
     let saved = it.actor.host.0.replace(p);
-    if it.actor.globals.is_none() {
-        it.actor.globals = Some(it.globals.clone());
-    }
     let r = f(t);
     get(t).actor.host.0 = saved;
     r

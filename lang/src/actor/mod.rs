@@ -30,8 +30,6 @@ use crate::Interp;
 #[derive(Default)]
 pub(crate) struct Local {
     pub(crate) host: host::HostPtr,
-    /// The runtime's globals (for `spawn`), set while hosted.
-    pub(crate) globals: Option<std::sync::Arc<crate::Globals>>,
     /// Messages taken from the scheduler, oldest first (GC roots).
     pub(crate) mailbox: std::collections::VecDeque<Value>,
     /// Messages before this index were rejected by the current receive.
@@ -39,7 +37,7 @@ pub(crate) struct Local {
     /// The current receive's `:after` deadline.
     pub(crate) deadline: Option<Instant>,
     /// The reason `(exit reason)` asked this actor to end with.
-    pub(crate) exit_reason: Option<Reason>,
+    pub(crate) exit_reason: Option<Box<Reason>>,
     /// The driver handles `RunOutcome::WaitingForMessage` (a spawned
     /// [`Body`]); otherwise a receive must wait keeping the native stack.
     pub(crate) parkable: bool,
@@ -50,7 +48,7 @@ pub(crate) struct Local {
 
 /// The reason `(exit reason)` gave, if the interpreter stopped for one.
 pub fn take_exit_reason(it: &mut Interp) -> Option<Reason> {
-    it.actor.exit_reason.take()
+    it.actor.exit_reason.take().map(|r| *r)
 }
 
 /// Valk source loaded into the main actor before the program: `sleep`.

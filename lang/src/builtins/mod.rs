@@ -24,7 +24,7 @@
 //! valid for the whole builtin call.
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use valk_heap::{Heap, HeapError, ObjKind, Value};
 
@@ -197,7 +197,7 @@ pub struct Cx<'a> {
     /// The actor's heap (allocation never collects).
     pub heap: &'a mut Heap,
     /// The runtime's globals (shared by every actor).
-    pub globals: &'a Globals,
+    pub globals: &'a Arc<Globals>,
     /// Where `print` and friends write.
     pub out: &'a mut dyn Write,
     /// The builtin being run (for error messages).

@@ -6,7 +6,7 @@
 use valk_heap::{HeapError, ListKind, ObjKind, Value};
 
 use super::{Frame, FrameKind, Interp, RunOutcome};
-use crate::builtins::{self, Cx, Failure, Imp};
+use crate::builtins::{self, Failure, Imp};
 use crate::code;
 use crate::globals::UNSET;
 use crate::ir::{Proto, Reg};
@@ -26,7 +26,7 @@ pub(crate) type Stop = RunOutcome;
 
 impl Interp {
     pub(crate) fn heap_fatal(&mut self, e: HeapError) -> Stop {
-        self.fatal = Some(e.to_string());
+        self.cold().fatal = Some(e.to_string());
         RunOutcome::Fatal
     }
 
@@ -145,17 +145,13 @@ impl Interp {
         name: &'static str,
         span: Span,
     ) -> Result<Value, Stop> {
-        let mut cx = Cx {
-            heap: &mut self.heap,
-            globals: &self.globals,
-            out: &mut *self.out,
-            name,
-            exit_request: None,
-            actor: &mut self.actor,
-        };
-        let r = g(&mut cx, &self.argbuf);
-        if let Some(code) = cx.exit_request {
-            self.exit_request = Some(code);
+        let args = std::mem::take(&mut self.argbuf);
+        let (r, exit) = self.with_cx(name, |cx| {
+            let r = g(cx, &args);
+            (r, cx.exit_request)
+        });
+        self.argbuf = args;
+        if let Some(code) = exit {
             return Err(RunOutcome::Exit(code));
         }
         match r {
@@ -263,6 +259,11 @@ impl Interp {
                 }
             }
         } else {
+            if self.frames.capacity() == 0 {
+                // Most actors park with one frame: room for four would be
+                // a fifth of an idle actor's memory.
+                self.frames.reserve_exact(1);
+            }
             self.frames.push(Frame {
                 proto,
                 pc: 0,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use valk_heap::{Heap, ObjKind, Roots, SharedValue, Value};
 
+use crate::builtins::Cx;
 use crate::compiler::{CompileError, Compiler, Mode};
 use crate::error::ValkError;
 use crate::globals::{Globals, UNSET};
@@ -111,21 +112,29 @@ pub struct Interp {
     pub(crate) globals: Arc<Globals>,
     pub(crate) regs: Vec<Value>,
     pub(crate) frames: Vec<Frame>,
-    /// Local mirror of the code registry (no lock on calls).
-    pub(crate) protos: Vec<Option<&'static Proto>>,
-    pub(crate) eval_cache: HashMap<(u8, u64), Vec<(SharedValue, u32)>>,
     pub(crate) argbuf: Vec<Value>,
-    pub(crate) out: Box<dyn Write + Send>,
     pub(crate) max_frames: usize,
     pub(crate) max_regs: usize,
     /// The finished computation's value (a root until taken).
     pub(crate) result: Value,
-    pub(crate) fatal: Option<String>,
-    pub(crate) exit_request: Option<i32>,
     /// Reductions charged since creation.
     pub reductions: u64,
     /// Actor state: scheduler link, received messages (roots).
     pub(crate) actor: crate::actor::Local,
+    /// What most actors never use, allocated on first use: a parked actor
+    /// costs its heap and this struct, so every word here counts.
+    pub(crate) cold: Option<Box<Cold>>,
+}
+
+/// The rarely used part of an [`Interp`].
+#[derive(Default)]
+pub(crate) struct Cold {
+    /// Code compiled at run time (`eval`, computed special forms).
+    pub(crate) eval_cache: HashMap<(u8, u64), Vec<(SharedValue, u32)>>,
+    /// Where `print` writes (`None`: standard output).
+    pub(crate) out: Option<Box<dyn Write + Send>>,
+    /// The message of the fatal error that stopped the run.
+    pub(crate) fatal: Option<String>,
 }
 
 /// The prelude files, loaded in this order when present.
@@ -158,17 +167,13 @@ impl Interp {
             globals,
             regs: Vec::new(),
             frames: Vec::new(),
-            protos: Vec::new(),
-            eval_cache: HashMap::new(),
             argbuf: Vec::new(),
-            out: Box::new(std::io::stdout()),
             max_frames: DEFAULT_MAX_FRAMES,
             max_regs: DEFAULT_MAX_REGS,
             result: Value::NIL,
-            fatal: None,
-            exit_request: None,
             reductions: 0,
             actor: crate::actor::Local::default(),
+            cold: None,
         }
     }
 
@@ -176,7 +181,7 @@ impl Interp {
         for (name, src) in PRELUDE {
             if let Err(e) = self.eval_source(src, name) {
                 // The prelude is ours: a failure is a bug, but never a panic.
-                let _ = writeln!(self.out, "valk: prelude {name}: {e}");
+                eprintln!("valk: prelude {name}: {e}");
             }
         }
     }
@@ -198,7 +203,7 @@ impl Interp {
 
     /// Send `print` output somewhere else (tests, embedding).
     pub fn set_output(&mut self, out: Box<dyn Write + Send>) {
-        self.out = out;
+        self.cold().out = Some(out);
     }
 
     /// Limit recursion: at most `frames` frames and `regs` registers.
@@ -313,7 +318,11 @@ impl Interp {
                     return Err(ValkError::fatal("`receive` outside an actor".into()))
                 }
                 RunOutcome::Fatal => {
-                    let m = self.fatal.take().unwrap_or_else(|| "internal error".into());
+                    let m = self
+                        .cold
+                        .as_mut()
+                        .and_then(|c| c.fatal.take())
+                        .unwrap_or_else(|| "internal error".into());
                     self.reset();
                     return Err(ValkError::fatal(m));
                 }
@@ -419,18 +428,37 @@ impl Interp {
         index
     }
 
-    /// The proto at registry `index`, through the local mirror.
+    /// The rarely used part, allocated now if it was not.
+    pub(crate) fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// A builtin's view of this interpreter; `f` runs with it. (`print`
+    /// goes to standard output unless [`Interp::set_output`] said otherwise.)
+    pub(crate) fn with_cx<R>(&mut self, name: &'static str, f: impl FnOnce(&mut Cx<'_>) -> R) -> R {
+        let mut stdout;
+        let out: &mut dyn Write = match self.cold.as_mut().and_then(|c| c.out.as_mut()) {
+            Some(o) => &mut **o,
+            None => {
+                stdout = std::io::stdout();
+                &mut stdout
+            }
+        };
+        let mut cx = Cx {
+            heap: &mut self.heap,
+            globals: &self.globals,
+            out,
+            name,
+            exit_request: None,
+            actor: &mut self.actor,
+        };
+        f(&mut cx)
+    }
+
+    /// The proto at registry `index`.
     #[inline]
-    pub(crate) fn proto(&mut self, index: u32) -> Option<&'static Proto> {
-        if let Some(Some(p)) = self.protos.get(index as usize) {
-            return Some(p);
-        }
-        let p = crate::code::get(index)?;
-        if self.protos.len() <= index as usize {
-            self.protos.resize(index as usize + 1, None);
-        }
-        self.protos[index as usize] = Some(p);
-        Some(p)
+    pub(crate) fn proto(&self, index: u32) -> Option<&'static Proto> {
+        crate::code::get(index)
     }
 
     /// Collect garbage now, with the register file and frames as roots.

@@ -8,7 +8,7 @@ use valk_heap::Value;
 use super::call::Stop;
 use super::{Interp, RunOutcome};
 use crate::actor::builtins as actor;
-use crate::builtins::{Cx, Failure};
+use crate::builtins::Failure;
 use crate::globals::UNSET;
 use crate::syntax::Span;
 
@@ -43,15 +43,7 @@ impl Interp {
             return self.error_value(&msg, span).map(Some);
         };
         let park = self.actor.parkable;
-        let mut cx = Cx {
-            heap: &mut self.heap,
-            globals: &self.globals,
-            out: &mut *self.out,
-            name: "receive",
-            exit_request: None,
-            actor: &mut self.actor,
-        };
-        match actor::next_message(&mut cx, ms, park) {
+        match self.with_cx("receive", |cx| actor::next_message(cx, ms, park)) {
             Ok(v) => Ok(v),
             Err(Failure::Value(v)) => Ok(Some(v)),
             Err(Failure::Message(m)) => self.error_value(&m, span).map(Some),

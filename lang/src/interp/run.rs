@@ -573,11 +573,7 @@ impl Interp {
             return false;
         };
         // Macros have negative code words.
-        let Some(Some(p)) = usize::try_from(n)
-            .ok()
-            .and_then(|i| self.protos.get(i))
-            .copied()
-        else {
+        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
             return false;
         };
         let m = &p.meta;
@@ -651,11 +647,7 @@ impl Interp {
         let Some(n) = code.as_small_int() else {
             return false;
         };
-        let Some(Some(p)) = usize::try_from(n)
-            .ok()
-            .and_then(|i| self.protos.get(i))
-            .copied()
-        else {
+        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
             return false;
         };
         let m = &p.meta;

@@ -199,7 +199,7 @@ impl Interp {
         ) -> Result<u32, crate::compiler::CompileError>,
     ) -> Result<Result<u32, Value>, Stop> {
         let h = equal::structural_hash(&self.heap, key);
-        if let Some(entries) = self.eval_cache.get(&(tag, h)) {
+        if let Some(entries) = self.cold.as_ref().and_then(|c| c.eval_cache.get(&(tag, h))) {
             for (k, p) in entries {
                 if equal::identical(&self.heap, k.value(), key) {
                     return Ok(Ok(*p));
@@ -214,7 +214,11 @@ impl Interp {
         match compiled {
             Ok(p) => {
                 let sv: SharedValue = self.heap.to_shared(key);
-                self.eval_cache.entry((tag, h)).or_default().push((sv, p));
+                self.cold()
+                    .eval_cache
+                    .entry((tag, h))
+                    .or_default()
+                    .push((sv, p));
                 Ok(Ok(p))
             }
             Err(e) => Ok(Err(self.compile_error(e))),
