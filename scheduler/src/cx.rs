@@ -83,17 +83,17 @@ impl<'a, S: System> Cx<'a, S> {
         let mref = opts.monitor.then(|| MonitorRef(shared.next_ref()));
         let (task, pid) = shared.create(Some(&mut *core), Box::new(actor), false, |child| {
             if opts.link {
-                child.rel.links.push(me);
+                child.rel.add_link(me);
             }
             if let Some(mref) = mref {
-                child.rel.watchers.push((mref, me));
+                child.rel.add_watcher(mref, me);
             }
         });
         if opts.link {
             st.rel.add_link(pid);
         }
         if let Some(mref) = mref {
-            st.rel.monitoring.push((mref, pid));
+            st.rel.add_monitoring(mref, pid);
         }
         core.schedule_local(shared, task);
         (pid, mref)
@@ -279,7 +279,7 @@ impl<'a, S: System> Cx<'a, S> {
     /// Monitors `to`: one DOWN message when it ends (`noproc` if it is dead).
     pub fn monitor(&mut self, to: Pid) -> MonitorRef {
         let mref = MonitorRef(self.shared().next_ref());
-        self.state().rel.monitoring.push((mref, to));
+        self.state().rel.add_monitoring(mref, to);
         self.signal(
             to,
             Signal::Monitor {

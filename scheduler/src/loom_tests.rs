@@ -187,7 +187,7 @@ fn loom_link_racing_with_exit_is_answered_once() {
         // notify every link.
         let mut rel = Relations::default();
         rel.absorb_leftovers(target.exit());
-        let propagated = rel.links.iter().filter(|&&p| p == linker).count();
+        let propagated = rel.links().filter(|&p| p == linker).count();
         told.fetch_add(propagated, SeqCst);
 
         link.join().unwrap();

@@ -238,7 +238,7 @@ impl<S: System> ActorState<S> {
             Signal::Unlink { from } => {
                 self.rel.remove_link(from);
             }
-            Signal::Monitor { from, mref } => self.rel.watchers.push((mref, from)),
+            Signal::Monitor { from, mref } => self.rel.add_watcher(mref, from),
             Signal::Demonitor { mref } => self.rel.remove_watcher(mref),
             Signal::Down { mref, from, reason } => {
                 // After demonitor, a DOWN still in flight is dropped.

@@ -75,46 +75,72 @@ pub(crate) fn exit_action<R: ExitReason>(
 
 /// An actor's links and monitors, in both directions.
 ///
-/// Vectors, not sets: almost every actor has zero to two of each, and an empty
-/// `Vec` costs no allocation, which keeps a million idle actors small.
+/// One vector, not sets or three vectors: almost every actor has zero to two
+/// relations, an empty `Vec` costs no allocation, and one `Vec` header
+/// instead of three keeps a million idle actors small.
 #[derive(Debug, Default)]
-pub(crate) struct Relations {
-    /// Linked actors.
-    pub(crate) links: Vec<Pid>,
-    /// Monitors this actor holds: (ref, watched actor).
-    pub(crate) monitoring: Vec<(MonitorRef, Pid)>,
-    /// Monitors on this actor: (ref, watching actor).
-    pub(crate) watchers: Vec<(MonitorRef, Pid)>,
+pub(crate) struct Relations(Vec<Relation>);
+
+/// One link or monitor of an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relation {
+    /// Linked with this actor.
+    Link(Pid),
+    /// A monitor this actor holds on the watched actor.
+    Monitoring(MonitorRef, Pid),
+    /// A monitor the watching actor holds on this actor.
+    Watcher(MonitorRef, Pid),
 }
 
 impl Relations {
     pub(crate) fn add_link(&mut self, pid: Pid) {
-        if !self.links.contains(&pid) {
-            self.links.push(pid);
+        if !self.0.contains(&Relation::Link(pid)) {
+            self.0.push(Relation::Link(pid));
         }
     }
 
     /// Removes the link; false if there was none.
     pub(crate) fn remove_link(&mut self, pid: Pid) -> bool {
-        match self.links.iter().position(|&p| p == pid) {
-            Some(i) => {
-                self.links.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        self.remove_first(|r| r == Relation::Link(pid)).is_some()
+    }
+
+    pub(crate) fn add_monitoring(&mut self, mref: MonitorRef, watched: Pid) {
+        self.0.push(Relation::Monitoring(mref, watched));
+    }
+
+    pub(crate) fn add_watcher(&mut self, mref: MonitorRef, watcher: Pid) {
+        self.0.push(Relation::Watcher(mref, watcher));
     }
 
     /// Removes a monitor this actor holds; returns the watched pid.
     pub(crate) fn remove_monitoring(&mut self, mref: MonitorRef) -> Option<Pid> {
-        let i = self.monitoring.iter().position(|&(r, _)| r == mref)?;
-        Some(self.monitoring.swap_remove(i).1)
+        match self.remove_first(|r| matches!(r, Relation::Monitoring(m, _) if m == mref))? {
+            Relation::Monitoring(_, pid) => Some(pid),
+            _ => None,
+        }
     }
 
     pub(crate) fn remove_watcher(&mut self, mref: MonitorRef) {
-        if let Some(i) = self.watchers.iter().position(|&(r, _)| r == mref) {
-            self.watchers.swap_remove(i);
-        }
+        self.remove_first(|r| matches!(r, Relation::Watcher(m, _) if m == mref));
+    }
+
+    fn remove_first(&mut self, is: impl Fn(Relation) -> bool) -> Option<Relation> {
+        let i = self.0.iter().position(|&r| is(r))?;
+        Some(self.0.swap_remove(i))
+    }
+
+    /// The linked actors.
+    #[cfg(valk_loom)]
+    pub(crate) fn links(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.0.iter().filter_map(|r| match *r {
+            Relation::Link(pid) => Some(pid),
+            _ => None,
+        })
+    }
+
+    /// Takes every relation (the actor is exiting).
+    pub(crate) fn take(&mut self) -> Vec<Relation> {
+        std::mem::take(&mut self.0)
     }
 
     /// At exit: link and monitor requests that reached the inbox before it
@@ -127,7 +153,7 @@ impl Relations {
                 Item::Sig(Signal::Unlink { from }) => {
                     self.remove_link(from);
                 }
-                Item::Sig(Signal::Monitor { from, mref }) => self.watchers.push((mref, from)),
+                Item::Sig(Signal::Monitor { from, mref }) => self.add_watcher(mref, from),
                 Item::Sig(Signal::Demonitor { mref }) => self.remove_watcher(mref),
                 _ => {}
             }

@@ -23,7 +23,7 @@ use crate::pid::Pid;
 use crate::process::{ActorState, Code, FiberOut, RunCtx, Suspend, Task};
 use crate::queue::run_queue::WorkerCore;
 use crate::runtime::{Shared, Waker};
-use crate::signal::{Item, Signal};
+use crate::signal::{Item, Relation, Signal};
 use crate::sync::Ordering::{Relaxed, SeqCst};
 
 pub(crate) fn worker_main<S: System>(shared: &Shared<S>, mut core: WorkerCore<S>) {
@@ -199,24 +199,33 @@ fn finish_without_code<S: System>(
         shared.timers.cancel(token);
     }
     let mut waker = Waker::Local(core);
-    for link in std::mem::take(&mut st.rel.links) {
-        let exit = Signal::Exit {
-            from: me,
-            reason: reason.clone(),
-            linked: true,
-        };
-        shared.deliver(link, Item::Sig(exit), &mut waker);
+    // Links first, then monitors on this actor, then the monitors it held
+    // (the order a watcher linked and monitoring sees them in).
+    let relations = st.rel.take();
+    for &r in &relations {
+        if let Relation::Link(link) = r {
+            let exit = Signal::Exit {
+                from: me,
+                reason: reason.clone(),
+                linked: true,
+            };
+            shared.deliver(link, Item::Sig(exit), &mut waker);
+        }
     }
-    for (mref, watcher) in std::mem::take(&mut st.rel.watchers) {
-        let down = Signal::Down {
-            mref,
-            from: me,
-            reason: reason.clone(),
-        };
-        shared.deliver(watcher, Item::Sig(down), &mut waker);
+    for &r in &relations {
+        if let Relation::Watcher(mref, watcher) = r {
+            let down = Signal::Down {
+                mref,
+                from: me,
+                reason: reason.clone(),
+            };
+            shared.deliver(watcher, Item::Sig(down), &mut waker);
+        }
     }
-    for (mref, watched) in std::mem::take(&mut st.rel.monitoring) {
-        shared.deliver(watched, Item::Sig(Signal::Demonitor { mref }), &mut waker);
+    for &r in &relations {
+        if let Relation::Monitoring(mref, watched) = r {
+            shared.deliver(watched, Item::Sig(Signal::Demonitor { mref }), &mut waker);
+        }
     }
     let is_main = st.is_main;
     // Undelivered messages go now, not when the slot is reused.

@@ -12,29 +12,37 @@ use crate::{Globals, Interp, RunOutcome, DEFAULT_BUDGET};
 /// An actor running `(f arg...)`.
 pub struct Body {
     interp: Interp,
-    /// `{f arg...}` until the first slice starts the call (boxed: a parked
-    /// actor should not carry its empty space).
-    start: Option<Box<Fragment>>,
+    /// `f` and its arguments, one message fragment each, until the first
+    /// slice starts the call. Separate fragments: a function and arguments
+    /// that are shared-heap values or immediates (`(spawn idler)`) then take
+    /// no heap chunk in the new actor at all.
+    start: Option<Box<[Fragment]>>,
 }
 
 impl Body {
-    /// An actor of the runtime sharing `globals` that will call the list
-    /// `{f arg...}` held by `call`.
-    pub fn new(globals: Arc<Globals>, call: Fragment) -> Body {
+    /// An actor of the runtime sharing `globals` that will call `f` on
+    /// `args`, each copied out of the spawner's heap as a fragment.
+    pub fn new(globals: Arc<Globals>, f: Fragment, args: Vec<Fragment>) -> Body {
         let mut interp = Interp::with_globals(globals);
         interp.actor.parkable = true;
+        let mut start = Vec::with_capacity(args.len() + 1);
+        start.push(f);
+        start.extend(args);
         Body {
             interp,
-            start: Some(Box::new(call)),
+            start: Some(start.into_boxed_slice()),
         }
     }
 
-    fn begin(&mut self, call: Fragment) -> Result<(), Reason> {
+    fn begin(&mut self, call: Box<[Fragment]>) -> Result<(), Reason> {
         let heap = self.interp.heap_mut();
-        let v = heap
-            .adopt(call)
-            .map_err(|_| Reason::HeapLimit(heap.bytes_in_use()))?;
-        let items = heap.list_to_vec(v).unwrap_or_default();
+        let mut items = Vec::with_capacity(call.len());
+        for part in call.into_vec() {
+            let v = heap
+                .adopt(part)
+                .map_err(|_| Reason::HeapLimit(heap.bytes_in_use()))?;
+            items.push(v);
+        }
         let Some((&f, args)) = items.split_first() else {
             return Err(Reason::Normal);
         };
@@ -47,7 +55,7 @@ impl Body {
 impl Actor<ValkSystem> for Body {
     fn run(&mut self, cx: &mut Cx<'_, ValkSystem>) -> Step<Reason> {
         if let Some(call) = self.start.take() {
-            if let Err(r) = self.begin(*call) {
+            if let Err(r) = self.begin(call) {
                 return Step::Exit(r);
             }
         }

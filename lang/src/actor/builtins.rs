@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use valk_heap::{ListKind, ObjKind, Value};
+use valk_heap::{ObjKind, Value};
 use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, TimerRef, WaitResult};
 
 use super::body::Body;
@@ -156,9 +156,12 @@ fn do_spawn(
     opts: SpawnOpts,
 ) -> Result<(Pid, Option<MonitorRef>), Failure> {
     sched(cx)?;
-    let call = cx.heap.list(args, ListKind::Q)?;
-    let frag = cx.heap.copy_to_fragment(call);
-    let body = Body::new(cx.globals.clone(), frag);
+    let f = cx.heap.copy_to_fragment(args[0]);
+    let rest = args[1..]
+        .iter()
+        .map(|&a| cx.heap.copy_to_fragment(a))
+        .collect();
+    let body = Body::new(cx.globals.clone(), f, rest);
     Ok(sched(cx)?.spawn(body, opts))
 }
 

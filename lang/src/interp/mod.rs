@@ -383,6 +383,8 @@ impl Interp {
         self.regs.resize(p.meta.nregs as usize, UNSET);
         self.regs[0] = f;
         self.regs[1..=argc].copy_from_slice(args);
+        // A spawned actor's first frame: most never have a second.
+        self.frames.reserve_exact(1);
         self.frames.push(Frame {
             proto: p,
             pc: 0,
@@ -399,6 +401,17 @@ impl Interp {
         use crate::ir::{Block, Function, Meta, Op};
         // One trampoline per arity for the whole process: code is never
         // freed, and every actor's entry goes through here.
+        // Small arities without a lock (every spawn comes here).
+        static FAST: [std::sync::atomic::AtomicU32; 8] =
+            [const { std::sync::atomic::AtomicU32::new(u32::MAX) }; 8];
+        if let Some(i) = FAST
+            .get(argc)
+            .map(|a| a.load(std::sync::atomic::Ordering::Acquire))
+        {
+            if i != u32::MAX {
+                return i;
+            }
+        }
         static CACHE: std::sync::Mutex<Vec<Option<u32>>> = std::sync::Mutex::new(Vec::new());
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(Some(index)) = cache.get(argc) {
@@ -425,6 +438,9 @@ impl Interp {
             cache.resize(argc + 1, None);
         }
         cache[argc] = Some(index);
+        if let Some(a) = FAST.get(argc) {
+            a.store(index, std::sync::atomic::Ordering::Release);
+        }
         index
     }
 
