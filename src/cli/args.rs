@@ -36,6 +36,9 @@ pub enum Command {
     /// several forms is one S-expression (`+ 1 2` gives 3). Results are shown
     /// in re-readable form; errors are shown and the session goes on. History
     /// is kept in $VALK_HISTORY or ~/.valk_history. Ctrl-D exits.
+    ///
+    /// Lines run as the main actor of a runtime: `spawn`, `send` and
+    /// `receive` work, and `(self)`'s mailbox lasts across lines.
     Repl,
     /// Evaluate EXPR like a REPL line and print the result.
     ///

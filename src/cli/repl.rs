@@ -7,7 +7,11 @@
 //!
 //! Input is collected until its brackets balance ([`Balance`]); the complete
 //! text is then evaluated as one REPL line (several forms make one
-//! S-expression, as in the original).
+//! S-expression, as in the original). Lines run in the main actor of an actor
+//! runtime ([`ReplRuntime`]), so `spawn`, `send` and `receive` work and the
+//! REPL's mailbox lasts across lines.
+
+mod runtime;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -16,6 +20,7 @@ use std::process::ExitCode;
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 
+use self::runtime::ReplRuntime;
 use super::session::{Reply, Session};
 use super::status_code;
 
@@ -26,19 +31,41 @@ pub const REPL_SOURCE: &str = "<repl>";
 
 /// Run the REPL on standard input until end of input or `(exit N)`.
 pub fn run() -> ExitCode {
-    let mut session = match Session::new() {
+    let session = match Session::new() {
         Ok(session) => session,
         Err(message) => {
             eprintln!("valk: {message}");
             return ExitCode::FAILURE;
         }
     };
-    let status = if io::stdin().is_terminal() {
-        interactive(&mut session)
-    } else {
-        piped(&mut session, io::stdin().lock(), &mut io::stdout())
+    let runtime = match ReplRuntime::start(session, REPL_SOURCE) {
+        Ok(runtime) => runtime,
+        Err(message) => {
+            eprintln!("valk: {message}");
+            return ExitCode::FAILURE;
+        }
     };
-    status_code(status)
+    let input = if io::stdin().is_terminal() {
+        interactive(&runtime)
+    } else {
+        piped(&runtime, io::stdin().lock(), &mut io::stdout())
+    };
+    // The runtime ends first either way: its status is the session's unless
+    // reading the input failed.
+    let status = runtime.finish();
+    status_code(match input {
+        InputEnd::Failed => 1,
+        InputEnd::Done => status,
+    })
+}
+
+/// How reading input ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InputEnd {
+    /// End of input, or the session ended (`(exit N)`, the main actor killed).
+    Done,
+    /// The input could not be read (reported on stderr).
+    Failed,
 }
 
 /// Where the history lives: $VALK_HISTORY, else ~/.valk_history.
@@ -49,12 +76,12 @@ fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".valk_history"))
 }
 
-fn interactive(session: &mut Session) -> i32 {
+fn interactive(runtime: &ReplRuntime) -> InputEnd {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("valk: cannot start line editing ({e}); reading plain lines");
-            return piped(session, io::stdin().lock(), &mut io::stdout());
+            return piped(runtime, io::stdin().lock(), &mut io::stdout());
         }
     };
     let history = history_path();
@@ -64,7 +91,7 @@ fn interactive(session: &mut Session) -> i32 {
     }
     println!("Valk {} (Ctrl-D to exit)", env!("CARGO_PKG_VERSION"));
     let mut input = PendingInput::default();
-    let status = loop {
+    let end = loop {
         let prompt = if input.is_empty() {
             PROMPT
         } else {
@@ -76,15 +103,15 @@ fn interactive(session: &mut Session) -> i32 {
                     continue;
                 };
                 let _ = editor.add_history_entry(complete.as_str());
-                if let Some(status) = evaluate(session, &complete, &mut io::stdout()) {
-                    break status;
+                if evaluate(runtime, complete, &mut io::stdout()) == Next::Stop {
+                    break InputEnd::Done;
                 }
             }
             Err(ReadlineError::Interrupted) => input.clear(),
-            Err(ReadlineError::Eof) => break 0,
+            Err(ReadlineError::Eof) => break InputEnd::Done,
             Err(e) => {
                 eprintln!("valk: cannot read input: {e}");
-                break 1;
+                break InputEnd::Failed;
             }
         }
     };
@@ -93,51 +120,55 @@ fn interactive(session: &mut Session) -> i32 {
             eprintln!("valk: cannot save history to {}: {e}", path.display());
         }
     }
-    status
+    end
 }
 
-/// The REPL over any line source without prompts; returns the exit status.
-pub fn piped(session: &mut Session, lines: impl BufRead, out: &mut dyn Write) -> i32 {
+/// The REPL over any line source without prompts.
+pub fn piped(runtime: &ReplRuntime, lines: impl BufRead, out: &mut dyn Write) -> InputEnd {
     let mut input = PendingInput::default();
     for line in lines.lines() {
         let line = match line {
             Ok(line) => line,
             Err(e) => {
                 eprintln!("valk: cannot read input: {e}");
-                return 1;
+                return InputEnd::Failed;
             }
         };
         let Some(complete) = input.push_line(&line) else {
             continue;
         };
-        if let Some(status) = evaluate(session, &complete, out) {
-            return status;
+        if evaluate(runtime, complete, out) == Next::Stop {
+            return InputEnd::Done;
         }
     }
     // Input that ended inside an unbalanced form is still evaluated, so its
     // read error is shown rather than silently dropped.
     if let Some(rest) = input.take() {
-        if let Some(status) = evaluate(session, &rest, out) {
-            return status;
-        }
+        evaluate(runtime, rest, out);
     }
-    0
+    InputEnd::Done
 }
 
-/// Evaluate one complete input and show the reply; `Some(status)` when the
-/// program asked to exit.
-fn evaluate(session: &mut Session, input: &str, out: &mut dyn Write) -> Option<i32> {
-    let reply = session.eval_line(input, REPL_SOURCE);
-    let shown = match reply {
-        Reply::Value(text) => text,
-        Reply::Unit => return None,
-        Reply::Error(error) if error.is_read_error => error.located,
-        Reply::Error(error) => format!("Error: {}", error.message),
-        Reply::Exit(status) => return Some(status),
+/// Whether to read more input after an evaluation.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    GoOn,
+    /// The session is over: `(exit N)`, or the main actor has ended.
+    Stop,
+}
+
+/// Evaluate one complete input in the main actor and show the reply.
+fn evaluate(runtime: &ReplRuntime, input: String, out: &mut dyn Write) -> Next {
+    let shown = match runtime.eval(input) {
+        Some(Reply::Value(text)) => text,
+        Some(Reply::Unit) => return Next::GoOn,
+        Some(Reply::Error(error)) if error.is_read_error => error.located,
+        Some(Reply::Error(error)) => format!("Error: {}", error.message),
+        Some(Reply::Exit(_)) | None => return Next::Stop,
     };
     let _ = writeln!(out, "{shown}");
     let _ = out.flush();
-    None
+    Next::GoOn
 }
 
 /// Lines typed so far for one input.

@@ -74,7 +74,7 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
 }
 
 /// The process status for the main actor's exit reason.
-fn status_of(reason: valk_lang::actor::Reason) -> i32 {
+pub(super) fn status_of(reason: valk_lang::actor::Reason) -> i32 {
     match reason {
         valk_lang::actor::Reason::Status(status) => status,
         valk_lang::actor::Reason::Normal => 0,

@@ -44,6 +44,10 @@ pub type ActorCx<'a> = valk_lang::actor::SchedCx<'a, valk_lang::actor::ValkSyste
 /// One interpreter with the prelude and test module loaded.
 pub struct Session {
     interp: Interp,
+    /// The actor prelude ([`valk_lang::actor::PRELUDE`]) is loaded. It is
+    /// loaded once: the REPL evaluates every line in the actor, and loading
+    /// it again would undo a user's redefinition of `sleep`.
+    actor_prelude_loaded: bool,
 }
 
 /// What an interpreter error means for the command line.
@@ -111,6 +115,7 @@ impl Session {
     pub fn new() -> Result<Session, String> {
         Ok(Session {
             interp: Interp::new(),
+            actor_prelude_loaded: false,
         })
     }
 
@@ -137,9 +142,10 @@ impl Session {
         }
     }
 
-    /// Run `f` as the main actor's code: the actor prelude loaded, the
-    /// actor builtins reaching `cx`. `Err` when the prelude fails or the
-    /// code ended the actor with `(exit reason)` (reported on stderr).
+    /// Run `f` as the main actor's code: the actor prelude loaded (by the
+    /// first call), the actor builtins reaching `cx`. `Err` when the prelude
+    /// fails or the code ended the actor with `(exit reason)` (reported on
+    /// stderr).
     fn in_actor<R>(
         &mut self,
         cx: &mut ActorCx<'_>,
@@ -150,8 +156,11 @@ impl Session {
             self,
             |s| &mut s.interp,
             |s| {
-                if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
-                    return Err(step_of(&e));
+                if !s.actor_prelude_loaded {
+                    if let Err(e) = valk_lang::actor::load_prelude(&mut s.interp) {
+                        return Err(step_of(&e));
+                    }
+                    s.actor_prelude_loaded = true;
                 }
                 let r = f(s);
                 match valk_lang::actor::take_exit_reason(&mut s.interp) {
