@@ -51,13 +51,16 @@ func main() {
 		in := first
 		for i := 0; i < n-1; i++ {
 			out := make(chan int)
+			// Each hop passes the count on, less one (as bench.erl's
+			// relay does); a relay that passed 0 on is done.
 			go func(in, out chan int) {
 				for {
 					k := <-in
-					out <- k
 					if k <= 0 {
+						out <- 0
 						return
 					}
+					out <- k - 1
 				}
 			}(in, out)
 			in = out
