@@ -259,6 +259,12 @@ pub(crate) struct ScanPos {
     off: usize,
 }
 
+impl Default for Space {
+    fn default() -> Space {
+        Space::new()
+    }
+}
+
 impl Space {
     pub(crate) const fn new() -> Space {
         Space {

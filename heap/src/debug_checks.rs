@@ -43,7 +43,12 @@ impl Heap {
             .nursery
             .ranges()
             .map(|r| (r, Region::Nursery))
-            .chain(self.old.ranges().map(|r| (r, Region::Old)))
+            .chain(
+                self.tenured
+                    .iter()
+                    .flat_map(|t| t.old.ranges())
+                    .map(|r| (r, Region::Old)),
+            )
             .chain(
                 self.large
                     .iter()
@@ -83,7 +88,12 @@ impl Heap {
                 p = p.wrapping_add(words);
             }
         }
-        let remembered: HashSet<usize> = self.remembered.iter().map(|&p| p as usize).collect();
+        let no_remembered = Vec::new();
+        let remembered_list = self
+            .tenured
+            .as_ref()
+            .map_or(&no_remembered, |t| &t.remembered);
+        let remembered: HashSet<usize> = remembered_list.iter().map(|&p| p as usize).collect();
         let check_value = |v: Value, what: &dyn Fn() -> String| -> Result<(), String> {
             let Some(p) = v.ptr() else { return Ok(()) };
             if v.is_local() {
@@ -139,7 +149,7 @@ impl Heap {
                 ));
             }
         }
-        if remembered.len() != self.remembered.len()
+        if remembered.len() != remembered_list.len()
             || remembered.iter().any(|p| !starts.contains(p))
         {
             return Err("remembered set has duplicates or stale entries".into());
@@ -162,7 +172,7 @@ impl Heap {
             return Err(e);
         }
         let chunk_bytes = self.nursery.capacity_bytes()
-            + self.old.capacity_bytes()
+            + self.tenured.as_ref().map_or(0, |t| t.old.capacity_bytes())
             + self.large.iter().map(Chunk::bytes).sum::<usize>();
         if chunk_bytes != self.in_use {
             return Err(format!(

@@ -15,7 +15,7 @@
 //! the shared pointers it met: counts on shared objects no longer reached are
 //! released.
 
-use crate::chunk::{self, Chunk, Space, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
+use crate::chunk::{self, Chunk, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
 use crate::copy::Copier;
 use crate::heap::{Heap, MIN_MAJOR_HEADROOM};
 use crate::object::{self, flag};
@@ -89,9 +89,16 @@ impl Heap {
         let first = first_chunk_words(self.nursery.used_bytes());
         {
             let owned = &mut self.owned;
-            let mut c = Copier::new(&mut self.old, &mut self.large, false, first, OLD_MAX_WORDS);
+            let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
+            let mut c = Copier::new(
+                &mut tenured.old,
+                &mut self.large,
+                false,
+                first,
+                OLD_MAX_WORDS,
+            );
             roots.visit_roots(&mut |v| minor_visit(&mut c, owned, v));
-            for &o in &self.remembered {
+            for &o in &tenured.remembered {
                 // SAFETY: remembered objects are live old objects (old
                 // objects do not move in a minor collection).
                 let h = unsafe { *o };
@@ -105,7 +112,7 @@ impl Heap {
             }
             c.drain(|c, v| minor_visit(c, owned, v));
         }
-        self.remembered.clear();
+        self.tenured().remembered.clear();
         // Young large objects were copied (forwarded) or are garbage (still
         // YOUNG): either way their chunks go.
         let mut i = 0;
@@ -125,17 +132,24 @@ impl Heap {
     /// release the shared objects this heap no longer reaches.
     pub fn major_gc(&mut self, roots: &mut dyn Roots) {
         let t0 = Instant::now();
-        let from_old = core::mem::replace(&mut self.old, Space::new());
+        let from_old = core::mem::take(&mut self.tenured().old);
         let from_large = core::mem::take(&mut self.large);
         let mut reached = PtrSet::default();
         let first = first_chunk_words(from_old.used_bytes() + self.nursery.used_bytes());
         {
-            let mut c = Copier::new(&mut self.old, &mut self.large, false, first, OLD_MAX_WORDS);
+            let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
+            let mut c = Copier::new(
+                &mut tenured.old,
+                &mut self.large,
+                false,
+                first,
+                OLD_MAX_WORDS,
+            );
             roots.visit_roots(&mut |v| major_visit(&mut c, &mut reached, v));
             c.drain(|c, v| major_visit(c, &mut reached, v));
         }
         // Remembered objects were all in from-space.
-        self.remembered.clear();
+        self.tenured().remembered.clear();
         let mut from = from_large;
         from.append(&mut { from_old }.chunks);
         chunk::free_chunks(from);
@@ -168,7 +182,7 @@ impl Heap {
     fn finish(&mut self, t0: Instant, major: bool, roots: &mut dyn Roots) {
         let cycle = self.young_bytes.max(NURSERY_FIRST_WORDS * WORD);
         let large: usize = self.large.iter().map(Chunk::bytes).sum();
-        self.live_after = self.old.used_bytes() + large;
+        self.live_after = self.tenured().old.used_bytes() + large;
         // Keep the last nursery chunk for the next cycle if this cycle used
         // at least half its size: busy actors then bump into warm memory,
         // idle ones fall back to small chunks. A kept chunk counts as
@@ -179,17 +193,18 @@ impl Heap {
         self.nursery
             .clear(|c| c.bytes() <= 2 * cycle && c.bytes() <= budget / 2);
         self.young_bytes = self.nursery.capacity_bytes();
-        self.in_use = self.nursery.capacity_bytes() + self.old.capacity_bytes() + large;
+        self.in_use = self.nursery.capacity_bytes() + self.tenured().old.capacity_bytes() + large;
         if major {
             self.old_threshold = self.live_after + (self.live_after / 2).max(MIN_MAJOR_HEADROOM);
-            self.counters.major += 1;
+            self.tenured().counters.major += 1;
         } else {
-            self.counters.minor += 1;
+            self.tenured().counters.minor += 1;
         }
         self.gc_wanted = self.live_after > self.old_threshold;
         let ns = t0.elapsed().as_nanos() as u64;
-        self.counters.last_pause_ns = ns;
-        self.counters.total_pause_ns += ns;
+        let counters = &mut self.tenured().counters;
+        counters.last_pause_ns = ns;
+        counters.total_pause_ns += ns;
         if cfg!(feature = "debug-checks") {
             if let Err(e) = self.verify(roots, true) {
                 panic!(

@@ -41,13 +41,12 @@ pub(crate) struct Counters {
 pub struct Heap {
     /// Young objects: bump chunks plus adopted fragment chunks.
     pub(crate) nursery: Space,
-    /// Promoted objects.
-    pub(crate) old: Space,
+    /// What only a heap that has collected needs, made by its first
+    /// collection: an actor that parks before it has one (most idle actors)
+    /// does not carry it.
+    pub(crate) tenured: Option<Box<Tenured>>,
     /// Objects over `LARGE_WORDS`, one per chunk, young (flag) or old.
     pub(crate) large: Vec<Chunk>,
-    /// Old objects that may point to young ones or to shared objects not yet
-    /// in `owned` (written by `set_cdr`).
-    pub(crate) remembered: Vec<*mut u64>,
     /// Shared objects this heap holds one count on.
     pub(crate) owned: PtrSet,
     /// Bytes of chunks held from the system.
@@ -60,8 +59,18 @@ pub struct Heap {
     pub(crate) old_threshold: usize,
     /// Bytes of objects that survived the last collection.
     pub(crate) live_after: usize,
-    pub(crate) counters: Counters,
     pub(crate) gc_wanted: bool,
+}
+
+/// The old generation and the collector's bookkeeping.
+#[derive(Default)]
+pub(crate) struct Tenured {
+    /// Promoted objects.
+    pub(crate) old: Space,
+    /// Old objects that may point to young ones or to shared objects not yet
+    /// in `owned` (written by `set_cdr`).
+    pub(crate) remembered: Vec<*mut u64>,
+    pub(crate) counters: Counters,
 }
 
 // SAFETY: a Heap exclusively owns its chunks (raw pointers into them never
@@ -83,23 +92,21 @@ impl Heap {
     pub const fn new() -> Heap {
         Heap {
             nursery: Space::new(),
-            old: Space::new(),
+            tenured: None,
             large: Vec::new(),
-            remembered: Vec::new(),
             owned: PtrSet::with_hasher(core::hash::BuildHasherDefault::new()),
             in_use: 0,
             young_bytes: 0,
             limit: usize::MAX,
             old_threshold: MIN_MAJOR_HEADROOM,
             live_after: 0,
-            counters: Counters {
-                minor: 0,
-                major: 0,
-                total_pause_ns: 0,
-                last_pause_ns: 0,
-            },
             gc_wanted: false,
         }
+    }
+
+    /// The old generation, made now if this heap has none yet.
+    pub(crate) fn tenured(&mut self) -> &mut Tenured {
+        self.tenured.get_or_insert_with(Box::default)
     }
 
     /// An empty heap that refuses to grow past `limit_bytes` of chunks.
@@ -128,13 +135,14 @@ impl Heap {
 
     /// Collector figures.
     pub fn stats(&self) -> GcStats {
+        let counters = self.tenured.as_ref().map(|t| &t.counters);
         GcStats {
             bytes_in_use: self.in_use,
             live_after_last_gc: self.live_after,
-            minor_count: self.counters.minor,
-            major_count: self.counters.major,
-            total_pause_ns: self.counters.total_pause_ns,
-            last_pause_ns: self.counters.last_pause_ns,
+            minor_count: counters.map_or(0, |c| c.minor),
+            major_count: counters.map_or(0, |c| c.major),
+            total_pause_ns: counters.map_or(0, |c| c.total_pause_ns),
+            last_pause_ns: counters.map_or(0, |c| c.last_pause_ns),
             limit: (self.limit != usize::MAX).then_some(self.limit),
         }
     }
@@ -394,7 +402,7 @@ impl Heap {
         if h & (flag::YOUNG | flag::REMEMBERED) == 0 && self.needs_remembering(cdr) {
             // SAFETY: `p` is a live old object of this heap.
             unsafe { p.write(h | flag::REMEMBERED) };
-            self.remembered.push(p);
+            self.tenured().remembered.push(p);
         }
     }
 
@@ -433,7 +441,9 @@ impl Drop for Heap {
     fn drop(&mut self) {
         // O(chunks): big heaps go to the background reaper in one piece.
         let mut chunks = core::mem::take(&mut self.large);
-        chunks.append(&mut self.old.chunks);
+        if let Some(t) = self.tenured.as_mut() {
+            chunks.append(&mut t.old.chunks);
+        }
         chunks.append(&mut self.nursery.chunks);
         chunk::free_chunks(chunks);
         // Give back our shared counts.
