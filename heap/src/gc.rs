@@ -15,7 +15,7 @@
 //! the shared pointers it met: counts on shared objects no longer reached are
 //! released.
 
-use crate::chunk::{self, Chunk, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
+use crate::chunk::{self, Chunk, Space, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
 use crate::copy::Copier;
 use crate::heap::{Heap, MIN_MAJOR_HEADROOM};
 use crate::object::{self, flag};
@@ -26,6 +26,11 @@ use std::time::Instant;
 
 /// Minor: copy young objects; note shared ones in `owned`.
 #[inline(always)]
+/// A copier into old space, where both collections put what survives.
+fn promoting_copier<'a>(old: &'a mut Space, large: &'a mut Vec<Chunk>, first: usize) -> Copier<'a> {
+    Copier::new(old, large, false, first, OLD_MAX_WORDS)
+}
+
 fn minor_visit(c: &mut Copier<'_>, owned: &mut PtrSet, v: &mut Value) {
     let Some(p) = v.ptr() else { return };
     if v.is_local() {
@@ -90,13 +95,7 @@ impl Heap {
         {
             let owned = &mut self.owned;
             let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
-            let mut c = Copier::new(
-                &mut tenured.old,
-                &mut self.large,
-                false,
-                first,
-                OLD_MAX_WORDS,
-            );
+            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first);
             roots.visit_roots(&mut |v| minor_visit(&mut c, owned, v));
             for &o in &tenured.remembered {
                 // SAFETY: remembered objects are live old objects (old
@@ -138,13 +137,7 @@ impl Heap {
         let first = first_chunk_words(from_old.used_bytes() + self.nursery.used_bytes());
         {
             let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
-            let mut c = Copier::new(
-                &mut tenured.old,
-                &mut self.large,
-                false,
-                first,
-                OLD_MAX_WORDS,
-            );
+            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first);
             roots.visit_roots(&mut |v| major_visit(&mut c, &mut reached, v));
             c.drain(|c, v| major_visit(c, &mut reached, v));
         }
