@@ -101,11 +101,15 @@ impl core::fmt::Debug for Fragment {
     }
 }
 
+/// Source objects whose header a message copy replaced with a forwarding
+/// pointer, with the header to put back.
+type HeaderLog = smallvec::SmallVec<[(*mut u64, u64); 8]>;
+
 /// Message copy of one field: copy private objects (once), count shared ones.
 #[inline(always)]
 fn visit(
     c: &mut Copier<'_>,
-    log: &mut Vec<(*mut u64, u64)>,
+    log: &mut HeaderLog,
     shared_refs: &mut Vec<*const u64>,
     v: &mut Value,
 ) {
@@ -133,9 +137,15 @@ impl Heap {
     /// Deep-copy `v` into a message. Preserves sharing inside the term and
     /// passes shared-heap objects by count. `v` and this heap are unchanged.
     pub fn copy_to_fragment(&mut self, v: Value) -> Fragment {
+        if !v.is_ptr() {
+            // Numbers, keywords, symbols: most replies copy nothing.
+            return Fragment::immediate(v);
+        }
         let mut space = Space::new();
         let mut large = Vec::new();
-        let mut log = Vec::new();
+        // The overwritten headers of the copied objects: a small message
+        // (the usual case) logs them without a heap allocation.
+        let mut log = HeaderLog::new();
         let mut shared_refs = Vec::new();
         let mut root = v;
         {
