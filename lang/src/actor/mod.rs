@@ -41,9 +41,6 @@ pub(crate) struct Local {
     /// The driver handles `RunOutcome::WaitingForMessage` (a spawned
     /// [`Body`]); otherwise a receive must wait keeping the native stack.
     pub(crate) parkable: bool,
-    /// Set by the interpreter only around a builtin call it can re-execute
-    /// after a park (pc and argument registers intact).
-    pub(crate) park_site: bool,
 }
 
 /// The reason `(exit reason)` gave, if the interpreter stopped for one.

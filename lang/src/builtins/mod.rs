@@ -145,8 +145,9 @@ pub enum Failure {
     Value(Value),
     /// The actor's heap is over its limit: the actor stops.
     Heap(HeapError),
-    /// No message yet (`actor/next-message` only): the interpreter parks,
-    /// and re-executes the same call when resumed. `timeout` in ms.
+    /// No message yet: returned only by `receive`'s queue scan, for which
+    /// the `Receive` instruction parks the actor and runs again on wake-up
+    /// (`timeout` in ms). From a builtin call it becomes an error.
     Wait { timeout: Option<u64> },
 }
 

@@ -130,11 +130,7 @@ impl Interp {
                 let v = self.call_fn(g, def.name, span)?;
                 Ok(Called::Value(v))
             }
-            Imp::Special(s) => {
-                // A special may call builtins from elsewhere: no re-execution.
-                self.actor.park_site = false;
-                self.apply_special(s, ret, tail, span)
-            }
+            Imp::Special(s) => self.apply_special(s, ret, tail, span),
         }
     }
 
@@ -159,7 +155,11 @@ impl Interp {
             Err(Failure::Value(v)) => Ok(v),
             Err(Failure::Message(m)) => self.error_value(&m, span),
             Err(Failure::Heap(e)) => Err(self.heap_fatal(e)),
-            Err(Failure::Wait { timeout }) => Err(RunOutcome::WaitingForMessage { timeout }),
+            // Only the `Receive` instruction can park (it runs again on
+            // wake-up); a builtin call cannot be resumed half way.
+            Err(Failure::Wait { .. }) => {
+                self.error_value(&format!("`{name}`: cannot wait for a message here"), span)
+            }
         }
     }
 

@@ -47,25 +47,6 @@ impl Interp {
         Ok(())
     }
 
-    /// A non-tail call from a call instruction at `at`: a builtin there may
-    /// park the actor (`Failure::Wait`), and then the frame resumes at `at`,
-    /// re-executing the call with the same argument registers.
-    fn apply_parkable(
-        &mut self,
-        f: Value,
-        dst: Reg,
-        at: usize,
-        span: Span,
-    ) -> Result<Called, Stop> {
-        self.actor.park_site = self.actor.parkable;
-        let r = self.apply(f, dst, false, span);
-        self.actor.park_site = false;
-        if let Err(RunOutcome::WaitingForMessage { .. }) = r {
-            self.set_pc(at);
-        }
-        r
-    }
-
     fn set_pc(&mut self, pc: usize) {
         if let Some(fr) = self.frames.last_mut() {
             fr.pc = pc as u32;
@@ -296,7 +277,7 @@ impl Interp {
                         self.argbuf
                             .extend_from_slice(&self.regs[a..a + *argc as usize]);
                         self.set_pc(pc);
-                        match tri!(self.apply_parkable(f, *dst, at, span!())) {
+                        match tri!(self.apply(f, *dst, false, span!())) {
                             Called::Value(v) => reg!(*dst) = v,
                             Called::Pushed => continue 'frames,
                         }
@@ -351,7 +332,7 @@ impl Interp {
                         self.argbuf
                             .extend_from_slice(&self.regs[a..a + *argc as usize]);
                         self.set_pc(pc);
-                        match tri!(self.apply_parkable(Value::builtin(*index), *dst, at, span!())) {
+                        match tri!(self.apply(Value::builtin(*index), *dst, false, span!())) {
                             Called::Value(v) => reg!(*dst) = v,
                             Called::Pushed => continue 'frames,
                         }
