@@ -39,7 +39,11 @@ pub enum Command {
     ///
     /// Lines run as the main actor of a runtime: `spawn`, `send` and
     /// `receive` work, and `(self)`'s mailbox lasts across lines.
-    Repl,
+    Repl {
+        /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        schedulers: Option<u16>,
+    },
     /// Evaluate EXPR like a REPL line and print the result.
     ///
     /// It runs as the main actor of a runtime, like a program: `spawn`,

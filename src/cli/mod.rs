@@ -21,7 +21,8 @@ pub use repl::Balance;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None | Some(Command::Repl) => repl::run(),
+        None => repl::run(0),
+        Some(Command::Repl { schedulers }) => repl::run(schedulers.map_or(0, usize::from)),
         Some(Command::Run {
             schedulers,
             file,

@@ -30,7 +30,7 @@ const CONTINUATION_PROMPT: &str = "  ... ";
 pub const REPL_SOURCE: &str = "<repl>";
 
 /// Run the REPL on standard input until end of input or `(exit N)`.
-pub fn run() -> ExitCode {
+pub fn run(schedulers: usize) -> ExitCode {
     let session = match Session::new() {
         Ok(session) => session,
         Err(message) => {
@@ -38,7 +38,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match ReplRuntime::start(session, REPL_SOURCE) {
+    let runtime = match ReplRuntime::start(session, REPL_SOURCE, schedulers) {
         Ok(runtime) => runtime,
         Err(message) => {
             eprintln!("valk: {message}");

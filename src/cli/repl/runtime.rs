@@ -29,16 +29,21 @@ pub struct ReplRuntime {
 }
 
 impl ReplRuntime {
-    /// Starts the runtime (default scheduler count) with `session` in its
-    /// main actor; `source` names the inputs in error locations.
-    pub fn start(session: Session, source: &'static str) -> Result<ReplRuntime, String> {
+    /// Starts the runtime on `schedulers` threads (0: the default) with
+    /// `session` in its main actor; `source` names the inputs in error
+    /// locations.
+    pub fn start(
+        session: Session,
+        source: &'static str,
+        schedulers: usize,
+    ) -> Result<ReplRuntime, String> {
         let (inputs, input_rx) = mpsc::channel::<String>();
         let (reply_tx, replies) = mpsc::channel::<Reply>();
         let mut session = session;
         let runtime = std::thread::Builder::new()
             .name("valk-runtime".to_owned())
             .spawn(move || {
-                let reason = valk_lang::actor::run_main(0, move |cx| {
+                let reason = valk_lang::actor::run_main(schedulers, move |cx| {
                     Reason::Status(serve(cx, &mut session, source, &input_rx, &reply_tx))
                 });
                 status_of(reason)
@@ -119,7 +124,7 @@ mod tests {
     use super::*;
 
     fn start() -> ReplRuntime {
-        ReplRuntime::start(Session::new().unwrap(), "<test>").unwrap()
+        ReplRuntime::start(Session::new().unwrap(), "<test>", 0).unwrap()
     }
 
     fn eval(rt: &ReplRuntime, input: &str) -> Reply {
