@@ -17,7 +17,7 @@
 
 use crate::chunk::{self, Chunk, Space, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
 use crate::copy::Copier;
-use crate::heap::{Heap, MIN_MAJOR_HEADROOM};
+use crate::heap::{nursery_budget_for, Heap, MIN_MAJOR_HEADROOM};
 use crate::object::{self, flag};
 use crate::roots::Roots;
 use crate::shared::{self, PtrSet};
@@ -175,29 +175,29 @@ impl Heap {
     fn finish(&mut self, t0: Instant, major: bool, roots: &mut dyn Roots) {
         let cycle = self.young_bytes.max(NURSERY_FIRST_WORDS * WORD);
         let large: usize = self.large.iter().map(Chunk::bytes).sum();
-        self.live_after = self.tenured().old.used_bytes() + large;
+        let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
+        self.live_after = tenured.old.used_bytes() + large;
         // Keep the last nursery chunk for the next cycle if this cycle used
         // at least half its size: busy actors then bump into warm memory,
         // idle ones fall back to small chunks. A kept chunk counts as
         // allocated (it will be filled before the next slow-path check), so
         // it must leave most of the budget free: one as large as the budget
         // would make every later chunk start a collection.
-        let budget = self.nursery_budget();
+        let budget = nursery_budget_for(self.live_after);
         self.nursery
             .clear(|c| c.bytes() <= 2 * cycle && c.bytes() <= budget / 2);
         self.young_bytes = self.nursery.capacity_bytes();
-        self.in_use = self.nursery.capacity_bytes() + self.tenured().old.capacity_bytes() + large;
+        self.in_use = self.nursery.capacity_bytes() + tenured.old.capacity_bytes() + large;
         if major {
             self.old_threshold = self.live_after + (self.live_after / 2).max(MIN_MAJOR_HEADROOM);
-            self.tenured().counters.major += 1;
+            tenured.counters.major += 1;
         } else {
-            self.tenured().counters.minor += 1;
+            tenured.counters.minor += 1;
         }
         self.gc_wanted = self.live_after > self.old_threshold;
         let ns = t0.elapsed().as_nanos() as u64;
-        let counters = &mut self.tenured().counters;
-        counters.last_pause_ns = ns;
-        counters.total_pause_ns += ns;
+        tenured.counters.last_pause_ns = ns;
+        tenured.counters.total_pause_ns += ns;
         if cfg!(feature = "debug-checks") {
             if let Err(e) = self.verify(roots, true) {
                 panic!(

@@ -32,6 +32,11 @@ pub(crate) struct Counters {
     pub(crate) last_pause_ns: u64,
 }
 
+/// Young bytes allowed between collections for a live set of `live_after`.
+pub(crate) fn nursery_budget_for(live_after: usize) -> usize {
+    (2 * live_after).clamp(MIN_NURSERY_BUDGET, MAX_NURSERY_BUDGET)
+}
+
 /// One actor's private heap. `Send` (it moves with its actor between
 /// worker threads), not `Sync`.
 ///
@@ -148,7 +153,7 @@ impl Heap {
     }
 
     pub(crate) fn nursery_budget(&self) -> usize {
-        (2 * self.live_after).clamp(MIN_NURSERY_BUDGET, MAX_NURSERY_BUDGET)
+        nursery_budget_for(self.live_after)
     }
 
     fn check_limit(&self, bytes: usize) -> Result<(), HeapError> {
