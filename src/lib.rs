@@ -1,10 +1,6 @@
-//! Valk: an Erlang-style actor runtime hosting the Valkyria Lisp.
-//!
-//! This crate is the `valk` binary and the embedding facade: it re-exports the
-//! runtime's crates and holds the command line (`cli`).
+//! The `valk` command line (`valk run`, `valk eval`, `valk repl`, `valk
+//! test`). Programs that embed Valk depend on the `valk` library crate
+//! (`embed/`) instead, which pulls in none of the CLI's dependencies.
 #![forbid(unsafe_code)]
-
-pub use valk_heap as heap;
-pub use valk_lang as lang;
 
 pub mod cli;

@@ -47,7 +47,8 @@ impl ValkError {
         }
     }
 
-    pub(crate) fn from_read(e: ReadError) -> ValkError {
+    /// A read error (located; `incomplete` kept for the REPL).
+    pub fn from_read(e: ReadError) -> ValkError {
         let mut v = ValkError::at(Some(e.span), e.message);
         v.kind = ErrorKind::Read {
             incomplete: e.incomplete,
@@ -59,7 +60,8 @@ impl ValkError {
         ValkError::at(Some(e.span), e.message)
     }
 
-    pub(crate) fn fatal(message: String) -> ValkError {
+    /// An error that is not a Valk Error value (the runtime could not go on).
+    pub fn fatal(message: String) -> ValkError {
         ValkError {
             kind: ErrorKind::Fatal,
             message,

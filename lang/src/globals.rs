@@ -4,13 +4,15 @@
 //! is retired (kept alive) rather than freed, because another actor may have
 //! just read it and not yet made its own reference.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use valk_heap::symbol::intern;
 use valk_heap::{SharedValue, Value};
 
-use crate::builtins;
+use std::collections::HashMap;
+
+use crate::builtins::{self, BuiltinSet};
 
 const CHUNK_BITS: u32 = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
@@ -25,10 +27,19 @@ pub struct Globals {
     chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
     /// Every shared value ever bound, current and retired.
     owned: Mutex<Vec<SharedValue>>,
-    /// Per builtin index: the global of the same name no longer holds it,
-    /// so compiled fast paths for it must take the general route.
-    replaced: Box<[AtomicBool]>,
+    /// Per builtin index: the global of the same name holds it, so compiled
+    /// fast paths for it may be taken (false for builtins this runtime does
+    /// not bind, and once a `def` replaces one).
+    intact: Box<[AtomicBool]>,
+    /// Symbol -> the builtin this runtime bound under that name.
+    builtin_names: Mutex<HashMap<u32, u32>>,
+    /// Most bytes each actor's heap may hold (0: no limit).
+    heap_limit: AtomicUsize,
 }
+
+/// Most builtins a process can register whose fast paths are tracked; a
+/// builtin beyond it is always called the general way.
+const MAX_TRACKED_BUILTINS: usize = 4096;
 
 impl Default for Globals {
     fn default() -> Self {
@@ -37,18 +48,60 @@ impl Default for Globals {
 }
 
 impl Globals {
-    /// A table holding every builtin under its name.
+    /// A table holding the core builtins under their names.
     pub fn new() -> Globals {
-        let table = builtins::table();
+        Globals::with_builtins(&BuiltinSet::core())
+    }
+
+    /// A table holding every builtin of `set` under its name (a later one
+    /// of the same name wins).
+    pub fn with_builtins(set: &BuiltinSet) -> Globals {
         let g = Globals {
             chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
             owned: Mutex::new(Vec::new()),
-            replaced: (0..table.len()).map(|_| AtomicBool::new(false)).collect(),
+            intact: (0..MAX_TRACKED_BUILTINS)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            builtin_names: Mutex::new(HashMap::new()),
+            heap_limit: AtomicUsize::new(0),
         };
-        for (i, b) in table.iter().enumerate() {
-            g.store(intern(b.name), Value::builtin(i as u32));
+        for &i in set.indices() {
+            g.bind_builtin(i);
         }
         g
+    }
+
+    /// Limits every actor heap made from now on to `bytes` (`None`: no
+    /// limit); going over it ends that actor with `{:heap-limit bytes}`.
+    pub fn set_heap_limit(&self, bytes: Option<usize>) {
+        self.heap_limit.store(bytes.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The per-actor heap limit, if any.
+    pub fn heap_limit(&self) -> Option<usize> {
+        Some(self.heap_limit.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    /// Binds builtin `index` (of the process registry) under its name.
+    pub fn bind_builtin(&self, index: u32) {
+        let Some(d) = builtins::def(index) else {
+            return;
+        };
+        let sym = intern(d.name);
+        let before = self
+            .builtin_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sym, index);
+        // A builtin of the same name bound before (a layer overriding the
+        // core's `exit`, say) no longer holds the name.
+        if let Some(r) = before
+            .filter(|&b| b != index)
+            .and_then(|b| self.intact.get(b as usize))
+        {
+            r.store(false, Ordering::Release);
+        }
+        self.store(sym, Value::builtin(index));
     }
 
     fn slot(&self, sym: u32) -> Option<&AtomicU64> {
@@ -79,10 +132,15 @@ impl Globals {
         if let Some(s) = self.slot_or_make(sym) {
             s.store(v.to_bits(), Ordering::Release);
         }
-        let name = valk_heap::symbol::symbol_name(sym);
-        if let Some(i) = builtins::index_of(name) {
-            if let Some(r) = self.replaced.get(i as usize) {
-                r.store(v != Value::builtin(i), Ordering::Release);
+        let bound = self
+            .builtin_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sym)
+            .copied();
+        if let Some(i) = bound {
+            if let Some(r) = self.intact.get(i as usize) {
+                r.store(v == Value::builtin(i), Ordering::Release);
             }
         }
     }
@@ -99,8 +157,8 @@ impl Globals {
     /// Does the global named like builtin `index` still hold it?
     #[inline]
     pub fn builtin_intact(&self, index: u32) -> bool {
-        match self.replaced.get(index as usize) {
-            Some(r) => !r.load(Ordering::Relaxed),
+        match self.intact.get(index as usize) {
+            Some(r) => r.load(Ordering::Relaxed),
             None => false,
         }
     }

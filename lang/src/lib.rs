@@ -22,23 +22,26 @@
 //! - [`Interp::set_args`]: `*args*` for `valk run FILE ARGS`.
 //! - [`Interp::set_output`]: where `print` writes.
 //!
-//! # Actor integration (for the scheduler)
+//! # Hosting (for the actor layer and embedders)
 //!
-//! [`Interp::start_call`] (or a compiled form) then [`Interp::run`]`(budget)`
-//! returns [`RunOutcome`]: `Done`/`Error` (finished), `OutOfBudget` (call
-//! `run` again later), `WaitingForMessage` (parked in `receive`; no native
-//! frames held), `Exit`, `Fatal`. Actors of one runtime share
-//! [`Globals`] ([`Interp::with_globals`]).
-// Only `actor::host` (one pointer to the scheduler context) uses unsafe.
+//! The core knows no scheduler. Whatever runs an interpreter implements
+//! [`Host`] (budget, charging, the `receive` mailbox) and installs it with
+//! [`Interp::with_host`]. [`Interp::start_call`] (or a compiled form) then
+//! [`Interp::run`]`(budget)` returns [`RunOutcome`]: `Done`/`Error`
+//! (finished), `OutOfBudget` (call `run` again later), `WaitingForMessage`
+//! (parked in `receive`; no native frames held), `Exit`, `Fatal`. Actors of
+//! one runtime share [`Globals`] ([`Interp::with_globals`]), which bind the
+//! runtime's [`BuiltinSet`].
+// Only `interp::host_slot` (one pointer to the running host) uses unsafe.
 #![deny(unsafe_code)]
 
-pub mod actor;
 pub mod builtins;
 pub mod code;
 pub mod compiler;
 pub mod equal;
 mod error;
 pub mod globals;
+pub mod host;
 mod interp;
 pub mod ir;
 pub mod prelude;
@@ -46,8 +49,9 @@ pub mod printer;
 pub mod reader;
 pub mod syntax;
 
-pub use builtins::{BuiltinDef, BuiltinFn, Cx, Failure};
+pub use builtins::{BuiltinDef, BuiltinFn, BuiltinSet, Cx, Failure, HostFn};
 pub use error::{ErrorKind, ValkError};
 pub use globals::Globals;
+pub use host::{Host, Next, NoHost};
 pub use interp::{Interp, RunOutcome, DEFAULT_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MAX_REGS};
 pub use valk_heap::Value;

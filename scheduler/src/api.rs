@@ -50,9 +50,11 @@ pub enum Step<R> {
     Exit(R),
     /// Wait for a new message (or signal) or, with `timeout`, for the current
     /// receive's deadline. The deadline is fixed by the first `Park` of a
-    /// receive and kept across wake-ups until [`Cx::receive_done`] or a
-    /// successful [`Cx::receive_matching`]; `Some(Duration::ZERO)` times out at once.
+    /// receive and kept across wake-ups until [`Cx::receive_accept`],
+    /// [`Cx::receive_done`] or a successful [`Cx::receive_matching`];
+    /// `Some(Duration::ZERO)` times out at once.
     ///
+    /// [`Cx::receive_accept`]: crate::Cx::receive_accept
     /// [`Cx::receive_done`]: crate::Cx::receive_done
     /// [`Cx::receive_matching`]: crate::Cx::receive_matching
     Park {

@@ -13,11 +13,11 @@ use corosensei::Yielder;
 use crate::api::{Actor, ActorInfo, ActorStatus, RegisterError, SpawnOpts, System, WaitResult};
 use crate::pid::{MonitorRef, Pid, TimerRef};
 use crate::process::{ActorState, Cell, RunCtx, Suspend};
-use crate::queue::run_queue::WorkerCore;
 use crate::runtime::{Shared, Waker};
 use crate::signal::{Item, Signal};
 use crate::stack_pool;
 use crate::sync::Ordering::Relaxed;
+use crate::worker::WorkerCore;
 
 /// The running actor's handle on the runtime. Passed to [`Actor::run`].
 pub struct Cx<'a, S: System> {
@@ -158,6 +158,46 @@ impl<'a, S: System> Cx<'a, S> {
     /// Takes the oldest message, if any (a receive with a catch-all clause).
     pub fn receive(&mut self) -> Option<S::Msg> {
         self.receive_matching(&mut |_| true)
+    }
+
+    /// Step-by-step receive, for a caller that matches messages itself: the
+    /// next message of the current receive, left in the queue so that the
+    /// caller can inspect (or transform in place) and then either take it
+    /// with [`Cx::receive_accept`] or call `receive_next` again.
+    ///
+    /// First moves newly arrived items into the actor's queue (signals take
+    /// effect, as in [`Cx::receive_matching`]); then returns the message at
+    /// the save position and moves the save position past it, so a message
+    /// is offered once per receive, across wake-ups too. `None` when every
+    /// queued message has been offered (return
+    /// [`Step::Park`](crate::Step::Park) or call [`Cx::wait`], then call
+    /// again), or when a signal has decided this actor exits ([`Cx::exiting`]).
+    pub fn receive_next(&mut self) -> Option<&mut S::Msg> {
+        self.take_incoming();
+        let st = self.state();
+        if st.dying.is_some() {
+            return None;
+        }
+        st.mailbox.next_unscanned()
+    }
+
+    /// Ends the current receive with a match: removes and returns the message
+    /// [`Cx::receive_next`] returned last. The save position goes back to the
+    /// oldest message, the `:after` timer is cancelled and [`Cx::timed_out`]
+    /// is cleared (as after a successful [`Cx::receive_matching`]). `None`
+    /// (the receive still ends) if `receive_next` offered nothing in it.
+    pub fn receive_accept(&mut self) -> Option<S::Msg> {
+        let msg = self.state().mailbox.accept_offered();
+        self.end_receive();
+        msg
+    }
+
+    /// Visits every message in the actor's queue, oldest first (messages
+    /// still in flight in the inbox are not included). For the language's
+    /// garbage collector: messages transformed in place by the caller of
+    /// [`Cx::receive_next`] may point into the actor's heap.
+    pub fn for_each_message(&mut self, f: &mut dyn FnMut(&mut S::Msg)) {
+        self.state().mailbox.for_each(f);
     }
 
     /// Ends the current receive without a match (its `:after` clause ran, or

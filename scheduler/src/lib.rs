@@ -60,9 +60,11 @@
 #![cfg_attr(valk_loom, allow(dead_code))]
 
 mod api;
+mod gate;
 mod idle;
 mod mailbox;
 mod pid;
+mod queue;
 mod signal;
 mod sync;
 
@@ -72,8 +74,6 @@ mod coroutine;
 mod cx;
 #[cfg(not(valk_loom))]
 mod process;
-#[cfg(not(valk_loom))]
-mod queue;
 #[cfg(not(valk_loom))]
 mod registry;
 #[cfg(not(valk_loom))]
@@ -100,7 +100,6 @@ pub use pid::{MonitorRef, Pid, TimerRef};
 
 #[cfg(not(valk_loom))]
 pub use cx::Cx;
-#[cfg(not(valk_loom))]
 pub use queue::run_queue::{GLOBAL_QUEUE_INTERVAL, MAX_LIFO_STREAK};
 #[cfg(not(valk_loom))]
 pub use runtime::{Config, Runtime, EXTERNAL_PID};

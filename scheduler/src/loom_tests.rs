@@ -1,19 +1,30 @@
 //! loom models of the scheduler's concurrency protocols.
 //!
 //! Run with `scripts/loom.sh`. Each model drives the real protocol code
-//! (`Inbox`, `Idle`, `Relations`) with loom's atomics and locks.
+//! (`Inbox`, `Idle`, `Relations`, the run queues' `Queues` / `LocalQueue`
+//! with their LIFO slot, injector and search/park loop, the shutdown `Gate`)
+//! with loom's atomics and locks. Only crossbeam-deque, which loom cannot
+//! check, is replaced by the mutex-based stand-in in `queue/deque.rs`.
 
 use std::collections::VecDeque;
 
 use loom::thread;
 
-use crate::idle::Idle;
+use crate::api::ExitReason;
+use crate::gate::Gate;
 use crate::mailbox::{AfterRun, Inbox, Push, RunState};
 use crate::pid::Pid;
-use crate::signal::{Item, Relations, Signal};
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering::SeqCst};
+use crate::queue::run_queue::{LocalQueue, Queues};
+use crate::signal::{exit_action, ExitAction, Item, Relations, Signal};
+use crate::sync::{Arc, AtomicUsize, Ordering::SeqCst};
 
 type TestItem = Item<u32, u32>;
+
+/// The shared run queues of `workers` workers and each worker's own queue.
+fn run_queues(workers: usize) -> (Arc<Queues<u32>>, Vec<LocalQueue<u32>>) {
+    let (queues, locals) = Queues::new(workers);
+    (Arc::new(queues), locals)
+}
 
 /// A sender racing with the actor parking: the message is either taken by
 /// the running actor or the actor ends up scheduled exactly once; it never
@@ -86,77 +97,99 @@ fn loom_mailbox_two_senders_schedule_once() {
     });
 }
 
-/// The run-queue hand-off: a task pushed while the only worker is going to
-/// sleep is always picked up (loom reports a deadlock if the worker parks
-/// forever).
+/// The run-queue hand-off: a task pushed from outside (injector) while the
+/// only worker is going to sleep is always picked up (loom reports a
+/// deadlock if the worker parks forever). The worker runs the real
+/// `LocalQueue::next_task` (local queues, search, park).
 #[test]
 fn loom_run_queue_handoff_wakes_idle_worker() {
     loom::model(|| {
-        let idle = Arc::new(Idle::new(1));
-        let queue: Arc<Mutex<VecDeque<u32>>> = Arc::new(Mutex::new(VecDeque::new()));
-
+        let (queues, mut locals) = run_queues(1);
+        let mut local = locals.pop().expect("one worker");
         let worker = {
-            let (idle, queue) = (idle.clone(), queue.clone());
-            thread::spawn(move || {
-                idle.start_searching();
-                loop {
-                    if let Some(task) = queue.lock().pop_front() {
-                        idle.found_work();
-                        return task;
-                    }
-                    idle.sleep(0, || !queue.lock().is_empty());
-                }
-            })
+            let queues = queues.clone();
+            thread::spawn(move || local.next_task(&queues))
         };
-
-        queue.lock().push_back(7);
-        idle.notify_one();
-        assert_eq!(worker.join().unwrap(), 7);
+        queues.push_remote(7);
+        assert_eq!(worker.join().unwrap(), Some(7));
         // No wake-up was counted twice or lost its count.
-        assert_eq!(idle.searching(), 0);
+        assert_eq!(queues.idle.searching(), 0);
     });
 }
 
-/// Two workers, two tasks pushed: both get run, nobody sleeps on work.
+/// Two workers, two tasks pushed from outside: both get run (each once),
+/// nobody sleeps on work, and shutdown ends both worker loops.
 #[test]
 fn loom_run_queue_two_workers_no_lost_task() {
     loom::model(|| {
-        let idle = Arc::new(Idle::new(2));
-        let queue: Arc<Mutex<VecDeque<u32>>> = Arc::new(Mutex::new(VecDeque::new()));
+        let (queues, locals) = run_queues(2);
         let done = Arc::new(AtomicUsize::new(0));
-
-        let workers: Vec<_> = (0..2)
-            .map(|index| {
-                let (idle, queue, done) = (idle.clone(), queue.clone(), done.clone());
+        let workers: Vec<_> = locals
+            .into_iter()
+            .map(|mut local| {
+                let (queues, done) = (queues.clone(), done.clone());
                 thread::spawn(move || {
-                    idle.start_searching();
-                    loop {
-                        if done.load(SeqCst) == 2 || idle.is_shutdown() {
-                            idle.stop_searching();
-                            return;
+                    while let Some(task) = local.next_task(&queues) {
+                        // Each task sets its own bit: a task run twice shows.
+                        let before = done.fetch_or(1 << task, SeqCst);
+                        assert_eq!(before & (1 << task), 0, "task {task} ran twice");
+                        if before | (1 << task) == 0b11 {
+                            queues.idle.shutdown();
                         }
-                        if queue.lock().pop_front().is_some() {
-                            idle.found_work();
-                            if done.fetch_add(1, SeqCst) == 1 {
-                                idle.shutdown();
-                            }
-                            idle.start_searching();
-                            continue;
-                        }
-                        idle.sleep(index, || !queue.lock().is_empty());
                     }
                 })
             })
             .collect();
-
-        queue.lock().push_back(1);
-        idle.notify_one();
-        queue.lock().push_back(2);
-        idle.notify_one();
+        queues.push_remote(0);
+        queues.push_remote(1);
         for w in workers {
             w.join().unwrap();
         }
-        assert_eq!(done.load(SeqCst), 2);
+        assert_eq!(done.load(SeqCst), 0b11);
+    });
+}
+
+/// A running worker wakes two actors: one into its LIFO slot, one into its
+/// deque (which wakes the other, sleeping worker, who may steal it). Both
+/// run exactly once; the LIFO occupant is never lost or stolen.
+#[test]
+fn loom_run_queue_lifo_and_local_hand_off() {
+    loom::model(|| {
+        let (queues, mut locals) = run_queues(2);
+        let mut other = locals.pop().expect("worker 1");
+        let mut this = locals.pop().expect("worker 0");
+        let done = Arc::new(AtomicUsize::new(0));
+        let run = |task: u32, queues: &Queues<u32>, done: &AtomicUsize| {
+            let before = done.fetch_or(1 << task, SeqCst);
+            assert_eq!(before & (1 << task), 0, "task {task} ran twice");
+            if before | (1 << task) == 0b111 {
+                queues.idle.shutdown();
+            }
+        };
+        let stealer = {
+            let (queues, done) = (queues.clone(), done.clone());
+            thread::spawn(move || {
+                let mut ran = Vec::new();
+                while let Some(task) = other.next_task(&queues) {
+                    ran.push(task);
+                    run(task, &queues, &done);
+                }
+                ran
+            })
+        };
+        // Worker 0 is running task 0, which wakes tasks 1 (LIFO) and 2.
+        run(0, &queues, &done);
+        this.schedule_lifo(&queues, 1);
+        this.schedule_local(&queues, 2);
+        let mut ran = Vec::new();
+        while let Some(task) = this.next_task(&queues) {
+            ran.push(task);
+            run(task, &queues, &done);
+        }
+        assert_eq!(ran.first(), Some(&1), "the LIFO slot runs next, here");
+        let stolen = stealer.join().unwrap();
+        assert!(!stolen.contains(&1), "the LIFO slot is not stealable");
+        assert_eq!(done.load(SeqCst), 0b111);
     });
 }
 
@@ -202,32 +235,214 @@ fn loom_link_racing_with_exit_is_answered_once() {
 #[test]
 fn loom_idle_counters_stay_exact_across_two_sleeps() {
     loom::model(|| {
-        let idle = Arc::new(Idle::new(1));
-        let queue: Arc<Mutex<VecDeque<u32>>> = Arc::new(Mutex::new(VecDeque::new()));
-
+        let (queues, mut locals) = run_queues(1);
+        let mut local = locals.pop().expect("one worker");
         let worker = {
-            let (idle, queue) = (idle.clone(), queue.clone());
+            let queues = queues.clone();
             thread::spawn(move || {
-                let mut got = 0;
-                idle.start_searching();
-                while got < 2 {
-                    if queue.lock().pop_front().is_some() {
-                        idle.found_work();
-                        got += 1;
-                        idle.start_searching();
-                        continue;
+                let first = local.next_task(&queues);
+                let second = local.next_task(&queues);
+                (first, second)
+            })
+        };
+        for task in 0..2 {
+            queues.push_remote(task);
+        }
+        assert_eq!(worker.join().unwrap(), (Some(0), Some(1)));
+        assert_eq!(queues.idle.searching(), 0);
+    });
+}
+
+/// A message that counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Shutdown closing an inbox while a sender pushes: the message is either
+/// in the items shutdown takes (and drops) or rejected back to the sender
+/// (who drops it), never both, never neither; later pushes are rejected.
+#[test]
+fn loom_send_racing_with_shutdown_is_delivered_or_rejected_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let inbox: Arc<Inbox<Item<Counted, u32>, ()>> =
+            Arc::new(Inbox::with_state(0, RunState::Waiting, Some(())));
+        let sender = {
+            let (inbox, drops) = (inbox.clone(), drops.clone());
+            thread::spawn(
+                move || match inbox.push(0, Item::Msg(Counted(drops)), true) {
+                    Push::Rejected(item) => {
+                        drop(item);
+                        true
                     }
-                    idle.sleep(0, || !queue.lock().is_empty());
+                    Push::Schedule | Push::Queued => false,
+                },
+            )
+        };
+        // Shutdown: the body and the pending items go.
+        let (body, items) = inbox.close();
+        assert!(body.is_some());
+        let delivered = items.len();
+        drop(items);
+        let rejected = sender.join().unwrap();
+        assert_eq!(delivered + usize::from(rejected), 1);
+        assert_eq!(drops.load(SeqCst), 1, "dropped exactly once");
+        let late = Counted(drops.clone());
+        assert!(matches!(
+            inbox.push(0, Item::Msg(late), true),
+            Push::Rejected(_)
+        ));
+        assert_eq!(drops.load(SeqCst), 2);
+    });
+}
+
+/// A spawn from outside fills in a recycled control block's state while
+/// shutdown clears every state: the gate keeps the two apart (loom's
+/// `UnsafeCell` reports any concurrent access), and a spawn after the close
+/// is refused.
+#[test]
+fn loom_spawn_racing_with_shutdown_never_touches_a_cleared_state() {
+    loom::model(|| {
+        let gate = Arc::new(Gate::default());
+        let state = Arc::new(loom::cell::UnsafeCell::new(0u32));
+        let spawner = {
+            let (gate, state) = (gate.clone(), state.clone());
+            thread::spawn(move || {
+                let Some(_pass) = gate.enter() else {
+                    return false;
+                };
+                // SAFETY: inside the gate, shutdown does not touch the state
+                // (what this model checks).
+                state.with_mut(|s| unsafe { *s = 1 });
+                true
+            })
+        };
+        gate.close();
+        gate.wait_empty();
+        // SAFETY: closed and empty: no spawner is inside (checked by loom).
+        let seen = state.with_mut(|s| unsafe { std::mem::replace(&mut *s, 0) });
+        let spawned = spawner.join().unwrap();
+        assert_eq!(seen, u32::from(spawned), "a finished spawn is visible");
+        assert!(gate.enter().is_none(), "closed for good");
+    });
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum R {
+    Normal,
+    Kill,
+    Killed,
+    NoProc,
+    Crash,
+}
+
+impl ExitReason for R {
+    fn normal() -> Self {
+        R::Normal
+    }
+    fn kill() -> Self {
+        R::Kill
+    }
+    fn killed() -> Self {
+        R::Killed
+    }
+    fn noproc() -> Self {
+        R::NoProc
+    }
+    fn panicked(_: String) -> Self {
+        R::Crash
+    }
+    fn is_normal(&self) -> bool {
+        *self == R::Normal
+    }
+    fn is_kill(&self) -> bool {
+        *self == R::Kill
+    }
+}
+
+/// Link and exit delivery, end to end through two real inboxes: the linker
+/// (parked, waiting) sends `Link` to a target that crashes at the same time.
+/// The linker's inbox gets exactly one exit signal, which schedules it
+/// exactly once: the target's exit propagation (`Crash`) if the link got in
+/// before the target's inbox closed, else the `:noproc` answer to the
+/// rejected link; applied by the linker, it kills it.
+#[test]
+fn loom_link_exit_is_delivered_once_and_wakes_the_linker() {
+    loom::model(|| {
+        let (linker, target) = (Pid::new(1, 0), Pid::new(2, 0));
+        let linker_inbox: Arc<Inbox<Item<u32, R>, ()>> = Arc::new(Inbox::with_state(
+            linker.to_u64(),
+            RunState::Waiting,
+            Some(()),
+        ));
+        let target_inbox: Arc<Inbox<Item<u32, R>, ()>> =
+            Arc::new(Inbox::with_state(target.to_u64(), RunState::Running, None));
+        let scheduled = Arc::new(AtomicUsize::new(0));
+        // What `Shared::deliver` does with an exit signal for the linker.
+        let deliver_exit = move |inbox: &Inbox<Item<u32, R>, ()>, from: Pid, reason: R| {
+            let exit = Signal::Exit {
+                from,
+                reason,
+                linked: true,
+            };
+            match inbox.push(linker.to_u64(), Item::Sig(exit), false) {
+                Push::Schedule => 1,
+                Push::Queued => 0,
+                Push::Rejected(_) => panic!("the linker is alive"),
+            }
+        };
+
+        // The linker's side of `Cx::link` (its own relation is set first);
+        // a rejected request is answered with `:noproc` from the target.
+        let mut linker_rel = Relations::default();
+        linker_rel.add_link(target);
+        let link = {
+            let (target_inbox, linker_inbox, scheduled) = (
+                target_inbox.clone(),
+                linker_inbox.clone(),
+                scheduled.clone(),
+            );
+            thread::spawn(move || {
+                let request = Item::Sig(Signal::Link { from: linker });
+                if let Push::Rejected(_) = target_inbox.push(target.to_u64(), request, false) {
+                    let n = deliver_exit(&linker_inbox, target, R::noproc());
+                    scheduled.fetch_add(n, SeqCst);
                 }
-                idle.stop_searching();
             })
         };
 
-        for task in 0..2 {
-            queue.lock().push_back(task);
-            idle.notify_one();
+        // The target crashes: close, absorb pending requests, tell the links.
+        let mut rel = Relations::default();
+        rel.absorb_leftovers(target_inbox.exit());
+        for to in rel.links().collect::<Vec<_>>() {
+            assert_eq!(to, linker);
+            let n = deliver_exit(&linker_inbox, target, R::Crash);
+            scheduled.fetch_add(n, SeqCst);
         }
-        worker.join().unwrap();
-        assert_eq!(idle.searching(), 0);
+        link.join().unwrap();
+
+        assert_eq!(scheduled.load(SeqCst), 1, "woken exactly once");
+        let mut items = VecDeque::new();
+        assert!(linker_inbox.begin_run(&mut items).is_some());
+        assert_eq!(items.len(), 1, "one exit signal");
+        let Some(Item::Sig(Signal::Exit {
+            from,
+            reason,
+            linked,
+        })) = items.pop_front()
+        else {
+            panic!("not an exit signal");
+        };
+        assert_eq!(from, target);
+        // Applied as `ActorState::apply` does: through the link, it kills.
+        assert!(linked && linker_rel.remove_link(from));
+        match exit_action(&reason, linked, false, false) {
+            ExitAction::Die(R::Crash | R::NoProc) => {}
+            other => panic!("linker not killed: {other:?}"),
+        }
     });
 }

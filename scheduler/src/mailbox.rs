@@ -265,6 +265,36 @@ impl<M> Mailbox<M> {
         }
     }
 
+    /// The message at the save position, which then moves past it: the
+    /// step-by-step form of a receive ([`Cx::receive_next`]). The message
+    /// stays queued (the caller may inspect or transform it in place) and is
+    /// not offered again until the receive ends. `None` when every queued
+    /// message has been offered.
+    ///
+    /// [`Cx::receive_next`]: crate::Cx::receive_next
+    pub(crate) fn next_unscanned(&mut self) -> Option<&mut M> {
+        let msg = self.queue.get_mut(self.save)?;
+        self.save += 1;
+        Some(msg)
+    }
+
+    /// Ends the receive by taking the message `next_unscanned` offered last
+    /// (the one just before the save position); the save position goes back
+    /// to the start. `None` (the receive still ends) if nothing was offered.
+    pub(crate) fn accept_offered(&mut self) -> Option<M> {
+        let taken = self
+            .save
+            .checked_sub(1)
+            .and_then(|last| self.queue.remove(last));
+        self.save = 0;
+        taken
+    }
+
+    /// Every queued message, oldest first (the language's GC roots).
+    pub(crate) fn for_each(&mut self, f: &mut dyn FnMut(&mut M)) {
+        self.queue.iter_mut().for_each(f);
+    }
+
     /// Empties the queue for the next actor of a recycled control block,
     /// keeping a small buffer (a large one would pin memory while idle).
     pub(crate) fn recycle(&mut self) {
@@ -313,6 +343,70 @@ mod tests {
         assert_eq!(offered, [9], "already rejected messages are not rescanned");
         // The receive completed: the next one starts from the oldest again.
         assert_eq!(mb.take_matching(&mut |_| true), Some(0));
+    }
+
+    #[test]
+    fn next_unscanned_offers_each_message_once_per_receive() {
+        let mut mb = Mailbox::default();
+        for i in 0..3u32 {
+            mb.push(i);
+        }
+        assert_eq!(mb.next_unscanned().copied(), Some(0));
+        assert_eq!(mb.next_unscanned().copied(), Some(1));
+        // Transformed in place: stays queued, visible to `for_each`.
+        *mb.next_unscanned().expect("third message") += 10;
+        assert_eq!(mb.next_unscanned(), None, "all offered");
+        mb.push(3);
+        assert_eq!(mb.next_unscanned().copied(), Some(3), "only the newcomer");
+        assert_eq!(mb.next_unscanned(), None);
+        let mut seen = Vec::new();
+        mb.for_each(&mut |m| seen.push(*m));
+        assert_eq!(seen, [0, 1, 12, 3]);
+        // Abandoned (`receive_done`): the next receive starts from the oldest.
+        mb.reset_save();
+        assert_eq!(mb.next_unscanned().copied(), Some(0));
+    }
+
+    #[test]
+    fn accept_offered_removes_exactly_the_last_offered_message() {
+        let mut mb = Mailbox::default();
+        for i in 0..4u32 {
+            mb.push(i);
+        }
+        assert_eq!(mb.next_unscanned().copied(), Some(0));
+        assert_eq!(mb.next_unscanned().copied(), Some(1));
+        mb.push(4); // arrives mid-receive, behind the save position
+        assert_eq!(mb.accept_offered(), Some(1));
+        assert_eq!(mb.len(), 4);
+        // The receive ended: the next one starts from the oldest, in order.
+        let mut rest = Vec::new();
+        while let Some(m) = mb.next_unscanned() {
+            rest.push(*m);
+        }
+        assert_eq!(rest, [0, 2, 3, 4]);
+        assert_eq!(mb.accept_offered(), Some(4), "the last one offered");
+        assert_eq!(mb.accept_offered(), None, "nothing offered since");
+        assert_eq!(mb.take_matching(&mut |_| true), Some(0));
+    }
+
+    #[test]
+    fn next_unscanned_and_take_matching_share_the_save_position() {
+        let mut mb = Mailbox::default();
+        for i in 0..3u32 {
+            mb.push(i);
+        }
+        assert_eq!(mb.next_unscanned().copied(), Some(0));
+        // A selective scan continues after what was already offered.
+        let mut offered = Vec::new();
+        let got = mb.take_matching(&mut |m| {
+            offered.push(*m);
+            false
+        });
+        assert_eq!((got, offered), (None, vec![1, 2]));
+        assert_eq!(mb.next_unscanned(), None);
+        mb.push(3);
+        assert_eq!(mb.take_matching(&mut |_| true), Some(3));
+        assert_eq!(mb.next_unscanned().copied(), Some(0), "receive ended");
     }
 
     #[test]

@@ -24,10 +24,10 @@ use crate::api::{Actor, ActorInfo, ActorStatus, Step, System};
 use crate::coroutine::Fiber;
 use crate::mailbox::{Inbox, Mailbox, RunState};
 use crate::pid::Pid;
-use crate::queue::run_queue::WorkerCore;
 use crate::runtime::Shared;
 use crate::signal::{exit_action, ExitAction, Item, Relations, Signal};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::worker::WorkerCore;
 
 pub(crate) type ItemOf<S> = Item<<S as System>::Msg, <S as System>::Reason>;
 
@@ -252,6 +252,7 @@ impl<S: System> ActorState<S> {
                     self.timed_out = true;
                 }
             }
+            Signal::Wake => {}
         }
     }
 }

@@ -1,24 +1,24 @@
 //! The runtime: configuration, the state every worker shares, delivery of
 //! messages and signals, and start-up / shutdown.
 
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Injector, Stealer, Worker};
-
 use crate::api::{Actor, ActorInfo, ExitReason, RegisterError, System, DEFAULT_REDUCTIONS};
-use crate::idle::Idle;
+use crate::gate::Gate;
 use crate::mailbox::{Push, RunState};
 use crate::pid::{Pid, TimerRef};
 use crate::process::{ActorState, Code, ItemOf, Task};
-use crate::queue::run_queue::WorkerCore;
+use crate::queue::run_queue::Queues;
 use crate::registry::Registry;
 use crate::signal::{Item, Signal};
 use crate::stack_pool::{StackPool, DEFAULT_STACK_SIZE};
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering::Relaxed, Ordering::SeqCst};
+use crate::sync::{
+    Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::Relaxed, Ordering::SeqCst,
+};
 use crate::table::Table;
 use crate::timer::TimerService;
-use crate::worker;
+use crate::worker::{self, WorkerCore};
 
 /// The pid used as the sender of exit signals sent from outside any actor.
 pub const EXTERNAL_PID: Pid = Pid::new(u32::MAX, u32::MAX);
@@ -29,7 +29,7 @@ pub struct Config {
     /// Worker threads. Default: the `VALK_SCHEDULERS` environment variable if
     /// it is a positive number, else the number of available cores.
     pub schedulers: usize,
-    /// Bytes per coroutine stack (see [`StackPool`]).
+    /// Bytes per coroutine stack (carved from the stack pool's regions).
     pub stack_size: usize,
     /// Reduction budget of one slice.
     pub reductions: u32,
@@ -78,9 +78,12 @@ pub(crate) struct Shared<S: System> {
     pub(crate) table: Table<S>,
     pub(crate) registry: Registry,
     pub(crate) timers: TimerService<TimerPayload<S>>,
-    pub(crate) injector: Injector<Task<S>>,
-    pub(crate) stealers: Vec<Stealer<Task<S>>>,
-    pub(crate) idle: Idle,
+    /// Injector, stealers and idle workers.
+    pub(crate) queues: Queues<Task<S>>,
+    /// Spawns from outside the workers pass it (see `gate.rs`).
+    gate: Gate,
+    /// Every actor has been dropped (`clear_actors` ran).
+    cleared: AtomicBool,
     next_ref: AtomicU64,
     main: Mutex<MainState<S::Reason>>,
     main_cv: Condvar,
@@ -92,10 +95,6 @@ impl<S: System> Shared<S> {
     /// A fresh unique id (refs, monitors, timers).
     pub(crate) fn next_ref(&self) -> u64 {
         self.next_ref.fetch_add(1, Relaxed)
-    }
-
-    pub(crate) fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
     /// Creates an actor (already `Queued`; `init` sets up its links and
@@ -120,10 +119,7 @@ impl<S: System> Shared<S> {
         match waker {
             Waker::Lifo(core) => core.schedule_lifo(self, task),
             Waker::Local(core) => core.schedule_local(self, task),
-            Waker::Remote => {
-                self.injector.push(task);
-                self.idle.notify_one();
-            }
+            Waker::Remote => self.queues.push_remote(task),
         }
     }
 
@@ -219,22 +215,121 @@ impl<S: System> Shared<S> {
             self.main_cv.notify_all();
         }
     }
+
+    /// First half of shutdown, safe from any thread (workers included) and
+    /// idempotent: no more spawns from outside, workers and the timer thread
+    /// told to stop, pending timers dropped, `wait_main` callers woken.
+    fn begin_shutdown(&self) {
+        self.gate.close();
+        self.queues.idle.shutdown();
+        self.timers.shutdown();
+        let _main = self.main.lock();
+        self.main_cv.notify_all();
+    }
+
+    /// Second half: drops every actor (code, pinned stack, messages,
+    /// relations) and settles the main actor's fate (`killed` if it had not
+    /// ended). Runs once; later calls return at once.
+    ///
+    /// # Safety
+    ///
+    /// No worker may be running any more (all joined, or gone because this is
+    /// the last reference): the caller then holds the run right of every
+    /// actor. Spawns from outside are excluded here through the gate.
+    unsafe fn clear_actors(&self) {
+        if self.cleared.swap(true, SeqCst) {
+            return;
+        }
+        self.gate.close();
+        self.gate.wait_empty();
+        self.queues.clear_injector();
+        for cell in self.table.snapshot() {
+            let (code, items) = cell.inbox.close();
+            drop(items);
+            match code {
+                Some(Code::Pinned(fiber)) => fiber.discard(&self.stacks),
+                Some(Code::Ready(actor)) => drop(actor),
+                None => {}
+            }
+            // SAFETY: no worker runs (the caller's contract), and the gate is
+            // closed and empty, so no spawner fills in a recycled state: the
+            // state is ours to clear.
+            let st = unsafe { &mut *cell.state() };
+            // Messages and relations go now (they may own resources); the
+            // cell itself goes with the table.
+            st.recycle(st.pid, false);
+        }
+        let mut main = self.main.lock();
+        if main.reason.is_none() {
+            main.reason = Some(S::Reason::killed());
+        }
+        self.main_cv.notify_all();
+    }
+}
+
+impl<S: System> Drop for Shared<S> {
+    fn drop(&mut self) {
+        // SAFETY: this was the last reference, so every worker and the timer
+        // thread have finished (each held one). Normally `Runtime::shutdown`
+        // cleared the actors already; this covers a shutdown begun on a
+        // worker thread, which could not join the workers itself.
+        unsafe { self.clear_actors() };
+    }
 }
 
 /// A running scheduler: worker threads, a timer thread, and the actor table.
 ///
-/// Dropping it (or [`Runtime::run_main`] returning) shuts everything down:
-/// threads are joined and every remaining actor is dropped, parked ones too.
+/// Every method takes `&self` and the runtime is `Send + Sync`, so one
+/// runtime can be shared (`Arc<Runtime<S>>`) by many threads and by the
+/// actors it runs. [`Runtime::shutdown`] (or dropping the runtime, or
+/// [`Runtime::run_main`] returning) stops everything: threads are joined and
+/// every remaining actor is dropped, parked ones too. Afterwards
+/// [`Runtime::spawn`] and [`Runtime::send`] still work but do nothing useful:
+/// messages are dropped, and a spawn drops its actor and returns a pid that is
+/// never alive.
+///
+/// An actor that keeps a handle on its own runtime keeps the runtime alive:
+/// call [`Runtime::shutdown`] to end it.
 pub struct Runtime<S: System> {
     shared: Arc<Shared<S>>,
+    stop: Mutex<Stop>,
+    stopped: Condvar,
+    /// This runtime's worker and timer threads.
+    own_threads: Vec<ThreadId>,
+}
+
+/// Who stops the threads, and when they are stopped.
+struct Stop {
     threads: Vec<JoinHandle<()>>,
+    phase: Phase,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// This thread is joining the threads and dropping the actors.
+    Stopping(ThreadId),
+    Stopped,
+}
+
+/// Marks the shutdown finished, even if dropping an actor panicked.
+struct StoppedGuard<'a, S: System>(&'a Runtime<S>);
+
+impl<S: System> Drop for StoppedGuard<'_, S> {
+    fn drop(&mut self) {
+        self.0.stop.lock().phase = Phase::Stopped;
+        self.0.stopped.notify_all();
+    }
 }
 
 impl<S: System> Runtime<S> {
     /// Starts `config.schedulers` worker threads and the timer thread.
+    ///
+    /// With no actor yet the workers park at once (no CPU is used) and wait
+    /// for [`Runtime::spawn`] / [`Runtime::start_main`].
     pub fn new(system: S, config: Config) -> Self {
         let workers = config.schedulers.max(1);
-        let locals: Vec<Worker<Task<S>>> = (0..workers).map(|_| Worker::new_fifo()).collect();
+        let (queues, locals) = Queues::new(workers);
         let shared = Arc::new(Shared {
             system,
             stacks: StackPool::new(config.stack_size),
@@ -242,9 +337,9 @@ impl<S: System> Runtime<S> {
             table: Table::new(workers),
             registry: Registry::default(),
             timers: TimerService::new(),
-            injector: Injector::new(),
-            stealers: locals.iter().map(Worker::stealer).collect(),
-            idle: Idle::new(workers),
+            queues,
+            gate: Gate::default(),
+            cleared: AtomicBool::new(false),
             next_ref: AtomicU64::new(1),
             main: Mutex::new(MainState {
                 pid: None,
@@ -253,11 +348,11 @@ impl<S: System> Runtime<S> {
             main_cv: Condvar::new(),
         });
         let mut threads = Vec::with_capacity(workers + 1);
-        for (index, local) in locals.into_iter().enumerate() {
+        for queue in locals {
             let shared = Arc::clone(&shared);
             let thread = std::thread::Builder::new()
-                .name(format!("valk-worker-{index}"))
-                .spawn(move || worker::worker_main(&shared, WorkerCore::new(index, local)));
+                .name(format!("valk-worker-{}", queue.index()))
+                .spawn(move || worker::worker_main(&shared, WorkerCore::new(queue)));
             threads.extend(thread.ok());
         }
         if threads.is_empty() {
@@ -273,7 +368,16 @@ impl<S: System> Runtime<S> {
                     .run(|payload| timer_shared.fire(payload))
             });
         threads.extend(timer.ok());
-        Runtime { shared, threads }
+        let own_threads = threads.iter().map(|t| t.thread().id()).collect();
+        Runtime {
+            shared,
+            stop: Mutex::new(Stop {
+                threads,
+                phase: Phase::Running,
+            }),
+            stopped: Condvar::new(),
+            own_threads,
+        }
     }
 
     /// The system this runtime was built with.
@@ -281,14 +385,25 @@ impl<S: System> Runtime<S> {
         &self.shared.system
     }
 
-    /// Spawns an actor from outside the runtime.
+    /// The configuration this runtime was built with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Spawns an actor from outside the runtime (or from an actor holding a
+    /// handle on it). After shutdown the actor is dropped and the pid
+    /// returned ([`EXTERNAL_PID`]) is never alive.
     pub fn spawn(&self, actor: impl Actor<S>) -> Pid {
+        let Some(_pass) = self.shared.gate.enter() else {
+            return EXTERNAL_PID;
+        };
         let (task, pid) = self.shared.create(None, Box::new(actor), false, |_| {});
         self.shared.schedule(task, &mut Waker::Remote);
         pid
     }
 
-    /// Sends a message from outside the runtime (dropped if `to` is dead).
+    /// Sends a message from outside the runtime (dropped if `to` is dead or
+    /// the runtime is shut down).
     pub fn send(&self, to: Pid, msg: S::Msg) {
         self.shared.deliver(to, Item::Msg(msg), &mut Waker::Remote);
     }
@@ -312,6 +427,14 @@ impl<S: System> Runtime<S> {
             linked: false,
         };
         self.shared.deliver(to, Item::Sig(exit), &mut Waker::Remote);
+    }
+
+    /// Makes `to` run if it is parked, without a message: for an actor
+    /// that takes work from its host outside its mailbox (a host pushes the
+    /// work, then wakes it; the inbox protocol makes the wake-up certain).
+    pub fn wake(&self, to: Pid) {
+        self.shared
+            .deliver(to, Item::Sig(Signal::Wake), &mut Waker::Remote);
     }
 
     /// Is `pid` alive?
@@ -339,62 +462,263 @@ impl<S: System> Runtime<S> {
         self.shared.stacks.regions()
     }
 
-    /// Runs `actor` as the main actor and blocks until it ends; then shuts the
-    /// runtime down, even if other actors are still alive, and returns the
-    /// main actor's exit reason.
-    pub fn run_main(mut self, actor: impl Actor<S>) -> S::Reason {
+    /// Spawns `actor` as the main actor, the one [`Runtime::wait_main`]
+    /// waits for. One main actor at a time: starting another makes the new
+    /// one the main actor. After shutdown the actor is dropped and the pid
+    /// returned ([`EXTERNAL_PID`]) is never alive.
+    pub fn start_main(&self, actor: impl Actor<S>) -> Pid {
+        let Some(_pass) = self.shared.gate.enter() else {
+            return EXTERNAL_PID;
+        };
         let (task, pid) = self.shared.create(None, Box::new(actor), true, |_| {});
-        self.shared.main.lock().pid = Some(pid);
+        {
+            let mut main = self.shared.main.lock();
+            main.pid = Some(pid);
+            main.reason = None;
+        }
+        // Scheduled only now: it cannot end before it is known as main.
         self.shared.schedule(task, &mut Waker::Remote);
-        let reason = {
+        pid
+    }
+
+    /// Blocks until the main actor ends and returns its exit reason (again
+    /// on every call). Does not shut the runtime down.
+    ///
+    /// If the runtime shuts down first, waits for the shutdown to finish and
+    /// returns `killed` (also when no main actor was started). Called before
+    /// [`Runtime::start_main`], it waits for a main actor to be started and
+    /// end. Do not call it from an actor of this runtime: it blocks a worker.
+    pub fn wait_main(&self) -> S::Reason {
+        self.wait_main_until(None).unwrap_or_else(S::Reason::killed)
+    }
+
+    /// [`Runtime::wait_main`] giving up after `timeout`: `None` if the main
+    /// actor is still running then.
+    pub fn wait_main_timeout(&self, timeout: Duration) -> Option<S::Reason> {
+        let deadline = Instant::now().checked_add(timeout);
+        match deadline {
+            Some(deadline) => self.wait_main_until(Some(deadline)),
+            // Too far away to represent: as good as forever.
+            None => Some(self.wait_main()),
+        }
+    }
+
+    fn wait_main_until(&self, deadline: Option<Instant>) -> Option<S::Reason> {
+        {
             let mut main = self.shared.main.lock();
             loop {
-                if let Some(reason) = main.reason.take() {
-                    break reason;
+                if let Some(reason) = &main.reason {
+                    return Some(reason.clone());
                 }
-                main = self.shared.main_cv.wait(main);
+                if self.is_shut_down() {
+                    break;
+                }
+                main = match deadline {
+                    None => self.shared.main_cv.wait(main),
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return None;
+                        }
+                        self.shared.main_cv.wait_timeout(main, left)
+                    }
+                };
             }
-        };
-        self.stop();
+        }
+        // Shutdown has begun (maybe from an actor, which cannot finish it):
+        // finish it, so that the main actor's fate is settled.
+        self.shutdown();
+        let main = self.shared.main.lock();
+        Some(main.reason.clone().unwrap_or_else(S::Reason::killed))
+    }
+
+    /// Runs `actor` as the main actor and blocks until it ends; then shuts the
+    /// runtime down, even if other actors are still alive, and returns the
+    /// main actor's exit reason ([`Runtime::start_main`],
+    /// [`Runtime::wait_main`], [`Runtime::shutdown`]).
+    pub fn run_main(self, actor: impl Actor<S>) -> S::Reason {
+        self.start_main(actor);
+        let reason = self.wait_main();
+        self.shutdown();
         reason
     }
 
-    /// Stops the workers and drops every actor.
-    pub fn shutdown(mut self) {
-        self.stop();
+    /// True once shutdown has begun ([`Runtime::shutdown`] or drop).
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.queues.idle.is_shutdown()
     }
 
-    fn stop(&mut self) {
-        if self.threads.is_empty() {
+    /// Stops the workers and the timer thread, joins them and drops every
+    /// actor. Idempotent; concurrent callers return when the shutdown is
+    /// complete.
+    ///
+    /// Called on one of this runtime's own threads (from an actor), it cannot
+    /// join the thread it runs on: it only begins the shutdown (no more
+    /// spawns from outside, workers stop after their current slice, timers
+    /// dropped) and returns. Another caller of `shutdown`, a `wait_main`
+    /// caller, or dropping the runtime then finishes the job; if the last
+    /// handle goes on a worker, the last thread to stop drops the actors.
+    pub fn shutdown(&self) {
+        self.shared.begin_shutdown();
+        let me = std::thread::current().id();
+        if self.own_threads.contains(&me) {
             return;
         }
-        self.shared.idle.shutdown();
-        self.shared.timers.shutdown();
-        for thread in self.threads.drain(..) {
+        let threads = {
+            let mut stop = self.stop.lock();
+            loop {
+                match stop.phase {
+                    Phase::Stopped => return,
+                    // Called again while dropping an actor (its `Drop`):
+                    // waiting for ourselves would never end.
+                    Phase::Stopping(by) if by == me => return,
+                    Phase::Stopping(_) => stop = self.stopped.wait(stop),
+                    Phase::Running => {
+                        stop.phase = Phase::Stopping(me);
+                        break std::mem::take(&mut stop.threads);
+                    }
+                }
+            }
+        };
+        let _done = StoppedGuard(self);
+        for thread in threads {
             // A worker that panicked has nothing left to clean up.
             let _ = thread.join();
         }
-        while !self.shared.injector.steal().is_empty() {}
-        for cell in self.shared.table.snapshot() {
-            let (code, items) = cell.inbox.close();
-            drop(items);
-            match code {
-                Some(Code::Pinned(fiber)) => fiber.discard(&self.shared.stacks),
-                Some(Code::Ready(actor)) => drop(actor),
-                None => {}
-            }
-            // SAFETY: every worker has been joined, so nobody else holds the
-            // run right of any actor: the state is ours to clear.
-            let st = unsafe { &mut *cell.state() };
-            // Messages and relations go now (they may own resources); the
-            // cell itself goes with the table.
-            st.recycle(st.pid, false);
-        }
+        // SAFETY: every worker and the timer thread have been joined (a
+        // thread that could not be started never ran), so nobody else holds
+        // the run right of any actor.
+        unsafe { self.shared.clear_actors() };
     }
 }
 
 impl<S: System> Drop for Runtime<S> {
     fn drop(&mut self) {
-        self.stop();
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Step;
+    use crate::cx::Cx;
+    use crate::pid::MonitorRef;
+
+    #[test]
+    fn runtime_is_send_and_sync_for_every_system() {
+        // A static assertion: `every_system` is type-checked for every `S`,
+        // so this compiles only if `Runtime<S>: Send + Sync` always holds.
+        fn shareable<T: Send + Sync>() {}
+        fn every_system<S: System>() {
+            shareable::<Runtime<S>>();
+        }
+        every_system::<Sys>();
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct R;
+
+    impl ExitReason for R {
+        fn normal() -> Self {
+            R
+        }
+        fn kill() -> Self {
+            R
+        }
+        fn killed() -> Self {
+            R
+        }
+        fn noproc() -> Self {
+            R
+        }
+        fn panicked(_: String) -> Self {
+            R
+        }
+        fn is_normal(&self) -> bool {
+            true
+        }
+        fn is_kill(&self) -> bool {
+            false
+        }
+    }
+
+    struct Sys;
+
+    impl System for Sys {
+        type Msg = u32;
+        type Reason = R;
+        fn exit_message(&self, _: Pid, _: &R) -> u32 {
+            0
+        }
+        fn down_message(&self, _: MonitorRef, _: Pid, _: &R) -> u32 {
+            0
+        }
+    }
+
+    /// CPU time (clock ticks) of this process's scheduler threads, read from
+    /// `/proc`. Only this test makes a runtime in the unit-test binary.
+    fn scheduler_cpu_ticks() -> u64 {
+        let mut ticks = 0;
+        for task in std::fs::read_dir("/proc/self/task").expect("procfs") {
+            let path = task.expect("task entry").path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if !comm.starts_with("valk-") {
+                continue;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+            ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+        }
+        ticks
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn without_actors_workers_park_and_an_outside_spawn_wakes_one() {
+        let workers = 2;
+        let rt = Runtime::new(
+            Sys,
+            Config {
+                schedulers: workers,
+                ..Config::default()
+            },
+        );
+        let idle = &rt.shared.queues.idle;
+        wait_for("every worker parked", || idle.sleeping() == workers);
+        // Parked in the kernel: no CPU time accrues (a tick is 10 ms; a
+        // spinning worker would take ~30 of them here).
+        let before = scheduler_cpu_ticks();
+        std::thread::sleep(Duration::from_millis(300));
+        let spent = scheduler_cpu_ticks() - before;
+        assert!(spent <= 2, "idle scheduler threads used {spent} ticks");
+        assert_eq!(idle.sleeping(), workers);
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pid = rt.spawn(move |cx: &mut Cx<'_, Sys>| match cx.receive() {
+            Some(n) => {
+                tx.send(n).ok();
+                Step::Exit(R)
+            }
+            None => Step::Park { timeout: None },
+        });
+        wait_for("the spawned actor parked", || {
+            rt.info(pid)
+                .is_some_and(|i| i.status == crate::api::ActorStatus::Waiting)
+        });
+        rt.send(pid, 7);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).ok(), Some(7));
+        wait_for("workers parked again", || idle.sleeping() == workers);
+        rt.shutdown();
     }
 }

@@ -37,6 +37,9 @@ pub(crate) enum Signal<R> {
     },
     /// The receive timer `token` fired.
     Timeout { token: u64 },
+    /// Nothing: makes a parked actor run (a host handed it work outside
+    /// its mailbox, see [`Runtime::wake`](crate::Runtime::wake)).
+    Wake,
 }
 
 /// What an exit signal does to its target (Erlang's rules).

@@ -29,6 +29,15 @@ pub(crate) use imp::{
 };
 pub(crate) use std::sync::atomic::Ordering;
 
+/// Lets other threads run (a spin-wait's back-off; loom's under loom, so a
+/// model can make progress while one thread waits for another).
+pub(crate) fn yield_now() {
+    #[cfg(not(valk_loom))]
+    std::thread::yield_now();
+    #[cfg(valk_loom)]
+    loom::thread::yield_now();
+}
+
 /// A mutex whose `lock` cannot fail (see the module note on poisoning).
 #[derive(Debug)]
 pub(crate) struct Mutex<T>(imp::RawMutex<T>);

@@ -8,8 +8,13 @@
 //!    until it returns, suspends, or spends its reductions;
 //! 4. exit, or arm the receive timeout and store the body back; the inbox
 //!    tells whether something arrived meanwhile and the actor must requeue.
+//!
+//! [`WorkerCore`] is everything one worker thread owns: its run queue (the
+//! deque, LIFO slot and search/park loop live in `queue/run_queue.rs`, generic
+//! so that loom can check them), cached stacks and free slots.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -20,33 +25,76 @@ use crate::coroutine::{Fiber, Resumed};
 use crate::cx::Cx;
 use crate::mailbox::AfterRun;
 use crate::pid::Pid;
-use crate::process::{ActorState, Code, FiberOut, RunCtx, Suspend, Task};
-use crate::queue::run_queue::WorkerCore;
+use crate::process::{ActorState, Code, FiberOut, ItemOf, RunCtx, Suspend, Task};
+use crate::queue::run_queue::LocalQueue;
 use crate::runtime::{Shared, Waker};
 use crate::signal::{Item, Relation, Signal};
+use crate::stack_pool::PooledStack;
 use crate::sync::Ordering::{Relaxed, SeqCst};
+use crate::table::FreeCache;
+
+/// Free stacks a worker keeps without touching the shared pool.
+const LOCAL_STACKS: usize = 16;
+
+/// Everything one worker thread owns.
+pub(crate) struct WorkerCore<S: System> {
+    pub(crate) index: usize,
+    queue: LocalQueue<Task<S>>,
+    /// Reused buffer for items taken from an inbox.
+    pub(crate) scratch: VecDeque<ItemOf<S>>,
+    stacks: Vec<PooledStack>,
+    /// Slots freed by actors that exited here, reused by spawns here.
+    pub(crate) free_slots: FreeCache,
+}
+
+impl<S: System> WorkerCore<S> {
+    pub(crate) fn new(queue: LocalQueue<Task<S>>) -> Self {
+        WorkerCore {
+            index: queue.index(),
+            queue,
+            scratch: VecDeque::new(),
+            stacks: Vec::new(),
+            free_slots: FreeCache::default(),
+        }
+    }
+
+    /// An actor woken by a message sent from this worker: runs next here.
+    pub(crate) fn schedule_lifo(&mut self, shared: &Shared<S>, task: Task<S>) {
+        self.queue.schedule_lifo(&shared.queues, task);
+    }
+
+    /// An actor made runnable on this worker (spawned, yielded, re-woken).
+    pub(crate) fn schedule_local(&mut self, shared: &Shared<S>, task: Task<S>) {
+        self.queue.schedule_local(&shared.queues, task);
+    }
+
+    pub(crate) fn take_stack(&mut self, shared: &Shared<S>) -> PooledStack {
+        self.stacks.pop().unwrap_or_else(|| shared.stacks.get())
+    }
+
+    pub(crate) fn put_stack(&mut self, shared: &Shared<S>, stack: PooledStack) {
+        if self.stacks.len() < LOCAL_STACKS {
+            stack.check();
+            self.stacks.push(stack);
+        } else {
+            shared.stacks.put(stack);
+        }
+    }
+
+    /// Shutdown: hand back everything still queued here.
+    pub(crate) fn drain(&mut self, shared: &Shared<S>) -> Vec<Task<S>> {
+        let tasks = self.queue.drain();
+        for stack in self.stacks.drain(..) {
+            shared.stacks.put(stack);
+        }
+        shared.table.return_cache(&mut self.free_slots);
+        tasks
+    }
+}
 
 pub(crate) fn worker_main<S: System>(shared: &Shared<S>, mut core: WorkerCore<S>) {
-    while !shared.idle.is_shutdown() {
-        if let Some(task) = core.next_local(shared) {
-            run_task(shared, &mut core, task);
-            continue;
-        }
-        shared.idle.start_searching();
-        let found = loop {
-            if let Some(task) = core.steal(shared) {
-                shared.idle.found_work();
-                break Some(task);
-            }
-            if shared.idle.is_shutdown() {
-                shared.idle.stop_searching();
-                break None;
-            }
-            shared.idle.sleep(core.index, || shared.has_visible_work());
-        };
-        if let Some(task) = found {
-            run_task(shared, &mut core, task);
-        }
+    while let Some(task) = core.queue.next_task(&shared.queues) {
+        run_task(shared, &mut core, task);
     }
     drop(core.drain(shared));
 }
@@ -77,6 +125,8 @@ fn run_task<S: System>(shared: &Shared<S>, core: &mut WorkerCore<S>, task: Task<
     if let Some(reason) = st.dying.take() {
         return finish(shared, core, task, st, code, reason);
     }
+    // A full budget at the start of every slice, also when a pinned
+    // coroutine resumes after `Cx::yield_now` / `Cx::wait`.
     st.budget = shared.config.reductions;
     let fiber = match code {
         Code::Pinned(fiber) => fiber,

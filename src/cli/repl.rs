@@ -21,7 +21,7 @@ use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 
 use self::runtime::ReplRuntime;
-use super::session::{Reply, Session};
+use super::session::Reply;
 use super::status_code;
 
 const PROMPT: &str = "valk> ";
@@ -31,14 +31,7 @@ pub const REPL_SOURCE: &str = "<repl>";
 
 /// Run the REPL on standard input until end of input or `(exit N)`.
 pub fn run(schedulers: usize) -> ExitCode {
-    let session = match Session::new() {
-        Ok(session) => session,
-        Err(message) => {
-            eprintln!("valk: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match ReplRuntime::start(session, REPL_SOURCE, schedulers) {
+    let runtime = match ReplRuntime::start(REPL_SOURCE, schedulers) {
         Ok(runtime) => runtime,
         Err(message) => {
             eprintln!("valk: {message}");

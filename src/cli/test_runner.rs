@@ -116,7 +116,8 @@ fn run_file(file: &Path) -> Counts {
         Ok(source) => source,
         Err(message) => return failed_to_load(&message),
     };
-    let mut session = match Session::new() {
+    // One runtime per file: a test file gets fresh globals.
+    let session = match Session::new(0) {
         Ok(session) => session,
         Err(message) => return failed_to_load(&message),
     };
@@ -149,6 +150,7 @@ fn run_file(file: &Path) -> Counts {
             skipped,
         });
     }
+    session.finish();
     counts
 }
 

@@ -6,7 +6,7 @@ use valk_heap::Value;
 
 use super::{BuiltinDef, Cx, Failure, VARIADIC};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new("+", 1, VARIADIC, "Sum of the arguments.", add),
     BuiltinDef::new(
         "-",

@@ -6,7 +6,7 @@ use super::arith::{num, Num};
 use super::{BuiltinDef, Cx, Failure};
 use crate::equal::equal;
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "<",
         2,

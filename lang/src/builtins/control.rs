@@ -3,7 +3,7 @@
 
 use super::{BuiltinDef, Special, VARIADIC};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::special("eval", 1, 1, "Run a Q-expression as code.", Special::Eval),
     BuiltinDef::special(
         "if",
@@ -96,5 +96,12 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
         0,
         "The bindings of the current frame as {{name value} ...}.",
         Special::Penv,
+    ),
+    BuiltinDef::special(
+        "receive",
+        1,
+        VARIADIC,
+        "`(receive {pattern body...} ... {:after ms body...})`: take the oldest message a clause matches (in an actor; the mailbox is the host's).",
+        Special::Receive,
     ),
 ];

@@ -5,7 +5,7 @@ use valk_heap::Value;
 
 use super::{BuiltinDef, Cx, Failure, VARIADIC};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "def",
         1,

@@ -17,7 +17,7 @@ use super::{BuiltinDef, Cx, Failure, VARIADIC};
 use crate::reader;
 use crate::syntax::{Node, Syn};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "print",
         0,

@@ -5,7 +5,7 @@ use valk_heap::{ListKind, Value};
 use super::arith::{num, Num};
 use super::{BuiltinDef, Cx, Failure, VARIADIC};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "list",
         0,

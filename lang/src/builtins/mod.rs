@@ -1,12 +1,16 @@
-//! The builtin table: every builtin is registered here, once, with its name,
-//! arity and doc (the steel model). A builtin value is the immediate
-//! `Value::builtin(index)` where `index` is its position in [`table`].
+//! The builtin registry: every builtin is registered with its name, arity
+//! and doc (the steel model). A builtin value is the immediate
+//! `Value::builtin(index)` where `index` is its position in the process-wide
+//! registry ([`def`]). Each layer (this core, the actor layer, `net`, `ffi`,
+//! an embedding host) registers its builtins into a [`BuiltinSet`] when a
+//! runtime is built; the runtime's [`Globals`] bind exactly that set. The
+//! core knows no other layer: it only defines the registry.
 //!
 //! Writing a builtin (for the files owned by other helpers, too):
 //!
 //! ```ignore
 //! use super::{BuiltinDef, Cx, Failure, VARIADIC};
-//! pub(crate) const BUILTINS: &[BuiltinDef] = &[
+//! pub(crate) static BUILTINS: &[BuiltinDef] = &[
 //!     BuiltinDef::new("string/upper", 1, 1, "Upper-case a string.", upper),
 //! ];
 //! fn upper(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -23,8 +27,9 @@
 //! location. Allocation never collects, so values held in Rust locals stay
 //! valid for the whole builtin call.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use valk_heap::{Heap, HeapError, ObjKind, Value};
 
@@ -38,7 +43,7 @@ mod core;
 pub(crate) mod io;
 mod list;
 pub(crate) mod string;
-pub(crate) mod system;
+pub mod system;
 
 /// `max_args` of a variadic builtin.
 pub const VARIADIC: usize = usize::MAX;
@@ -46,11 +51,16 @@ pub const VARIADIC: usize = usize::MAX;
 /// A builtin written in Rust.
 pub type BuiltinFn = fn(&mut Cx<'_>, &[Value]) -> Result<Value, Failure>;
 
+/// A builtin that is a closure (a host function registered at run time).
+pub type HostFn = dyn Fn(&mut Cx<'_>, &[Value]) -> Result<Value, Failure> + Send + Sync;
+
 /// What a builtin does.
 #[derive(Clone, Copy)]
 pub enum Imp {
     /// An ordinary function of its (evaluated) arguments.
     Fn(BuiltinFn),
+    /// A closure registered at run time (lives for the rest of the process).
+    Host(&'static HostFn),
     /// A builtin the interpreter runs itself because it evaluates code or
     /// calls functions (`eval`, `if`, `try`, ...): the interpreter keeps all
     /// Valk frames in the actor's memory, so such builtins cannot be plain
@@ -145,10 +155,6 @@ pub enum Failure {
     Value(Value),
     /// The actor's heap is over its limit: the actor stops.
     Heap(HeapError),
-    /// No message yet: returned only by `receive`'s queue scan, for which
-    /// the `Receive` instruction parks the actor and runs again on wake-up
-    /// (`timeout` in ms). From a builtin call it becomes an error.
-    Wait { timeout: Option<u64> },
 }
 
 impl From<HeapError> for Failure {
@@ -157,40 +163,168 @@ impl From<HeapError> for Failure {
     }
 }
 
-/// The full table, core builtins first. Indices are stable for the life of
-/// the process (they are baked into code as `Value::builtin(i)`).
-pub fn table() -> &'static [BuiltinDef] {
-    static TABLE: OnceLock<Vec<BuiltinDef>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = Vec::new();
-        for part in [
-            arith::BUILTINS,
-            compare::BUILTINS,
-            list::BUILTINS,
-            control::BUILTINS,
-            core::BUILTINS,
-            string::BUILTINS,
-            io::BUILTINS,
-            system::BUILTINS,
-            crate::actor::builtins::BUILTINS,
-        ] {
-            t.extend_from_slice(part);
+/// The core language's builtins, in registration order (their indices are
+/// the first ones of the process, so they are the same in every runtime).
+static CORE: &[&[BuiltinDef]] = &[
+    arith::BUILTINS,
+    compare::BUILTINS,
+    list::BUILTINS,
+    control::BUILTINS,
+    core::BUILTINS,
+    string::BUILTINS,
+    io::BUILTINS,
+    system::BUILTINS,
+];
+
+/// The process-wide registry: definitions by index (append-only, lock-free
+/// reads: every builtin call looks its definition up here).
+static DEFS: boxcar::Vec<BuiltinDef> = boxcar::Vec::new();
+
+/// Registration state: the first index of each static layer registered
+/// (by address, so a layer is added once however many runtimes use it) and
+/// the first index per name (for the compiler's inline forms).
+struct Index {
+    layers: Vec<(usize, u32)>,
+    names: HashMap<&'static str, u32>,
+}
+
+fn index() -> &'static RwLock<Index> {
+    static INDEX: OnceLock<RwLock<Index>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let index = RwLock::new(Index {
+            layers: Vec::new(),
+            names: HashMap::new(),
+        });
+        {
+            let mut ix = index.write().unwrap_or_else(|e| e.into_inner());
+            for layer in CORE {
+                register_layer(&mut ix, layer);
+            }
         }
-        t
+        index
     })
 }
 
-/// The index of the builtin called `name`.
+fn push_def(ix: &mut Index, d: BuiltinDef) -> u32 {
+    let i = DEFS.push(d) as u32;
+    ix.names.entry(d.name).or_insert(i);
+    i
+}
+
+fn register_layer(ix: &mut Index, layer: &'static [BuiltinDef]) -> u32 {
+    let key = layer.as_ptr() as usize;
+    if let Some(&(_, first)) = ix.layers.iter().find(|(k, _)| *k == key) {
+        return first;
+    }
+    let first = DEFS.count() as u32;
+    for d in layer {
+        push_def(ix, *d);
+    }
+    ix.layers.push((key, first));
+    first
+}
+
+/// The builtins one runtime binds as globals: the core's, then each layer's
+/// in the order added (a later builtin of the same name wins the global).
+#[derive(Clone, Debug, Default)]
+pub struct BuiltinSet {
+    indices: Vec<u32>,
+}
+
+impl BuiltinSet {
+    /// The core language (LANGUAGE.md §1-6): no actors, no I/O beyond
+    /// printing and files.
+    pub fn core() -> BuiltinSet {
+        let mut set = BuiltinSet::default();
+        for layer in CORE {
+            set.add_layer(layer);
+        }
+        set
+    }
+
+    /// Adds a layer of builtins (registered once per process, recognised by
+    /// its address: declare it as a `static`, not a `const`, which would
+    /// make a new copy at each use).
+    pub fn add_layer(&mut self, layer: &'static [BuiltinDef]) {
+        let first = {
+            let mut ix = index().write().unwrap_or_else(|e| e.into_inner());
+            register_layer(&mut ix, layer)
+        };
+        self.indices
+            .extend((0..layer.len() as u32).map(|i| first + i));
+    }
+
+    /// Registers a closure as a builtin (for embedding hosts); its index.
+    /// The definition lives for the rest of the process.
+    pub fn add_fn(
+        &mut self,
+        name: &str,
+        min_args: usize,
+        max_args: usize,
+        doc: &str,
+        f: Box<HostFn>,
+    ) -> u32 {
+        let i = register_fn(name, min_args, max_args, doc, f);
+        self.indices.push(i);
+        i
+    }
+
+    /// The registry indices of this set, in binding order.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// The definitions of this set, in binding order.
+    pub fn defs(&self) -> impl Iterator<Item = &'static BuiltinDef> + '_ {
+        self.indices.iter().filter_map(|&i| def(i))
+    }
+}
+
+/// Registers a closure builtin process-wide; its index (bind it in a
+/// runtime's globals with [`Globals::bind_builtin`]).
+pub fn register_fn(name: &str, min_args: usize, max_args: usize, doc: &str, f: Box<HostFn>) -> u32 {
+    let d = BuiltinDef {
+        name: Box::leak(name.to_owned().into_boxed_str()),
+        min_args,
+        max_args: max_args.max(min_args),
+        doc: Box::leak(doc.to_owned().into_boxed_str()),
+        imp: Imp::Host(Box::leak(f)),
+        takes_errors: false,
+    };
+    let mut ix = index().write().unwrap_or_else(|e| e.into_inner());
+    push_def(&mut ix, d)
+}
+
+/// The index of the first builtin registered as `name` (the compiler
+/// inlines forms by it, behind a guard that the runtime binds it).
 pub fn index_of(name: &str) -> Option<u32> {
-    table()
-        .iter()
-        .position(|b| b.name == name)
-        .map(|i| i as u32)
+    index()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .names
+        .get(name)
+        .copied()
 }
 
 /// The definition behind a builtin value's index.
+#[inline]
 pub fn def(index: u32) -> Option<&'static BuiltinDef> {
-    table().get(index as usize)
+    // Indices only exist once the registry is (a runtime's globals or the
+    // compiler made it), so no initialisation check on this hot path.
+    DEFS.get(index as usize)
+}
+
+/// The index of the core builtin that is special form `s`.
+pub fn special_index(s: Special) -> Option<u32> {
+    let n = CORE.iter().map(|l| l.len()).sum::<usize>() as u32;
+    let _ = index();
+    (0..n).find(|&i| matches!(def(i).map(|d| d.imp), Some(Imp::Special(x)) if x == s))
+}
+
+/// Builtins registered so far in the process.
+pub fn registered() -> usize {
+    let _ = index();
+    DEFS.count()
 }
 
 /// What a builtin sees of the actor that calls it.
@@ -205,11 +339,17 @@ pub struct Cx<'a> {
     pub(crate) name: &'static str,
     /// Set by `exit`/`shutdown` style builtins: the interpreter stops with it.
     pub exit_request: Option<i32>,
-    /// The calling actor's link to the scheduler and its received messages.
-    pub(crate) actor: &'a mut crate::actor::Local,
+    /// Whatever runs the interpreter (the scheduler, an embedder, none).
+    pub(crate) host: &'a mut crate::interp::host_slot::HostSlot,
 }
 
 impl<'a> Cx<'a> {
+    /// The interpreter's host (the actor layer downcasts it with
+    /// [`Host::as_any`](crate::Host::as_any)).
+    pub fn host(&mut self) -> &mut dyn crate::Host {
+        self.host.get()
+    }
+
     /// The name of the builtin being run.
     pub fn builtin_name(&self) -> &'static str {
         self.name
@@ -319,17 +459,37 @@ mod tests {
 
     #[test]
     fn builtin_names_are_unique_and_arities_sane() {
-        let t = table();
-        for (i, b) in t.iter().enumerate() {
+        let set = BuiltinSet::core();
+        for (&i, b) in set.indices().iter().zip(set.defs()) {
             assert!(b.min_args <= b.max_args, "{}", b.name);
             assert!(!b.doc.is_empty(), "{} has no doc", b.name);
-            assert_eq!(
-                index_of(b.name),
-                Some(i as u32),
-                "duplicate builtin {}",
-                b.name
-            );
+            assert_eq!(index_of(b.name), Some(i), "duplicate builtin {}", b.name);
         }
         assert!(index_of("+").is_some() && index_of("eval").is_some());
+        assert!(
+            index_of("spawn").is_none(),
+            "the core has no actor builtins"
+        );
+    }
+
+    #[test]
+    fn layers_register_once_and_closures_get_fresh_indices() {
+        static LAYER: &[BuiltinDef] = &[BuiltinDef::new(
+            "test/layer-fn",
+            0,
+            0,
+            "A test builtin.",
+            |_, _| Ok(Value::NIL),
+        )];
+        let mut a = BuiltinSet::core();
+        a.add_layer(LAYER);
+        let mut b = BuiltinSet::core();
+        b.add_layer(LAYER);
+        assert_eq!(a.indices(), b.indices(), "a layer is registered once");
+        let f = a.add_fn("test/closure", 1, 1, "doc", Box::new(|_, args| Ok(args[0])));
+        let g = b.add_fn("test/closure", 1, 1, "doc", Box::new(|_, args| Ok(args[0])));
+        assert_ne!(f, g, "each closure is its own builtin");
+        assert_eq!(index_of("test/closure"), Some(f.min(g)));
+        assert!(matches!(def(f).map(|d| d.imp), Some(Imp::Host(_))));
     }
 }

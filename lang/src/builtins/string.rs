@@ -11,7 +11,7 @@ use super::{BuiltinDef, Cx, Failure, VARIADIC};
 use crate::reader;
 use crate::syntax::Syn;
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
         "str",
         0,

@@ -686,7 +686,7 @@ impl<'h> Compiler<'h> {
     /// call that skips the global load and the macro check.
     fn fast_path(&self, idx: u32, argc: usize) -> bool {
         match builtins::def(idx) {
-            Some(d) => matches!(d.imp, Imp::Fn(_)) && argc >= 1,
+            Some(d) => matches!(d.imp, Imp::Fn(_) | Imp::Host(_)) && argc >= 1,
             None => false,
         }
     }

@@ -127,6 +127,10 @@ impl Interp {
         }
         match def.imp {
             Imp::Fn(g) => {
+                let v = self.call_fn(&g, def.name, span)?;
+                Ok(Called::Value(v))
+            }
+            Imp::Host(g) => {
                 let v = self.call_fn(g, def.name, span)?;
                 Ok(Called::Value(v))
             }
@@ -137,7 +141,7 @@ impl Interp {
     /// Run a Rust builtin on `argbuf`.
     pub(crate) fn call_fn(
         &mut self,
-        g: builtins::BuiltinFn,
+        g: &builtins::HostFn,
         name: &'static str,
         span: Span,
     ) -> Result<Value, Stop> {
@@ -155,11 +159,6 @@ impl Interp {
             Err(Failure::Value(v)) => Ok(v),
             Err(Failure::Message(m)) => self.error_value(&m, span),
             Err(Failure::Heap(e)) => Err(self.heap_fatal(e)),
-            // Only the `Receive` instruction can park (it runs again on
-            // wake-up); a builtin call cannot be resumed half way.
-            Err(Failure::Wait { .. }) => {
-                self.error_value(&format!("`{name}`: cannot wait for a message here"), span)
-            }
         }
     }
 

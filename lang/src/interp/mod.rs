@@ -8,6 +8,8 @@
 //! stop at any safepoint and resume later.
 
 mod call;
+#[allow(unsafe_code)]
+pub(crate) mod host_slot;
 mod receive;
 mod run;
 mod special;
@@ -22,6 +24,7 @@ use crate::builtins::Cx;
 use crate::compiler::{CompileError, Compiler, Mode};
 use crate::error::ValkError;
 use crate::globals::{Globals, UNSET};
+use crate::host::Host;
 use crate::ir::{Proto, Reg};
 use crate::printer;
 use crate::reader;
@@ -119,8 +122,8 @@ pub struct Interp {
     pub(crate) result: Value,
     /// Reductions charged since creation.
     pub reductions: u64,
-    /// Actor state: scheduler link, received messages (roots).
-    pub(crate) actor: crate::actor::Local,
+    /// The host of the call in progress (scheduler, embedder, or none).
+    pub(crate) host: host_slot::HostSlot,
     /// What most actors never use, allocated on first use: a parked actor
     /// costs its heap and this struct, so every word here counts.
     pub(crate) cold: Option<Box<Cold>>,
@@ -154,6 +157,14 @@ impl Interp {
         it
     }
 
+    /// A fresh runtime whose globals bind `builtins` (the core and the
+    /// layers above it), with the prelude loaded.
+    pub fn with_builtins(builtins: &crate::BuiltinSet) -> Interp {
+        let mut it = Interp::bare(Arc::new(Globals::with_builtins(builtins)));
+        it.load_prelude();
+        it
+    }
+
     /// Another actor of the runtime that owns `globals` (the prelude is
     /// already in them).
     pub fn with_globals(globals: Arc<Globals>) -> Interp {
@@ -162,8 +173,12 @@ impl Interp {
 
     /// An interpreter with nothing loaded.
     pub fn bare(globals: Arc<Globals>) -> Interp {
+        let mut heap = Heap::new();
+        if let Some(limit) = globals.heap_limit() {
+            heap.set_limit(Some(limit));
+        }
         Interp {
-            heap: Heap::new(),
+            heap,
             globals,
             regs: Vec::new(),
             frames: Vec::new(),
@@ -172,12 +187,14 @@ impl Interp {
             max_regs: DEFAULT_MAX_REGS,
             result: Value::NIL,
             reductions: 0,
-            actor: crate::actor::Local::default(),
+            host: host_slot::HostSlot::default(),
             cold: None,
         }
     }
 
-    fn load_prelude(&mut self) {
+    /// Loads the prelude into this interpreter's globals (done by
+    /// [`Interp::new`] and [`Interp::with_builtins`]).
+    pub fn load_prelude(&mut self) {
         for (name, src) in PRELUDE {
             if let Err(e) = self.eval_source(src, name) {
                 // The prelude is ours: a failure is a bug, but never a panic.
@@ -210,6 +227,22 @@ impl Interp {
     pub fn set_stack_limit(&mut self, frames: usize, regs: usize) {
         self.max_frames = frames;
         self.max_regs = regs;
+    }
+
+    /// Runs `f` with `host` as this interpreter's host: `run` takes its
+    /// budget from it and charges it, `receive` uses its mailbox, and
+    /// builtins reach it through `Cx::host`. The previous host is back
+    /// when `f` returns.
+    pub fn with_host<R>(&mut self, host: &mut dyn Host, f: impl FnOnce(&mut Interp) -> R) -> R {
+        let prev = self.host.install(host);
+        let r = f(self);
+        self.host.restore(prev);
+        r
+    }
+
+    /// Is a host installed (inside [`Interp::with_host`])?
+    pub fn has_host(&self) -> bool {
+        self.host.is_set()
     }
 
     /// The re-readable form of `v`.
@@ -287,10 +320,7 @@ impl Interp {
 
     /// Compile and run one top-level form to completion.
     pub fn eval_form(&mut self, form: &crate::syntax::Node) -> Result<Value, ValkError> {
-        let proto = Compiler::new(&mut self.heap)
-            .compile_chunk(form, Mode::TopLevel)
-            .map_err(ValkError::from_compile)?;
-        self.start_proto(proto, FrameKind::TopLevel)?;
+        self.start_form(form)?;
         self.finish()
     }
 
@@ -303,31 +333,41 @@ impl Interp {
     /// Run until the started computation ends (budget after budget).
     fn finish(&mut self) -> Result<Value, ValkError> {
         loop {
-            match self.run(DEFAULT_BUDGET) {
-                RunOutcome::OutOfBudget => {
-                    // Run to completion inside an actor (the main actor):
-                    // let the others on this worker have their turn.
-                    if let Some(sched) = self.actor.host.get() {
-                        sched.yield_now();
-                    }
-                }
+            let budget = self.host.get().budget();
+            match self.run(budget) {
+                // Run to completion inside an actor (the main actor): let
+                // the others on this worker have their turn.
+                RunOutcome::OutOfBudget => self.host.get().yield_now(),
                 RunOutcome::Done(v) => return Ok(v),
                 RunOutcome::Error(v) => return Err(self.error_of(v)),
                 RunOutcome::Exit(code) => return Err(ValkError::exit(code)),
                 RunOutcome::WaitingForMessage { .. } => {
                     return Err(ValkError::fatal("`receive` outside an actor".into()))
                 }
-                RunOutcome::Fatal => {
-                    let m = self
-                        .cold
-                        .as_mut()
-                        .and_then(|c| c.fatal.take())
-                        .unwrap_or_else(|| "internal error".into());
-                    self.reset();
-                    return Err(ValkError::fatal(m));
-                }
+                RunOutcome::Fatal => return Err(self.take_fatal()),
             }
         }
+    }
+
+    /// After [`RunOutcome::Fatal`]: the error that stopped the run; the
+    /// frames are dropped so the interpreter can be used again.
+    pub fn take_fatal(&mut self) -> ValkError {
+        let m = self
+            .cold
+            .as_mut()
+            .and_then(|c| c.fatal.take())
+            .unwrap_or_else(|| "internal error".into());
+        self.reset();
+        ValkError::fatal(m)
+    }
+
+    /// Compiles a top-level form and starts running it (resumable with
+    /// [`Interp::run`]; its `=` binds globally).
+    pub fn start_form(&mut self, form: &crate::syntax::Node) -> Result<(), ValkError> {
+        let proto = Compiler::new(&mut self.heap)
+            .compile_chunk(form, Mode::TopLevel)
+            .map_err(ValkError::from_compile)?;
+        self.start_proto(proto, FrameKind::TopLevel)
     }
 
     /// Drop every frame (after a fatal error) so the actor can be reused.
@@ -466,7 +506,7 @@ impl Interp {
             out,
             name,
             exit_request: None,
-            actor: &mut self.actor,
+            host: &mut self.host,
         };
         f(&mut cx)
     }
@@ -490,7 +530,7 @@ impl Interp {
             frames: &mut self.frames,
             argbuf: &mut self.argbuf,
             result: &mut self.result,
-            mailbox: &mut self.actor.mailbox,
+            host: &mut self.host,
         };
         self.heap.collect(&mut roots);
     }
@@ -522,7 +562,7 @@ struct FrameRoots<'a> {
     frames: &'a mut [Frame],
     argbuf: &'a mut Vec<Value>,
     result: &'a mut Value,
-    mailbox: &'a mut std::collections::VecDeque<Value>,
+    host: &'a mut host_slot::HostSlot,
 }
 
 impl Roots for FrameRoots<'_> {
@@ -535,6 +575,6 @@ impl Roots for FrameRoots<'_> {
         }
         self.argbuf.iter_mut().for_each(&mut *visit);
         visit(self.result);
-        self.mailbox.iter_mut().for_each(&mut *visit);
+        self.host.get().visit_roots(visit);
     }
 }

@@ -1,30 +1,31 @@
 //! The `receive` instructions ([`Op::ReceiveStart`](crate::ir::Op),
 //! `Receive`, `ReceiveAccept`): the interpreter's side of the scan loop the
-//! compiler makes of `receive` (see `compiler/receive.rs`). The queue and
-//! the scheduler calls live in `actor::builtins`.
+//! compiler makes of `receive` (see `compiler/receive.rs`). The mailbox is
+//! the host's ([`Host`](crate::Host)): it offers each unscanned message once
+//! per receive and removes the one that matched.
 
 use valk_heap::Value;
 
 use super::call::Stop;
 use super::{Interp, RunOutcome};
-use crate::actor::builtins as actor;
 use crate::builtins::Failure;
 use crate::globals::UNSET;
+use crate::host::Next;
 use crate::syntax::Span;
 
 impl Interp {
     pub(super) fn receive_start(&mut self) {
-        actor::receive_start(&mut self.actor);
+        self.host.get().receive_start();
     }
 
     pub(super) fn receive_accept(&mut self) {
-        actor::accept(&mut self.actor);
+        self.host.get().receive_accept();
     }
 
     /// The next unscanned message, or `None` once the deadline `timeout`
-    /// (milliseconds; `UNSET`: none) has passed. A spawned actor with none
-    /// queued parks: the frame's pc is left at `at`, the `Receive`
-    /// instruction, so it runs again on wake-up.
+    /// (milliseconds; `UNSET`: none) has passed. With none queued the actor
+    /// parks: the frame's pc is left at `at`, the `Receive` instruction, so
+    /// it runs again on wake-up.
     pub(super) fn receive_next(
         &mut self,
         timeout: Value,
@@ -42,18 +43,20 @@ impl Interp {
             );
             return self.error_value(&msg, span).map(Some);
         };
-        let park = self.actor.parkable;
-        match self.with_cx("receive", |cx| actor::next_message(cx, ms, park)) {
-            Ok(v) => Ok(v),
-            Err(Failure::Value(v)) => Ok(Some(v)),
-            Err(Failure::Message(m)) => self.error_value(&m, span).map(Some),
-            Err(Failure::Heap(e)) => Err(self.heap_fatal(e)),
-            Err(Failure::Wait { timeout }) => {
+        match self.host.get().receive_next(&mut self.heap, ms) {
+            Ok(Next::Message(v)) => Ok(Some(v)),
+            Ok(Next::TimedOut) => Ok(None),
+            Ok(Next::Park { timeout_ms }) => {
                 if let Some(fr) = self.frames.last_mut() {
                     fr.pc = at as u32;
                 }
-                Err(RunOutcome::WaitingForMessage { timeout })
+                Err(RunOutcome::WaitingForMessage {
+                    timeout: timeout_ms,
+                })
             }
+            Err(Failure::Value(v)) => Ok(Some(v)),
+            Err(Failure::Message(m)) => self.error_value(&m, span).map(Some),
+            Err(Failure::Heap(e)) => Err(self.heap_fatal(e)),
         }
     }
 }

@@ -22,10 +22,12 @@ enum Step {
 
 impl Interp {
     /// Run the started computation for at most `budget` reductions (one per
-    /// call, tail call and loop back-edge).
+    /// call, tail call and loop back-edge); what it spent is charged to the
+    /// host ([`Interp::with_host`]), whose budget is normally the one given.
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
         let Step::Stop(o) = self.exec(&mut fuel);
+        self.host.get().charge(budget - fuel);
         o
     }
 

@@ -338,9 +338,7 @@ impl Interp {
     ) -> Result<Called, Stop> {
         // Which leading argument is a plain value (passed as the parameter).
         let takes_value = matches!(s, Special::Case | Special::Match | Special::Repeat);
-        let idx = builtins::table()
-            .iter()
-            .position(|d| matches!(d.imp, builtins::Imp::Special(x) if x == s));
+        let idx = builtins::special_index(s);
         let Some(idx) = idx else {
             return Ok(Called::Value(Value::NIL));
         };
@@ -364,7 +362,7 @@ impl Interp {
             .map_err(|e| self.heap_fatal(e))?;
         let key = self
             .heap
-            .list(&[Value::builtin(idx as u32), key_list], ListKind::Q)
+            .list(&[Value::builtin(idx), key_list], ListKind::Q)
             .map_err(|e| self.heap_fatal(e))?;
         let compiled = self.cached(TAG_FORM, key, span, move |c, node, span| {
             let parts = key_parts(node, span)?;
@@ -373,7 +371,7 @@ impl Interp {
                     parts[0]
                         .clone()
                         .into_shared()
-                        .unwrap_or_else(|| builtin_shared(idx)),
+                        .unwrap_or_else(|| builtin_shared(idx as usize)),
                 ),
                 span,
             );
@@ -387,7 +385,10 @@ impl Interp {
                 let message = if s == Special::Case {
                     "`case`: expected a value, then clauses of the form {{key} value}".into()
                 } else {
-                    format!("`{}`: malformed arguments", builtins::table()[idx].name)
+                    format!(
+                        "`{}`: malformed arguments",
+                        builtins::def(idx).map_or("?", |d| d.name)
+                    )
                 };
                 return Err(CompileError { span, message });
             }

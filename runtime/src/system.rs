@@ -94,37 +94,54 @@ impl Reason {
     pub fn describe(&self) -> String {
         let mut heap = Heap::new();
         let v = self.to_value(&mut heap);
-        crate::printer::repr(&heap, v)
+        valk_lang::printer::repr(&heap, v)
     }
 }
 
 /// The Valk language's plug into the scheduler.
 pub struct ValkSystem;
 
+/// A message in an actor's mailbox: copied out of the sender's heap, until
+/// a `receive` first looks at it and adopts it into the receiver's heap
+/// (no second copy). An adopted message stays in the scheduler's queue, the
+/// only one, until a clause takes it; the receiver's GC visits it there.
+pub enum Message {
+    /// As sent.
+    Fragment(Fragment),
+    /// Adopted: a value of the receiving actor's heap.
+    Adopted(Value),
+}
+
+impl From<Fragment> for Message {
+    fn from(f: Fragment) -> Message {
+        Message::Fragment(f)
+    }
+}
+
 /// Builds `{tag items...}` as a message.
-fn message(items: &[Value]) -> Fragment {
+fn message(items: &[Value]) -> Message {
     let mut heap = Heap::new();
     match heap.list(items, ListKind::Q) {
-        Ok(v) => heap.copy_to_fragment(v),
-        Err(_) => Fragment::immediate(Value::NIL),
+        Ok(v) => heap.copy_to_fragment(v).into(),
+        Err(_) => Fragment::immediate(Value::NIL).into(),
     }
 }
 
 impl System for ValkSystem {
-    type Msg = Fragment;
+    type Msg = Message;
     type Reason = Reason;
 
-    fn exit_message(&self, from: Pid, reason: &Reason) -> Fragment {
+    fn exit_message(&self, from: Pid, reason: &Reason) -> Message {
         let mut heap = Heap::new();
         let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
         let r = reason.to_value(&mut heap);
         let Ok(v) = heap.list(&[kw("EXIT"), pid, r], ListKind::Q) else {
             return message(&[]);
         };
-        heap.copy_to_fragment(v)
+        heap.copy_to_fragment(v).into()
     }
 
-    fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Fragment {
+    fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Message {
         let mut heap = Heap::new();
         let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
         let rf = heap.make_ref(mref.to_u64()).unwrap_or(Value::NIL);
@@ -132,6 +149,6 @@ impl System for ValkSystem {
         let Ok(v) = heap.list(&[kw("DOWN"), rf, pid, r], ListKind::Q) else {
             return message(&[]);
         };
-        heap.copy_to_fragment(v)
+        heap.copy_to_fragment(v).into()
     }
 }

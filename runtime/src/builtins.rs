@@ -1,17 +1,28 @@
-//! The actor builtins (LANGUAGE.md §7). Each reaches the scheduler through
-//! the interpreter's [`HostPtr`](super::host::HostPtr); outside an actor they
-//! fail with an error value.
+//! The actor builtins (LANGUAGE.md §7), a layer over the core's. Each
+//! reaches the scheduler through the interpreter's host, an
+//! [`ActorHost`]; outside an actor they fail with an error value.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use valk_heap::{ObjKind, Value};
-use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, TimerRef, WaitResult};
+use valk_lang::builtins::VARIADIC;
+use valk_lang::{BuiltinDef, Cx, Failure};
+use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, TimerRef};
 
-use super::body::Body;
-use super::system::{Reason, ValkSystem};
-use crate::builtins::{BuiltinDef, Cx, Failure, Special, VARIADIC};
+use crate::body::Body;
+use crate::host::ActorHost;
+use crate::system::{Reason, ValkSystem};
 
-pub(crate) const BUILTINS: &[BuiltinDef] = &[
+/// The actor layer's builtins (`exit` replaces the core's: in an actor it
+/// also takes exit reasons and pids).
+pub static BUILTINS: &[BuiltinDef] = &[
+    BuiltinDef::new(
+        "exit",
+        0,
+        2,
+        "(exit [status]): end the program with an integer status (default 0); `:normal` is 0. In an actor, (exit reason) ends it with any reason and (exit pid reason) sends an exit signal.",
+        exit,
+    ),
     BuiltinDef::new(
         "spawn",
         1,
@@ -102,21 +113,16 @@ pub(crate) const BUILTINS: &[BuiltinDef] = &[
         "{{:mailbox n} {:heap bytes} {:reductions n} {:status s}} or () if dead.",
         info,
     ),
-    BuiltinDef::special(
-        "receive",
-        1,
-        VARIADIC,
-        "`(receive {pattern body...} ... {:after ms body...})`: take the oldest message a clause matches.",
-        Special::Receive,
-    ),
 ];
 
-fn sched<'c>(cx: &'c mut Cx<'_>) -> Result<&'c mut Sched<'static, ValkSystem>, Failure> {
-    let name = cx.name;
-    cx.actor
-        .host
-        .get()
+fn actor_host<'c>(cx: &'c mut Cx<'_>) -> Result<&'c mut ActorHost, Failure> {
+    let name = cx.builtin_name();
+    ActorHost::of(cx.host())
         .ok_or_else(|| Failure::Message(format!("`{name}`: not running in an actor")))
+}
+
+fn sched<'c>(cx: &'c mut Cx<'_>) -> Result<&'c mut Sched<'static, ValkSystem>, Failure> {
+    Ok(actor_host(cx)?.sched())
 }
 
 fn kw(name: &str) -> Value {
@@ -202,7 +208,7 @@ fn send(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Some(pid_arg(cx, args, 0)?)
     };
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[1]);
+    let frag = cx.heap.copy_to_fragment(args[1]).into();
     let s = sched(cx)?;
     match to {
         Some(pid) => s.send(pid, frag),
@@ -284,7 +290,7 @@ fn send_after(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let delay = millis(cx, args, 0)?;
     let pid = pid_arg(cx, args, 1)?;
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[2]);
+    let frag = cx.heap.copy_to_fragment(args[2]).into();
     let t = sched(cx)?.send_after(delay, pid, frag);
     Ok(cx.heap.make_ref(t.to_u64())?)
 }
@@ -307,11 +313,6 @@ fn alive(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     let me = sched(cx)?.self_pid() == pid;
-    let local = if me {
-        cx.actor.mailbox.len() - cx.actor.save.min(cx.actor.mailbox.len())
-    } else {
-        0
-    };
     let Some(i) = sched(cx)?.info(pid) else {
         return Ok(Value::EMPTY_S);
     };
@@ -328,7 +329,7 @@ fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     };
     let mut pairs = Vec::new();
     for (k, n) in [
-        ("mailbox", i.mailbox_len + local),
+        ("mailbox", i.mailbox_len),
         ("heap", heap),
         ("reductions", i.reductions as usize),
     ] {
@@ -341,82 +342,21 @@ fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 /// `exit` in an actor: `(exit pid reason)` sends an exit signal; `(exit
 /// reason)` with a reason that is not an integer ends this actor with it
-/// (`:normal` included). `None`: the plain program-status `exit`.
-pub(crate) fn exit_actor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Option<Value>, Failure> {
+/// (`:normal` included); otherwise the core's program-status `exit`.
+fn exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if args.len() == 2 {
         exit_signal(cx, args)?;
-        return Ok(Some(kw("ok")));
+        return Ok(kw("ok"));
     }
-    let Some(&v) = args.first() else {
-        return Ok(None);
-    };
-    if cx.actor.host.get().is_none() || cx.heap.as_int(v).is_some() {
-        return Ok(None);
-    }
-    cx.actor.exit_reason = Some(Box::new(Reason::from_value(cx.heap, v)));
-    cx.exit_request = Some(if v == kw("normal") { 0 } else { 1 });
-    Ok(Some(Value::EMPTY_S))
-}
-
-/// The next message the current receive has not scanned (`Ok(None)`: the
-/// deadline `ms` passed; `None` waits for ever). With none queued it parks
-/// the actor (`Failure::Wait`: no native stack kept; the interpreter runs
-/// the `Receive` instruction again on wake-up) when `park`, else waits
-/// keeping the stack (the main actor).
-pub(crate) fn next_message(
-    cx: &mut Cx<'_>,
-    ms: Option<u64>,
-    park: bool,
-) -> Result<Option<Value>, Failure> {
-    loop {
-        if let Some(&v) = cx.actor.mailbox.get(cx.actor.save) {
-            cx.actor.save += 1;
-            return Ok(Some(v));
-        }
-        let mut got = false;
-        while let Some(frag) = sched(cx)?.receive_matching(&mut |_| true) {
-            let v = cx.heap.adopt(frag)?;
-            cx.actor.mailbox.push_back(v);
-            got = true;
-        }
-        if got {
-            continue;
-        }
-        let timeout = ms.map(|ms| {
-            let now = Instant::now();
-            let deadline = *cx
-                .actor
-                .deadline
-                .get_or_insert(now + Duration::from_millis(ms));
-            deadline.saturating_duration_since(now)
-        });
-        let timed_out = timeout == Some(Duration::ZERO)
-            || sched(cx)?.timed_out()
-            || (!park && sched(cx)?.wait(timeout) == WaitResult::TimedOut);
-        if timed_out {
-            sched(cx)?.receive_done();
-            receive_start(cx.actor);
-            return Ok(None);
-        }
-        if park {
-            // Rounded up so the wake-up never comes before `deadline`.
-            let timeout =
-                timeout.map(|d| u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX));
-            return Err(Failure::Wait { timeout });
+    if let Some(&v) = args.first() {
+        if cx.heap.as_int(v).is_none() {
+            let reason = Reason::from_value(cx.heap, v);
+            if let Some(host) = ActorHost::of(cx.host()) {
+                host.exit_reason = Some(reason);
+                cx.exit_request = Some(if v == kw("normal") { 0 } else { 1 });
+                return Ok(Value::EMPTY_S);
+            }
         }
     }
-}
-
-/// A new `receive` scans the queue from the oldest message, with no deadline yet.
-pub(crate) fn receive_start(a: &mut super::Local) {
-    a.save = 0;
-    a.deadline = None;
-}
-
-/// Takes the message [`next_message`] returned last: the receive is over.
-pub(crate) fn accept(a: &mut super::Local) {
-    if a.save > 0 {
-        a.mailbox.remove(a.save - 1);
-    }
-    receive_start(a);
+    valk_lang::builtins::system::exit(cx, args)
 }

@@ -7,8 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
-use valk_lang::actor::{self, Reason};
-use valk_lang::Interp;
+use valk_runtime::{Handle, Job, Options, Outcome};
 
 struct Counting;
 
@@ -40,25 +39,37 @@ const ACTORS: i64 = 20_000;
 
 #[test]
 fn a_parked_actor_allocates_under_a_kibibyte() {
-    let reason = actor::run_main(1, |cx| {
-        let mut it = Interp::new();
-        let per_actor = actor::hosted(cx, &mut it, |it| {
-            actor::load_prelude(it).expect("actor prelude loads");
-            let setup = "(fun {idler} {receive {:stop 0}})
-                 (fun {spawn-all k} {if (== k 0) {0} {do (spawn idler) (spawn-all (- k 1))}})
-                 (sleep 1)";
-            it.eval_source(setup, "setup.valk").expect("setup runs");
-            let before = LIVE.load(Relaxed);
-            let run = format!("(spawn-all {ACTORS}) (sleep 300) (len {{}})");
-            it.eval_source(&run, "spawn.valk").expect("spawning runs");
-            let after = LIVE.load(Relaxed);
-            (after - before) / ACTORS as isize
-        });
-        Reason::Status(i32::try_from(per_actor).unwrap_or(i32::MAX))
-    });
-    let Reason::Status(bytes) = reason else {
-        panic!("main actor ended with {reason:?}");
+    let handle = Handle::start(Options {
+        schedulers: 1,
+        ..Options::default()
+    })
+    .expect("runtime starts");
+    let session = handle.main_session();
+    let eval = |text: String| {
+        let job = Job::Source {
+            text,
+            name: "idle.valk".to_owned(),
+            line: false,
+        };
+        session
+            .request(job, |it, out| match out {
+                Outcome::Value(v) => Ok(it.repr(v)),
+                Outcome::Error(e) => Err(e.to_string()),
+                _ => Err("ended".to_owned()),
+            })
+            .expect("session answers")
     };
+    eval(
+        "(fun {idler} {receive {:stop 0}})
+         (fun {spawn-all k} {if (== k 0) {0} {do (spawn idler) (spawn-all (- k 1))}})
+         (sleep 1)"
+            .to_owned(),
+    )
+    .expect("setup runs");
+    let before = LIVE.load(Relaxed);
+    eval(format!("(spawn-all {ACTORS}) (sleep 300) (len {{}})")).expect("spawning runs");
+    let after = LIVE.load(Relaxed);
+    let bytes = (after - before) / ACTORS as isize;
     assert!(
         bytes > 0 && bytes < 1024,
         "{bytes} bytes allocated per parked actor"

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use valk_heap::{Fragment, ObjKind};
+use valk_lang::{Globals, Interp, RunOutcome};
 use valk_scheduler::{Actor, Cx, Step};
 
-use super::host::hosted;
-use super::system::{Reason, ValkSystem};
-use crate::{Globals, Interp, RunOutcome, DEFAULT_BUDGET};
+use crate::host::ActorHost;
+use crate::system::{Reason, ValkSystem};
 
 /// An actor running `(f arg...)`.
 pub struct Body {
@@ -23,8 +23,7 @@ impl Body {
     /// An actor of the runtime sharing `globals` that will call `f` on
     /// `args`, each copied out of the spawner's heap as a fragment.
     pub fn new(globals: Arc<Globals>, f: Fragment, args: Vec<Fragment>) -> Body {
-        let mut interp = Interp::with_globals(globals);
-        interp.actor.parkable = true;
+        let interp = Interp::with_globals(globals);
         let mut start = Vec::with_capacity(args.len() + 1);
         start.push(f);
         start.extend(args);
@@ -59,14 +58,15 @@ impl Actor<ValkSystem> for Body {
                 return Step::Exit(r);
             }
         }
-        let out = hosted(cx, &mut self.interp, |it| it.run(DEFAULT_BUDGET));
+        // One budget: the scheduler's slice (`Config.reductions`), charged
+        // with what the interpreter spent.
+        let budget = cx.reductions_left().max(1);
+        let (out, exit_reason) = ActorHost::run(cx, true, &mut self.interp, |it| it.run(budget));
         match out {
             RunOutcome::OutOfBudget => Step::Yield,
             RunOutcome::Done(_) => Step::Exit(Reason::Normal),
             RunOutcome::Error(v) => Step::Exit(error_reason(&mut self.interp, v)),
-            RunOutcome::Exit(code) => Step::Exit(
-                super::take_exit_reason(&mut self.interp).unwrap_or(Reason::Status(code)),
-            ),
+            RunOutcome::Exit(code) => Step::Exit(exit_reason.unwrap_or(Reason::Status(code))),
             RunOutcome::WaitingForMessage { timeout } => Step::Park {
                 timeout: timeout.map(std::time::Duration::from_millis),
             },

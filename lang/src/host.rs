@@ -1,0 +1,84 @@
+//! The seam between the interpreter and whatever runs it: the scheduler
+//! (an actor), an embedding host, or nothing (tests, tools).
+//!
+//! The interpreter owns values and frames; the [`Host`] owns time and the
+//! mailbox. `run` takes its slice budget from the host and charges what it
+//! spent; the compiled `receive` asks the host for the next unscanned
+//! message and tells it which one matched, so a message is queued once, in
+//! the host's mailbox. Builtins of other layers reach their host through
+//! [`Host::as_any`] (the actor layer downcasts to its own type).
+
+use std::any::Any;
+
+use valk_heap::{Heap, Value};
+
+use crate::builtins::Failure;
+use crate::interp::DEFAULT_BUDGET;
+
+/// What [`Host::receive_next`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The next message not yet offered to this receive (a value of the
+    /// actor's heap, kept alive by the host until accepted).
+    Message(Value),
+    /// The receive's `:after` deadline passed (the receive is over).
+    TimedOut,
+    /// Nothing yet: the actor must give its thread back and run the
+    /// `Receive` instruction again when woken (`timeout_ms`: the `:after`,
+    /// whose deadline the host fixes at the first park of a receive).
+    Park {
+        /// The `:after` time in milliseconds, if any.
+        timeout_ms: Option<u64>,
+    },
+}
+
+/// What runs an interpreter. Every method has a default for "no host":
+/// a fixed budget and no mailbox.
+pub trait Host: 'static {
+    /// Reductions the next slice may spend.
+    fn budget(&mut self) -> u32 {
+        DEFAULT_BUDGET
+    }
+
+    /// Reductions the slice just spent.
+    fn charge(&mut self, _spent: u32) {}
+
+    /// The budget ran out while running to completion (a top-level form):
+    /// let other work run, keeping the native stack.
+    fn yield_now(&mut self) {}
+
+    /// A `receive` begins: the next [`Host::receive_next`] offers the oldest
+    /// message again, with no deadline yet.
+    fn receive_start(&mut self) {}
+
+    /// The next message the current receive has not seen. `timeout_ms` is
+    /// the receive's `:after`. The message is adopted into `heap`.
+    fn receive_next(
+        &mut self,
+        _heap: &mut Heap,
+        _timeout_ms: Option<u64>,
+    ) -> Result<Next, Failure> {
+        Err(Failure::Message(
+            "`receive`: not running in an actor".into(),
+        ))
+    }
+
+    /// The message [`Host::receive_next`] returned last matched: remove it;
+    /// the receive is over.
+    fn receive_accept(&mut self) {}
+
+    /// Visits the values the host keeps for the interpreter (adopted
+    /// messages): GC roots, updated in place by a collection.
+    fn visit_roots(&mut self, _visit: &mut dyn FnMut(&mut Value)) {}
+
+    /// The host as `Any`, for builtins of the layer that made it.
+    fn as_any(&mut self) -> Option<&mut dyn Any> {
+        None
+    }
+}
+
+/// No host: the default budget, no mailbox.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHost;
+
+impl Host for NoHost {}

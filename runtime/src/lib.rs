@@ -1,0 +1,89 @@
+//! # valk-runtime
+//!
+//! The actor layer: the Valk language hosted on the scheduler. It plugs the
+//! interpreter (`valk-lang`, which knows no scheduler) into `valk-scheduler`
+//! (which knows no Valk values):
+//!
+//! - [`ValkSystem`]: messages are heap fragments ([`Message`]), exit reasons
+//!   a [`Reason`];
+//! - [`ActorHost`]: the interpreter's [`Host`](valk_lang::Host): the slice
+//!   budget and the mailbox are the scheduler's, `receive` asks it for the
+//!   next message and tells it which one matched;
+//! - [`Body`]: a spawned actor, an `Interp` run one slice at a time;
+//! - [`BUILTINS`]: the actor builtins (LANGUAGE.md §7), registered as a
+//!   layer over the core's ([`builtin_set`]);
+//! - [`Handle`]: a running runtime any thread can use, and [`Session`]s,
+//!   host-owned actors that evaluate and call for it.
+
+mod body;
+mod builtins;
+pub mod handle;
+#[allow(unsafe_code)]
+mod host;
+pub mod session;
+pub mod system;
+
+use valk_lang::{BuiltinSet, Interp};
+use valk_scheduler::{Config, Cx, Runtime};
+
+pub use body::Body;
+pub use builtins::BUILTINS;
+pub use handle::{Handle, Options};
+pub use host::ActorHost;
+pub use session::{Done, Job, Outcome, Session};
+pub use system::{Message, Reason, ValkSystem};
+pub use valk_scheduler::Cx as SchedCx;
+
+/// Valk source loaded into a runtime before any program: `sleep`.
+pub const PRELUDE: &str = r#"
+(fun {sleep __ms} {receive {:after __ms :ok}})
+"#;
+
+/// The name [`PRELUDE`] has in error locations.
+pub const PRELUDE_NAME: &str = "<actor prelude>";
+
+/// The builtins of an actor runtime: the core's, then the actor layer's.
+pub fn builtin_set() -> BuiltinSet {
+    let mut set = BuiltinSet::core();
+    set.add_layer(BUILTINS);
+    set
+}
+
+/// A fresh interpreter with its own globals binding [`builtin_set`], with
+/// the prelude loaded (call [`load_prelude`] inside an actor for `sleep`).
+pub fn new_interp() -> Interp {
+    Interp::with_builtins(&builtin_set())
+}
+
+/// Runs `main` as the main actor of a fresh runtime with `schedulers`
+/// workers (0: the default); returns the main actor's exit reason.
+pub fn run_main<F>(schedulers: usize, main: F) -> Reason
+where
+    F: FnOnce(&mut Cx<'_, ValkSystem>) -> Reason + Send + 'static,
+{
+    let mut config = Config::default();
+    if schedulers > 0 {
+        config.schedulers = schedulers;
+    }
+    let rt = Runtime::new(ValkSystem, config);
+    let mut main = Some(main);
+    rt.run_main(move |cx: &mut Cx<'_, ValkSystem>| match main.take() {
+        Some(f) => valk_scheduler::Step::Exit(f(cx)),
+        None => valk_scheduler::Step::Exit(Reason::Normal),
+    })
+}
+
+/// Runs `f` on `it` as the main actor (waiting keeps the native stack);
+/// returns `f`'s result and the reason `(exit reason)` gave, if any.
+pub fn hosted<R>(
+    cx: &mut Cx<'_, ValkSystem>,
+    it: &mut Interp,
+    f: impl FnOnce(&mut Interp) -> R,
+) -> (R, Option<Reason>) {
+    ActorHost::run(cx, false, it, f)
+}
+
+/// Loads [`PRELUDE`] into `it` (once per runtime: globals are shared).
+pub fn load_prelude(it: &mut Interp) -> Result<(), valk_lang::ValkError> {
+    it.eval_source(PRELUDE, PRELUDE_NAME).map(|_| ())
+}
