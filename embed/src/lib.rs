@@ -47,18 +47,16 @@
 //! ```
 //!
 //! ```compile_fail
-//! // `Runtime` is a handle, but a term borrowed from a call cannot outlive
-//! // its runtime's borrow rules: terms are owned, so this is about
-//! // `Mailbox`, which is tied to no lifetime but is not `Clone`.
-//! let rt = valk::Runtime::new().unwrap();
-//! let mb = rt.mailbox();
-//! let copy = mb.clone();
+//! // Turning a term into a value of some heap is the runtime's business:
+//! // host code cannot make (or keep) one.
+//! let mut heap = valk_heap::Heap::new();
+//! let v = valk::Term::from(1).to_value(&mut heap);
 //! ```
 //!
 //! See `docs/embedding.md` for a guide, and `include/valk.h` for the C API
 //! over the same runtime.
 
-mod capi;
+pub mod capi;
 mod error;
 mod mailbox;
 mod term;
@@ -176,7 +174,7 @@ impl Runtime {
         F: Fn(&[Term]) -> Result<Term, String> + Send + Sync + 'static,
     {
         let fname = name.to_owned();
-        let builtin = move |cx: &mut valk_lang::Cx<'_>,
+        let builtin = move |cx: &mut valk_lang::BuiltinCx<'_>,
                             args: &[valk_heap::Value]|
               -> Result<valk_heap::Value, Failure> {
             let terms: Vec<Term> = args.iter().map(|&v| Term::from_value(cx.heap, v)).collect();
@@ -226,6 +224,33 @@ impl Runtime {
         let frag = heap.copy_to_fragment(v);
         self.handle.send(to, Message::Fragment(frag));
         Ok(())
+    }
+
+    /// Spawns an actor running the global function `name` on `args`; its
+    /// pid. (Valk code does the same with `(spawn name args...)`.)
+    pub fn spawn(&self, name: &str, args: &[Term]) -> Result<Term, Error> {
+        let Some(f) = self.handle.globals().get(valk_heap::intern(name)) else {
+            return Err(Error::Valk {
+                message: format!("unbound symbol `{name}`"),
+                located: format!("error: unbound symbol `{name}`"),
+            });
+        };
+        let mut heap = Heap::new();
+        // A global is a shared value (or an immediate): the fragment
+        // carries a reference count, not a copy.
+        let f = heap.copy_to_fragment(f);
+        let mut frags = Vec::with_capacity(args.len());
+        for a in args {
+            let v = a
+                .to_value(&mut heap)
+                .map_err(|e| Error::BadArgument(e.to_string()))?;
+            frags.push(heap.copy_to_fragment(v));
+        }
+        if self.handle.runtime().is_shut_down() {
+            return Err(Error::Stopped);
+        }
+        let body = valk_runtime::Body::new(self.handle.globals().clone(), f, frags);
+        Ok(Term::Pid(self.handle.spawn(body).to_u64()))
     }
 
     /// A host-side actor whose pid Valk code can send to.

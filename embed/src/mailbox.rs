@@ -2,71 +2,30 @@
 //! (blocking with a timeout, or as a future on any executor).
 //!
 //! Behind the pid is a small Rust actor: each message it takes from its
-//! (scheduler) mailbox becomes a [`Term`] in a queue the host reads. The
-//! queue's lock orders every hand-off: a message pushed before a reader
-//! looks is seen, and a reader that finds nothing leaves its waker (or
-//! waits on the condvar) under the same lock the pusher takes, so no
-//! wake-up is lost, whatever thread pushes and however often.
+//! (scheduler) mailbox becomes a [`Term`] in a queue the host reads: a
+//! `valk_sync::handoff::HandOff`, whose lock orders every hand-off (a
+//! message pushed before a reader looks is seen; a reader that finds
+//! nothing leaves its waker, or waits on the condvar, under the same lock
+//! the pusher takes), so no wake-up is lost, whatever thread pushes and
+//! however often. Its loom models live with it, in `valk-sync`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use valk_heap::Heap;
+use valk_runtime::handle::WeakHandle;
 use valk_runtime::{Handle, Message, Reason, ValkSystem};
 use valk_scheduler::{Actor, Cx, Pid, Step};
+use valk_sync::handoff::HandOff;
+use valk_sync::Arc;
 
 use crate::Term;
 
-#[derive(Default)]
-struct State {
-    items: VecDeque<Term>,
-    /// The reader of `recv()`, if it is waiting.
-    waker: Option<Waker>,
-    /// The actor is gone (runtime shut down) or the host dropped the
-    /// mailbox: nothing more will arrive.
-    closed: bool,
-}
-
-#[derive(Default)]
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    ready: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Hands `items` to the host; wakes whoever waits.
-    fn push(&self, items: impl IntoIterator<Item = Term>) {
-        let waker = {
-            let mut st = self.lock();
-            st.items.extend(items);
-            st.waker.take()
-        };
-        self.ready.notify_all();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn close(&self) {
-        let waker = {
-            let mut st = self.lock();
-            st.closed = true;
-            st.waker.take()
-        };
-        self.ready.notify_all();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
+/// The queue between the forwarder actor and the host: closed when the
+/// actor is gone (runtime shut down) or the host dropped the mailbox.
+type Shared = HandOff<Term>;
 
 /// The actor behind a [`Mailbox`]'s pid.
 struct Forwarder {
@@ -82,7 +41,7 @@ impl Actor<ValkSystem> for Forwarder {
         if !got.is_empty() {
             self.shared.push(got);
         }
-        if self.shared.lock().closed {
+        if self.shared.is_closed() {
             return Step::Exit(Reason::Normal);
         }
         Step::Park { timeout: None }
@@ -114,19 +73,20 @@ fn to_term(msg: Message) -> Term {
 pub struct Mailbox {
     pid: Pid,
     shared: Arc<Shared>,
-    handle: Handle,
+    /// Weak: a mailbox does not keep its runtime running.
+    handle: WeakHandle,
 }
 
 impl Mailbox {
     pub(crate) fn open(handle: &Handle) -> Mailbox {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new());
         let pid = handle.spawn(Forwarder {
             shared: shared.clone(),
         });
         Mailbox {
             pid,
             shared,
-            handle: handle.clone(),
+            handle: handle.downgrade(),
         }
     }
 
@@ -138,29 +98,12 @@ impl Mailbox {
     /// The oldest message, waiting at most `d`; `None` on timeout or once
     /// the runtime has shut down.
     pub fn recv_timeout(&self, d: Duration) -> Option<Term> {
-        let deadline = Instant::now() + d;
-        let mut st = self.shared.lock();
-        loop {
-            if let Some(t) = st.items.pop_front() {
-                return Some(t);
-            }
-            if st.closed {
-                return None;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            st = match self.shared.ready.wait_timeout(st, left) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
+        self.shared.recv_timeout(d)
     }
 
     /// The oldest message, without waiting.
     pub fn try_recv(&self) -> Option<Term> {
-        self.shared.lock().items.pop_front()
+        self.shared.try_recv()
     }
 
     /// The oldest message, as a future (any executor: it only uses the
@@ -176,7 +119,9 @@ impl Mailbox {
 impl Drop for Mailbox {
     fn drop(&mut self) {
         self.shared.close();
-        self.handle.runtime().wake(self.pid);
+        if let Some(h) = self.handle.upgrade() {
+            h.runtime().wake(self.pid);
+        }
     }
 }
 
@@ -188,14 +133,6 @@ impl Future for Recv<'_> {
     type Output = Option<Term>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Term>> {
-        let mut st = self.shared.lock();
-        if let Some(t) = st.items.pop_front() {
-            return Poll::Ready(Some(t));
-        }
-        if st.closed {
-            return Poll::Ready(None);
-        }
-        st.waker = Some(cx.waker().clone());
-        Poll::Pending
+        self.shared.poll_recv(cx)
     }
 }

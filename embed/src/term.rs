@@ -3,7 +3,7 @@
 //! A `Term` is how Rust code holds a Valk value outside an actor: an
 //! argument to send into the runtime or a result that came out of it. It is
 //! a plain Rust tree (`Send + Sync + 'static`), converted to and from heap
-//! values with [`Term::to_value`] and [`Term::from_value`].
+//! values with `Term::to_value` and `Term::from_value`.
 //!
 //! Values with no plain Rust form (closures, partial applications, builtins,
 //! boxes, foreign pointers, Rust objects) become [`Term::Opaque`]: a counted
@@ -89,13 +89,13 @@ const DEBUG_MAX_INDENT: usize = 64;
 /// A Valk value with no plain Rust form, held by reference: a counted
 /// handle on a shared-heap value (a closure, builtin, box, ...).
 ///
-/// Converting it back with [`Term::to_value`] gives the very same shared
+/// Converting it back into a heap value gives the very same shared
 /// value, which any actor's heap may point to. Two `Opaque`s are equal when
 /// they hold the same value (identity, not structure). The shared value is
 /// released when the last clone of the `Opaque` (or of a `Term` holding
 /// it) is dropped.
 ///
-/// ```ignore
+/// ```text
 /// use valk_heap::{Heap, Value};
 /// use valk::{Opaque, Term};
 ///
@@ -112,7 +112,7 @@ impl Opaque {
     /// Wrap a shared value (made with `Heap::to_shared`,
     /// `SharedValue::opaque`, ...).
     ///
-    /// [`Term::from_value`] never makes an `Opaque` for a value that has a
+    /// `Term::from_value` never makes an `Opaque` for a value that has a
     /// variant of its own, but one made here may hold anything; it converts
     /// back to exactly the value it holds.
     pub(crate) fn new(value: SharedValue) -> Opaque {
@@ -390,7 +390,7 @@ impl TryFrom<Term> for Vec<Term> {
 // ---------------------------------------------------------------------------
 // Conversion to and from heap values
 
-/// An open list in [`Term::to_value`]: its items not yet converted, and
+/// An open list in `Term::to_value`: its items not yet converted, and
 /// where its converted items start on the value stack.
 struct ToFrame<'a> {
     kind: ListKind,
@@ -398,7 +398,7 @@ struct ToFrame<'a> {
     start: usize,
 }
 
-/// An open list in [`Term::from_value`]: its first cell, the cell whose car
+/// An open list in `Term::from_value`: its first cell, the cell whose car
 /// comes next, and where its items start on the term stack.
 struct FromFrame {
     kind: ListKind,
@@ -407,7 +407,7 @@ struct FromFrame {
     start: usize,
 }
 
-/// What [`Term::from_value`] does with one value.
+/// What `Term::from_value` does with one value.
 enum Step {
     Done(Term),
     /// A proper, non-empty list: kind, first cell, length.
@@ -424,7 +424,7 @@ impl Term {
     /// a count on it. Fails only when the heap's byte limit is reached
     /// (what was allocated until then is garbage).
     ///
-    /// ```ignore
+    /// ```text
     /// use valk_heap::Heap;
     /// use valk::Term;
     ///

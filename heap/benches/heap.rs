@@ -182,6 +182,24 @@ fn message_copy(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The ping-pong message: `{pid 12345}`, sent and received one at a
+    // time, the receiver collecting at its safepoints.
+    let pid = h.pid(12345).unwrap();
+    let small = h.list(&[pid, int(12345)], ListKind::Q).unwrap();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("pid_pair_copy_drop", |b| {
+        b.iter(|| h.copy_to_fragment(black_box(small)))
+    });
+    let mut r = Heap::new();
+    g.bench_function("pid_pair_copy_adopt", |b| {
+        b.iter(|| {
+            let f = h.copy_to_fragment(black_box(small));
+            black_box(r.adopt(f).unwrap());
+            if r.gc_wanted() {
+                r.collect(&mut ());
+            }
+        })
+    });
     let big = h.string(&"x".repeat(1 << 20)).unwrap();
     let msg2 = h.list(&[big], ListKind::Q).unwrap();
     g.throughput(Throughput::Bytes(1 << 20));

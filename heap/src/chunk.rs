@@ -1,11 +1,13 @@
 //! Raw memory: `Chunk` (one system allocation) and `Space` (bump allocation
 //! over a list of chunks, in allocation order so a Cheney scan can follow it).
 
+use core::cell::Cell;
 use core::ptr::NonNull;
 use std::alloc::{self, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Mutex, OnceLock, PoisonError};
+
+use valk_sync::statics::{Mutex, MutexGuard, OnceLock};
+
+use crate::reaper::{reap, Reaper};
 
 /// Bytes per word.
 pub(crate) const WORD: usize = 8;
@@ -47,8 +49,8 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     bytes: 0,
 });
 
-fn pool() -> std::sync::MutexGuard<'static, Pool> {
-    POOL.lock().unwrap_or_else(PoisonError::into_inner)
+fn pool() -> MutexGuard<'static, Pool> {
+    POOL.lock()
 }
 
 /// The pool class of a chunk size, if it has one.
@@ -66,26 +68,22 @@ fn pool_class(words: usize) -> Option<usize> {
 /// scheduler running other actors) should not wait for.
 const REAP_BYTES: usize = 8 << 20;
 
-/// Chunk lists sent to the reaper and not freed yet.
-static REAP_PENDING: AtomicUsize = AtomicUsize::new(0);
+/// The process's reaper (`None`: its thread could not be started), started
+/// on first use. A static, so it is built from `valk_sync::statics`; the
+/// protocol itself is `Reaper`, which the loom models instantiate.
+static REAPER: OnceLock<Option<&'static Reaper<Vec<Chunk>>>> = OnceLock::new();
 
-fn reaper() -> Option<&'static Mutex<Sender<Vec<Chunk>>>> {
-    static REAPER: OnceLock<Option<Mutex<Sender<Vec<Chunk>>>>> = OnceLock::new();
-    REAPER
-        .get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Vec<Chunk>>();
-            std::thread::Builder::new()
-                .name("valk-heap-reaper".into())
-                .spawn(move || {
-                    for chunks in rx {
-                        drop(chunks);
-                        REAP_PENDING.fetch_sub(1, Ordering::Release);
-                    }
-                })
-                .ok()
-                .map(|_| Mutex::new(tx))
-        })
-        .as_ref()
+fn reaper() -> Option<&'static Reaper<Vec<Chunk>>> {
+    *REAPER.get_or_init(|| {
+        // Leaked: the reaper lives as long as the process (so does its
+        // thread, parked while there is nothing to free).
+        let reaper: &'static Reaper<Vec<Chunk>> = Box::leak(Box::new(Reaper::new()));
+        valk_sync::thread::Builder::new()
+            .name("valk-heap-reaper".into())
+            .spawn(move || reaper.run())
+            .ok()
+            .map(|_| reaper)
+    })
 }
 
 /// Free a list of chunks: inline if small, else on the reaper thread (or
@@ -95,24 +93,18 @@ pub(crate) fn free_chunks(chunks: Vec<Chunk>) {
     if bytes < REAP_BYTES {
         return drop(chunks);
     }
-    let Some(tx) = reaper() else {
-        return drop(chunks);
-    };
-    REAP_PENDING.fetch_add(1, Ordering::Relaxed);
-    let tx = tx.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Err(mpsc::SendError(chunks)) = tx.send(chunks) {
-        REAP_PENDING.fetch_sub(1, Ordering::Relaxed);
-        drop(chunks);
-    }
+    reap(reaper(), chunks);
 }
 
 /// Give the chunk pool's memory back to the system allocator, after the
-/// background frees in flight are done (for leak checks, or after a burst
-/// when the memory is better used elsewhere). Returns the bytes released.
+/// background frees in flight are done, together with the calling thread's
+/// cache of message buffers (for leak checks, or after a burst when the
+/// memory is better used elsewhere). Returns the bytes released.
 pub fn trim_chunk_pool() -> usize {
-    while REAP_PENDING.load(Ordering::Acquire) != 0 {
-        std::thread::sleep(std::time::Duration::from_millis(1));
+    if let Some(Some(reaper)) = REAPER.get() {
+        reaper.wait_idle();
     }
+    let buffers = MSG_CACHE.try_with(MsgCache::clear).unwrap_or(0);
     let (classes, bytes) = {
         let mut p = pool();
         let bytes = core::mem::take(&mut p.bytes);
@@ -129,11 +121,144 @@ pub fn trim_chunk_pool() -> usize {
             unsafe { alloc::dealloc(p.as_ptr() as *mut u8, layout) };
         }
     }
-    bytes
+    bytes + buffers
 }
-/// Message fragments start small (128 bytes: most messages are a few
-/// words) and grow like the nursery.
-pub(crate) const FRAGMENT_FIRST_WORDS: usize = 16;
+
+/// A small message (most are a few words: `{pid 12345}` is 8) is copied
+/// into one buffer of this many words (256 bytes), objects from its start
+/// and the shared objects it counts from its end.
+pub(crate) const MSG_WORDS: usize = 32;
+/// Message buffers each thread keeps for reuse (16 KiB).
+const MSG_CACHE_MAX: usize = 64;
+
+/// Free message buffers of one thread, linked through their first word. A
+/// buffer sent to an actor on another thread comes back to that thread's
+/// cache (or to the allocator when it is full).
+struct MsgCache {
+    head: Cell<*mut u64>,
+    len: Cell<usize>,
+}
+
+impl MsgCache {
+    fn layout() -> Layout {
+        Chunk::layout(MSG_WORDS)
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<NonNull<u64>> {
+        let p = NonNull::new(self.head.get())?;
+        // SAFETY: a cached buffer is a live allocation of `MSG_WORDS` words
+        // owned by the cache; its first word links to the next one.
+        self.head.set(unsafe { *p.as_ptr() } as *mut u64);
+        self.len.set(self.len.get() - 1);
+        Some(p)
+    }
+
+    /// Keep `p` (false: the cache is full).
+    #[inline]
+    fn push(&self, p: NonNull<u64>) -> bool {
+        if self.len.get() >= MSG_CACHE_MAX {
+            return false;
+        }
+        // SAFETY: the caller hands over a buffer of `MSG_WORDS` words that
+        // nobody else uses; its first word becomes the link.
+        unsafe { p.as_ptr().write(self.head.get() as u64) };
+        self.head.set(p.as_ptr());
+        self.len.set(self.len.get() + 1);
+        true
+    }
+
+    /// Free every cached buffer; returns the bytes freed.
+    fn clear(&self) -> usize {
+        let n = self.len.get();
+        while let Some(p) = self.pop() {
+            // SAFETY: cached buffers were allocated with this layout and are
+            // owned by nobody else once popped.
+            unsafe { alloc::dealloc(p.as_ptr() as *mut u8, Self::layout()) };
+        }
+        n * MSG_WORDS * WORD
+    }
+}
+
+impl Drop for MsgCache {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+std::thread_local! {
+    static MSG_CACHE: MsgCache = const {
+        MsgCache {
+            head: Cell::new(core::ptr::null_mut()),
+            len: Cell::new(0),
+        }
+    };
+}
+
+/// One message buffer of `MSG_WORDS` uninitialised words, taken from (and
+/// given back on drop to) the calling thread's cache: sending a small
+/// message costs no allocation in the steady state.
+pub(crate) struct MsgBuf(NonNull<u64>);
+
+// SAFETY: a MsgBuf exclusively owns its allocation; any thread may reuse or
+// free it (the cache it goes back to is the dropping thread's).
+unsafe impl Send for MsgBuf {}
+
+impl MsgBuf {
+    #[inline]
+    pub(crate) fn new() -> MsgBuf {
+        if let Ok(Some(p)) = MSG_CACHE.try_with(MsgCache::pop) {
+            return MsgBuf(p);
+        }
+        MsgBuf::alloc()
+    }
+
+    #[cold]
+    fn alloc() -> MsgBuf {
+        let layout = MsgCache::layout();
+        // SAFETY: the layout has non-zero size.
+        let p = unsafe { alloc::alloc(layout) } as *mut u64;
+        match NonNull::new(p) {
+            Some(p) => MsgBuf(p),
+            None => alloc::handle_alloc_error(layout),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn start(&self) -> *mut u64 {
+        self.0.as_ptr()
+    }
+
+    /// The same memory as a chunk (for a message that outgrew its buffer).
+    pub(crate) fn into_chunk(self) -> Chunk {
+        let start = self.0;
+        core::mem::forget(self);
+        // A `Chunk` of `MSG_WORDS` words has the buffer's layout, so its
+        // drop frees it correctly (to the allocator, not the cache: it may
+        // be dropped on the reaper thread, whose cache nobody would use).
+        Chunk {
+            start,
+            words: MSG_WORDS,
+            used: 0,
+        }
+    }
+}
+
+impl Drop for MsgBuf {
+    #[inline]
+    fn drop(&mut self) {
+        let p = self.0;
+        if !matches!(MSG_CACHE.try_with(|c| c.push(p)), Ok(true)) {
+            // SAFETY: allocated with this layout (by `alloc`, or as a chunk
+            // of `MSG_WORDS` words), owned by us and freed once, here.
+            unsafe { alloc::dealloc(p.as_ptr() as *mut u8, MsgCache::layout()) };
+        }
+    }
+}
+
+/// Message fragments that outgrow their buffer continue in chunks that
+/// start at twice its size and grow like the nursery.
+pub(crate) const FRAGMENT_FIRST_WORDS: usize = 2 * MSG_WORDS;
 /// Objects larger than this (8 KiB) get a chunk of their own.
 pub(crate) const LARGE_WORDS: usize = 1024;
 
@@ -287,7 +412,7 @@ impl Space {
         }
     }
 
-    fn has_current(&self) -> bool {
+    pub(crate) fn has_current(&self) -> bool {
         !self.top.is_null()
     }
 
@@ -326,6 +451,21 @@ impl Space {
         }
         self.top = core::ptr::null_mut();
         self.end = core::ptr::null_mut();
+    }
+
+    /// Retire the current chunk and make `chunk`, whose first `used` words
+    /// already hold objects, the new bump chunk.
+    pub(crate) fn start_chunk_at(&mut self, chunk: Chunk, used: usize) {
+        debug_assert!(used <= chunk.words());
+        self.seal();
+        if self.chunks.capacity() == 0 {
+            // An actor that received one message and parked: no room for
+            // four chunk records.
+            self.chunks.reserve_exact(1);
+        }
+        self.top = chunk.start().wrapping_add(used);
+        self.end = chunk.end();
+        self.chunks.push(chunk);
     }
 
     /// Add a chunk that is already full of objects (an adopted fragment),
@@ -429,6 +569,11 @@ impl Space {
 }
 
 impl ScanPos {
+    /// `off` words into the space's first chunk.
+    pub(crate) fn first_chunk(off: usize) -> ScanPos {
+        ScanPos { idx: 0, off }
+    }
+
     #[inline]
     pub(crate) fn advance(&mut self, words: usize) {
         self.off += words;

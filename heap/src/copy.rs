@@ -33,6 +33,19 @@ impl<'a> Copier<'a> {
         max_words: usize,
     ) -> Copier<'a> {
         let scan = to.scan_start();
+        Copier::resume(to, large, young, first_words, max_words, scan)
+    }
+
+    /// Like `new`, for a copy already under way in `to`: the objects from
+    /// `scan` up to the space's top are copies still to be scanned.
+    pub(crate) fn resume(
+        to: &'a mut Space,
+        large: &'a mut Vec<Chunk>,
+        young: bool,
+        first_words: usize,
+        max_words: usize,
+        scan: ScanPos,
+    ) -> Copier<'a> {
         Copier {
             to,
             large,

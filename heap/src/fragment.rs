@@ -1,43 +1,85 @@
-//! Messages: a term deep-copied out of one heap into chunks of its own (a
+//! Messages: a term deep-copied out of one heap into memory of its own (a
 //! fragment), owned by the message until a receiving heap adopts it.
 //!
-//! - The copy is a Cheney copy (`copy.rs`) into fresh chunks. Sharing is
-//!   preserved: the first visit of a source object writes a forwarding
-//!   header into it, later visits follow it; the overwritten headers are
-//!   logged and restored when the copy is done.
-//! - Shared-heap objects are not copied: the fragment takes a count on each.
-//! - Adoption moves the fragment's chunks into the receiver's nursery as
-//!   young memory (their objects already carry the YOUNG flag) and its
-//!   shared counts into the receiver's owned set: no second copy. The next
-//!   minor collection evacuates what is still live, like any young object.
+//! - Most messages are a few words (`{pid 12345}` is 8). They are copied
+//!   into one message buffer (`MsgBuf`, `MSG_WORDS` words) taken from a
+//!   per-thread cache: no allocation. The receiver copies those few words
+//!   into its nursery (relocating the pointers between them) and the buffer
+//!   goes back to its thread's cache. For a tiny message that second copy is
+//!   cheaper than adopting a chunk: no chunk allocated per message, none
+//!   for the next minor collection to free, and only the message's own
+//!   words count against the nursery budget.
+//! - A message that outgrows the buffer continues in fresh chunks (the
+//!   buffer becomes the first one) with the collector's Cheney copier.
+//!   Adoption moves those chunks into the receiver's nursery as young
+//!   memory (their objects already carry the YOUNG flag): no second copy.
+//!   The next minor collection evacuates what is still live.
+//! - Sharing is preserved: the first visit of a source object writes a
+//!   forwarding header into it, later visits follow it; the overwritten
+//!   headers are logged and restored when the copy is done.
+//! - Shared-heap objects are not copied: the fragment takes a count on each
+//!   occurrence, and adoption moves the counts into the receiver's owned set.
 
-use crate::chunk::{Chunk, Space, FRAGMENT_FIRST_WORDS, NURSERY_MAX_WORDS};
+use crate::chunk::{
+    Chunk, MsgBuf, ScanPos, Space, FRAGMENT_FIRST_WORDS, MSG_WORDS, NURSERY_MAX_WORDS, WORD,
+};
 use crate::copy::Copier;
 use crate::heap::Heap;
-use crate::object::{self, ErrorParts, ListKind, ObjKind};
+use crate::object::{self, flag, ErrorParts, ListKind, ObjKind};
 use crate::read::read_methods;
 use crate::shared::{self, SharedValue};
 use crate::stats::HeapError;
 use crate::value::Value;
+use core::mem::MaybeUninit;
 use std::any::Any;
 use std::sync::Arc;
 
 /// A message term, owned by nobody else. `Send`.
 pub struct Fragment {
+    root: Value,
+    body: Body,
+}
+
+/// What a fragment holds besides its root.
+enum Body {
+    /// The root is an immediate.
+    Empty,
+    /// The root is a shared object the fragment holds one count on.
+    Shared,
+    /// A small message: `used` words of objects at the start of `buf`, and
+    /// `shared` addresses of shared objects the fragment holds one count on
+    /// (one per occurrence) in the last `shared` words of `buf`.
+    Small { buf: MsgBuf, used: u32, shared: u32 },
+    /// A message that outgrew a buffer.
+    Big(Box<Big>),
+}
+
+struct Big {
     chunks: Vec<Chunk>,
     large: Vec<Chunk>,
-    root: Value,
     /// Shared objects this fragment holds one count on (each occurrence).
     shared: Vec<*const u64>,
 }
 
-// SAFETY: a fragment exclusively owns its chunks (no heap points into them
-// until one adopts it, consuming the fragment), and the shared objects it
-// counts are immutable and atomically counted. Moving it between threads is
-// sound; it has no interior mutability, so `&Fragment` reads are too.
+// SAFETY: a fragment exclusively owns its buffer and chunks (no heap points
+// into them until one adopts it, consuming the fragment), and the shared
+// objects it counts are immutable and atomically counted. Moving it between
+// threads is sound; it has no interior mutability, so `&Fragment` reads are
+// too.
 unsafe impl Send for Fragment {}
 // SAFETY: see above: reading a fragment through `&self` never writes.
 unsafe impl Sync for Fragment {}
+
+/// The shared objects a small message's buffer lists at its end.
+///
+/// # Safety
+/// `buf` holds a small fragment's body with `shared` entries.
+unsafe fn small_shared(buf: &MsgBuf, shared: u32) -> impl Iterator<Item = *const u64> + '_ {
+    let base = buf.start();
+    // SAFETY: (each read) the last `shared` words of the buffer hold shared
+    // object addresses (caller's contract).
+    (MSG_WORDS - shared as usize..MSG_WORDS).map(move |k| unsafe { *base.add(k) } as *const u64)
+}
 
 impl Fragment {
     /// A message holding an immediate (no allocation). A pointer value is
@@ -46,10 +88,8 @@ impl Fragment {
     pub fn immediate(v: Value) -> Fragment {
         debug_assert!(!v.is_ptr(), "Fragment::immediate given a pointer");
         Fragment {
-            chunks: Vec::new(),
-            large: Vec::new(),
             root: if v.is_ptr() { Value::NIL } else { v },
-            shared: Vec::new(),
+            body: Body::Empty,
         }
     }
 
@@ -57,10 +97,12 @@ impl Fragment {
     pub fn from_shared(v: SharedValue) -> Fragment {
         let root = v.into_owned();
         Fragment {
-            chunks: Vec::new(),
-            large: Vec::new(),
-            shared: root.ptr().map(|p| p as *const u64).into_iter().collect(),
             root,
+            body: if root.is_ptr() {
+                Body::Shared
+            } else {
+                Body::Empty
+            },
         }
     }
 
@@ -72,11 +114,21 @@ impl Fragment {
 
     /// Bytes of private memory the message holds (excluding shared objects).
     pub fn byte_size(&self) -> usize {
-        self.chunks
-            .iter()
-            .chain(&self.large)
-            .map(Chunk::bytes)
-            .sum()
+        match &self.body {
+            Body::Empty | Body::Shared => 0,
+            Body::Small { .. } => MSG_WORDS * WORD,
+            Body::Big(b) => b.chunks.iter().chain(&b.large).map(Chunk::bytes).sum(),
+        }
+    }
+
+    /// Shared objects the message holds counts on (one per occurrence).
+    fn shared_count(&self) -> usize {
+        match &self.body {
+            Body::Empty => 0,
+            Body::Shared => 1,
+            Body::Small { shared, .. } => *shared as usize,
+            Body::Big(b) => b.shared.len(),
+        }
     }
 
     read_methods!(crate::read::any);
@@ -84,9 +136,27 @@ impl Fragment {
 
 impl Drop for Fragment {
     fn drop(&mut self) {
-        for &p in &self.shared {
-            // SAFETY: the fragment owns one count per entry.
-            unsafe { shared::release(p) };
+        match &self.body {
+            Body::Empty => {}
+            Body::Shared => {
+                if let Some(p) = self.root.ptr() {
+                    // SAFETY: the fragment owns one count on its root.
+                    unsafe { shared::release(p) };
+                }
+            }
+            Body::Small { buf, shared, .. } => {
+                // SAFETY: a small body lists `shared` addresses.
+                for p in unsafe { small_shared(buf, *shared) } {
+                    // SAFETY: the fragment owns one count per entry.
+                    unsafe { shared::release(p) };
+                }
+            }
+            Body::Big(b) => {
+                for &p in &b.shared {
+                    // SAFETY: the fragment owns one count per entry.
+                    unsafe { shared::release(p) };
+                }
+            }
         }
     }
 }
@@ -96,7 +166,7 @@ impl core::fmt::Debug for Fragment {
         f.debug_struct("Fragment")
             .field("root", &self.root)
             .field("bytes", &self.byte_size())
-            .field("shared", &self.shared.len())
+            .field("shared", &self.shared_count())
             .finish()
     }
 }
@@ -133,30 +203,228 @@ fn visit(
     }
 }
 
+/// A copy into one message buffer: objects are bumped from its start
+/// (`top`), shared addresses stored down from its end (`end`); the copies
+/// between `scan` (the caller's) and `top` are still to be scanned.
+struct SmallCopy {
+    base: *mut u64,
+    top: usize,
+    end: usize,
+    /// The overwritten source headers. Every object is at least one word,
+    /// so a buffer holds at most `MSG_WORDS` copies.
+    log: [MaybeUninit<(*mut u64, u64)>; MSG_WORDS],
+    logged: usize,
+}
+
+impl SmallCopy {
+    /// Copy (or count) the value in `*f` into the buffer. Returns false,
+    /// having changed nothing, if it does not fit.
+    ///
+    /// # Safety
+    /// `f` is a writable value slot whose pointer, if local, addresses a
+    /// live object of the heap being copied from (or one this copy already
+    /// forwarded).
+    #[inline(always)]
+    unsafe fn visit(&mut self, f: *mut Value) -> bool {
+        // SAFETY: `f` is a valid slot (contract).
+        let v = unsafe { *f };
+        let Some(p) = v.ptr() else { return true };
+        if v.is_local() {
+            // SAFETY: a live source object (contract).
+            let h = unsafe { *p };
+            if object::is_forwarded(h) {
+                // SAFETY: as above.
+                unsafe { f.write(Value::local_ptr(object::forward_target(h))) };
+                return true;
+            }
+            let words = object::object_words(h);
+            if words > self.end - self.top {
+                return false;
+            }
+            let dst = self.base.wrapping_add(self.top);
+            // SAFETY: `dst..dst+words` is free buffer space (checked above),
+            // `p` a live source object of `words` words outside the buffer;
+            // `logged` < `MSG_WORDS` because every logged copy took at least
+            // one of the buffer's words. The source header gets a forwarding
+            // header, restored from the log before the copy returns.
+            unsafe {
+                match words {
+                    // A cons cell; a pid, reference or big integer.
+                    3 => {
+                        dst.add(1).write(*p.add(1));
+                        dst.add(2).write(*p.add(2));
+                    }
+                    2 => dst.add(1).write(*p.add(1)),
+                    _ => core::ptr::copy_nonoverlapping(p.add(1), dst.add(1), words - 1),
+                }
+                dst.write((h & !flag::SPACE) | flag::YOUNG);
+                p.write(object::forwarding(dst));
+                self.log.get_unchecked_mut(self.logged).write((p, h));
+                f.write(Value::local_ptr(dst));
+            }
+            self.logged += 1;
+            self.top += words;
+        } else {
+            if self.end == self.top {
+                return false;
+            }
+            self.end -= 1;
+            // SAFETY: the source heap keeps `p` alive; the fragment takes its
+            // own count and records it in a free word of the buffer.
+            unsafe {
+                shared::retain(p);
+                self.base.add(self.end).write(p as u64);
+            }
+        }
+        true
+    }
+
+    /// The logged source headers.
+    fn log(&self) -> impl Iterator<Item = (*mut u64, u64)> + '_ {
+        // SAFETY: the first `logged` entries were written by `visit`.
+        self.log[..self.logged]
+            .iter()
+            .map(|e| unsafe { e.assume_init() })
+    }
+}
+
 impl Heap {
     /// Deep-copy `v` into a message. Preserves sharing inside the term and
     /// passes shared-heap objects by count. `v` and this heap are unchanged.
+    #[inline]
     pub fn copy_to_fragment(&mut self, v: Value) -> Fragment {
         if !v.is_ptr() {
             // Numbers, keywords, symbols: most replies copy nothing.
             return Fragment::immediate(v);
         }
-        let mut space = Space::new();
-        let mut large = Vec::new();
-        // The overwritten headers of the copied objects: a small message
-        // (the usual case) logs them without a heap allocation.
-        let mut log = HeaderLog::new();
-        let mut shared_refs = Vec::new();
+        self.copy_ptr_to_fragment(v)
+    }
+
+    /// `copy_to_fragment` of a pointer.
+    #[inline(never)]
+    fn copy_ptr_to_fragment(&mut self, v: Value) -> Fragment {
+        let Some(p) = v.ptr() else {
+            return Fragment::immediate(v);
+        };
+        if !v.is_local() {
+            // SAFETY: the source heap keeps `p` alive; the fragment takes
+            // its own count.
+            unsafe { shared::retain(p) };
+            return Fragment {
+                root: v,
+                body: Body::Shared,
+            };
+        }
+        // SAFETY: value contract: a live object of this heap.
+        if object::object_words(unsafe { *p }) > MSG_WORDS {
+            return self.copy_big(v, Space::new(), HeaderLog::new(), Vec::new(), None);
+        }
+        self.copy_small(v)
+    }
+
+    /// `copy_to_fragment` of a term whose root fits in a message buffer.
+    #[inline(always)]
+    fn copy_small(&mut self, v: Value) -> Fragment {
+        let buf = MsgBuf::new();
+        let mut s = SmallCopy {
+            base: buf.start(),
+            top: 0,
+            end: MSG_WORDS,
+            log: [const { MaybeUninit::uninit() }; MSG_WORDS],
+            logged: 0,
+        };
         let mut root = v;
+        // SAFETY: `root` is a local value of this heap whose object fits in
+        // the empty buffer (the caller checked), so this copies it.
+        let copied = unsafe { s.visit(&mut root) };
+        debug_assert!(copied);
+        let mut scan = 0;
+        while scan < s.top {
+            let obj = s.base.wrapping_add(scan);
+            // SAFETY: `obj` is a complete copy written by `visit`.
+            let h = unsafe { *obj };
+            for i in 0..object::traced_words(h) {
+                let f = obj.wrapping_add(1 + i) as *mut Value;
+                // SAFETY: traced words of a copy hold values of the source
+                // heap (or ones this copy already rewrote).
+                if !unsafe { s.visit(f) } {
+                    return self.outgrow(s, buf, root, scan, i);
+                }
+            }
+            scan += object::object_words(h);
+        }
+        for (p, h) in s.log() {
+            // SAFETY: restoring the header the copy overwrote; `p` is live.
+            unsafe { p.write(h) };
+        }
+        Fragment {
+            root,
+            body: Body::Small {
+                buf,
+                used: s.top as u32,
+                shared: (MSG_WORDS - s.end) as u32,
+            },
+        }
+    }
+
+    /// The term did not fit in its buffer: field `field` of the copy at
+    /// `scan` is the first not copied. Continue with the general copier,
+    /// the buffer becoming the fragment's first chunk.
+    #[cold]
+    #[inline(never)]
+    fn outgrow(
+        &mut self,
+        s: SmallCopy,
+        buf: MsgBuf,
+        root: Value,
+        scan: usize,
+        field: usize,
+    ) -> Fragment {
+        // SAFETY: the buffer's last `MSG_WORDS - end` words hold the
+        // addresses of the shared objects counted so far.
+        let shared_refs = unsafe { small_shared(&buf, (MSG_WORDS - s.end) as u32) }.collect();
+        let log = s.log().collect();
+        let obj = s.base.wrapping_add(scan);
+        // SAFETY: `obj` is a complete copy in the buffer.
+        let next = scan + object::object_words(unsafe { *obj });
+        let mut space = Space::new();
+        space.start_chunk_at(buf.into_chunk(), s.top);
+        self.copy_big(root, space, log, shared_refs, Some((obj, field, next)))
+    }
+
+    /// Copy (or finish copying, when `pending` names a half-scanned copy,
+    /// its first unvisited field and the offset of the next copy to scan in
+    /// the space's first chunk) a term into chunks.
+    fn copy_big(
+        &mut self,
+        mut root: Value,
+        mut space: Space,
+        mut log: HeaderLog,
+        mut shared_refs: Vec<*const u64>,
+        pending: Option<(*mut u64, usize, usize)>,
+    ) -> Fragment {
+        let mut large = Vec::new();
         {
-            let mut c = Copier::new(
-                &mut space,
-                &mut large,
-                true,
-                FRAGMENT_FIRST_WORDS,
-                NURSERY_MAX_WORDS,
-            );
-            visit(&mut c, &mut log, &mut shared_refs, &mut root);
+            let (first, max) = (FRAGMENT_FIRST_WORDS, NURSERY_MAX_WORDS);
+            let mut c = match pending {
+                None => {
+                    let mut c = Copier::new(&mut space, &mut large, true, first, max);
+                    visit(&mut c, &mut log, &mut shared_refs, &mut root);
+                    c
+                }
+                Some((obj, field, next)) => {
+                    let scan = ScanPos::first_chunk(next);
+                    let mut c = Copier::resume(&mut space, &mut large, true, first, max, scan);
+                    // SAFETY: `obj` is a complete copy in the first chunk.
+                    for i in field..object::traced_words(unsafe { *obj }) {
+                        // SAFETY: a traced field of that copy, not yet
+                        // visited: it holds a value of the source heap.
+                        let f = unsafe { &mut *(obj.add(1 + i) as *mut Value) };
+                        visit(&mut c, &mut log, &mut shared_refs, f);
+                    }
+                    c
+                }
+            };
             c.drain(|c, f| visit(c, &mut log, &mut shared_refs, f));
         }
         for (p, h) in log {
@@ -165,35 +433,151 @@ impl Heap {
         }
         space.seal();
         Fragment {
-            chunks: core::mem::take(&mut space.chunks),
-            large,
             root,
-            shared: shared_refs,
+            body: Body::Big(Box::new(Big {
+                chunks: core::mem::take(&mut space.chunks),
+                large,
+                shared: shared_refs,
+            })),
         }
     }
 
-    /// Take a message into this heap without copying it again. Fails (and
-    /// drops the message) if its memory would take the heap past its limit.
-    pub fn adopt(&mut self, mut f: Fragment) -> Result<Value, HeapError> {
-        let bytes = f.byte_size();
+    /// Take a message into this heap. Fails (and drops the message) if its
+    /// memory would take the heap past its limit. A small message's few
+    /// words are copied into the nursery; a bigger one's chunks join the
+    /// nursery as they are (no second copy).
+    #[inline]
+    pub fn adopt(&mut self, f: Fragment) -> Result<Value, HeapError> {
+        if let Body::Empty = f.body {
+            // An immediate: nothing to take.
+            return Ok(f.root);
+        }
+        self.adopt_body(f)
+    }
+
+    #[inline(never)]
+    fn adopt_body(&mut self, mut f: Fragment) -> Result<Value, HeapError> {
+        let root = f.root;
+        // `f` is left empty: its drop does nothing.
+        match core::mem::replace(&mut f.body, Body::Empty) {
+            Body::Empty => Ok(root),
+            Body::Shared => {
+                if let Some(p) = root.ptr() {
+                    self.own_counted(p);
+                }
+                Ok(root)
+            }
+            Body::Small { buf, used, shared } => self.adopt_small(root, buf, used, shared),
+            Body::Big(b) => self.adopt_big(root, *b),
+        }
+    }
+
+    /// Add one count the caller hands over to the owned set.
+    #[inline]
+    fn own_counted(&mut self, p: *const u64) {
+        if !self.owned.insert(p as usize) {
+            // SAFETY: the caller's count; we already hold one.
+            unsafe { shared::release(p) };
+        }
+    }
+
+    /// Take a small message: copy its words into the current nursery chunk
+    /// (or a new one, as an allocation would), or, if the nursery has no
+    /// current chunk (a fresh heap, or one whose last collection gave its
+    /// chunk back), make the buffer itself the nursery's bump chunk.
+    #[inline(always)]
+    fn adopt_small(
+        &mut self,
+        root: Value,
+        buf: MsgBuf,
+        used: u32,
+        shared: u32,
+    ) -> Result<Value, HeapError> {
+        let words = used as usize;
+        let dst = match self.nursery.try_bump(words) {
+            Some(p) => p,
+            None if !self.nursery.has_current() && self.fits(MSG_WORDS * WORD) => {
+                // No copy: the objects stay where they are. The shared
+                // addresses are read out before the tail becomes free space.
+                self.own_small_shared(&buf, shared);
+                self.nursery.start_chunk_at(buf.into_chunk(), words);
+                self.grew_young(MSG_WORDS * WORD);
+                return Ok(root);
+            }
+            None => match self.alloc_slow(words) {
+                Ok(p) => p,
+                Err(e) => {
+                    // SAFETY: a small body lists `shared` addresses.
+                    for p in unsafe { small_shared(&buf, shared) } {
+                        // SAFETY: the message owned one count per entry.
+                        unsafe { shared::release(p) };
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        // Moving the objects by `delta` bytes: every private pointer in a
+        // small message points into its buffer, and a pointer value is its
+        // tag plus the address, so adding `delta` to the word relocates it.
+        let src = buf.start();
+        let delta = (dst as u64).wrapping_sub(src as u64);
+        // SAFETY: the buffer holds `words` words of complete objects; `dst`
+        // is fresh nursery memory of `words` words, disjoint from it. The
+        // walk visits each copied object once, by its header, and rewrites
+        // only its traced fields.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src, dst, words);
+            let end = dst.add(words);
+            let mut o = dst;
+            while o < end {
+                let h = *o;
+                let fields = o.add(1);
+                o = o.add(object::object_words(h));
+                for i in 0..object::traced_words(h) {
+                    let bits = *fields.add(i);
+                    if Value::from_bits(bits).is_local() {
+                        fields.add(i).write(bits.wrapping_add(delta));
+                    }
+                }
+            }
+        }
+        self.own_small_shared(&buf, shared);
+        Ok(Value::from_bits(root.to_bits().wrapping_add(delta)))
+    }
+
+    /// Move a small message's shared counts into the owned set.
+    #[inline(always)]
+    fn own_small_shared(&mut self, buf: &MsgBuf, shared: u32) {
+        if shared != 0 {
+            // SAFETY: a small body lists `shared` addresses, one count each,
+            // which move to this heap.
+            for p in unsafe { small_shared(buf, shared) } {
+                self.own_counted(p);
+            }
+        }
+    }
+
+    fn adopt_big(&mut self, root: Value, mut b: Big) -> Result<Value, HeapError> {
+        let bytes: usize = b.chunks.iter().chain(&b.large).map(Chunk::bytes).sum();
         if self.in_use.saturating_add(bytes) > self.limit {
+            for &p in &b.shared {
+                // SAFETY: the message owned one count per entry.
+                unsafe { shared::release(p) };
+            }
             return Err(HeapError::Limit {
                 limit: self.limit,
                 in_use: self.in_use,
             });
         }
-        for c in f.chunks.drain(..) {
+        for c in b.chunks.drain(..) {
             self.nursery.add_full_chunk(c);
         }
-        self.large.append(&mut f.large);
-        for p in f.shared.drain(..) {
-            if !self.owned.insert(p as usize) {
-                // SAFETY: the fragment owned this count; we already hold one.
-                unsafe { shared::release(p) };
-            }
+        self.large.append(&mut b.large);
+        for p in b.shared.drain(..) {
+            self.own_counted(p);
         }
         self.grew_young(bytes);
-        Ok(f.root)
+        Ok(root)
     }
 }
 
@@ -211,16 +595,156 @@ mod tests {
         assert_eq!(h.bytes_in_use(), 0);
     }
 
+    fn int(i: i64) -> Value {
+        Value::small_int(i).unwrap()
+    }
+
+    /// A Q-list of `n` ints `0..n`.
+    fn range(h: &mut Heap, n: i64) -> Value {
+        let items: Vec<Value> = (0..n).map(int).collect();
+        h.list(&items, ListKind::Q).unwrap()
+    }
+
     #[test]
-    fn a_small_message_uses_a_small_chunk() {
+    fn a_fragment_is_small() {
+        // It travels by value through the mailbox.
+        assert!(core::mem::size_of::<Fragment>() <= 32);
+    }
+
+    #[test]
+    fn a_small_message_uses_a_buffer_and_is_copied_into_the_nursery() {
         let mut h = Heap::new();
-        let l = h.list(&[Value::TRUE, Value::FALSE], ListKind::Q).unwrap();
+        let pid = h.pid(12345).unwrap();
+        let l = h.list(&[pid, int(7)], ListKind::Q).unwrap();
         let f = h.copy_to_fragment(l);
-        assert_eq!(f.byte_size(), FRAGMENT_FIRST_WORDS * 8);
-        assert_eq!(
-            f.list_to_vec(f.root()),
-            Some(vec![Value::TRUE, Value::FALSE])
-        );
+        assert!(matches!(f.body, Body::Small { used: 8, shared: 0, .. }));
+        assert_eq!(f.byte_size(), MSG_WORDS * WORD);
+        let items = f.list_to_vec(f.root()).unwrap();
+        assert_eq!(f.pid_id(items[0]), Some(12345));
+        assert_eq!(items[1], int(7));
         assert_eq!(f.kind(f.root()), Some(ObjKind::Cons));
+        let buf = f.root().ptr();
+        let mut r = Heap::new();
+        let got = r.adopt(f).unwrap();
+        // A heap with no nursery chunk takes the buffer as its bump chunk:
+        // no copy, nothing allocated.
+        assert_eq!(got.ptr(), buf);
+        assert_eq!(r.bytes_in_use(), MSG_WORDS * WORD);
+        // The next message is copied into the room left in it...
+        let f2 = h.copy_to_fragment(l);
+        let buf2 = f2.root().ptr();
+        let got2 = r.adopt(f2).unwrap();
+        assert_ne!(got2.ptr(), buf2);
+        assert_eq!(r.bytes_in_use(), MSG_WORDS * WORD);
+        // ...and its buffer went back to this thread's cache.
+        let f3 = h.copy_to_fragment(l);
+        assert_eq!(f3.root().ptr(), buf2);
+        drop(f3);
+        let mut roots = vec![got, got2];
+        r.check_invariants(&mut roots).unwrap();
+        r.minor_gc(&mut roots);
+        for v in roots {
+            let items = r.list_to_vec(v).unwrap();
+            assert_eq!(r.pid_id(items[0]), Some(12345));
+            assert_eq!(items[1], int(7));
+        }
+        h.check_invariants(&mut vec![l]).unwrap();
+    }
+
+    #[test]
+    fn small_messages_keep_sharing_cycles_and_shared_counts() {
+        let mut h = Heap::new();
+        let big = h.string(&"s".repeat(crate::heap::LARGE_STRING)).unwrap();
+        assert!(big.is_shared());
+        let count = || crate::shared::SharedReader.ref_count(big).unwrap();
+        let before = count();
+        let x = range(&mut h, 2);
+        let cyc = h.cons(int(9), Value::NIL, ListKind::S).unwrap();
+        h.set_cdr(cyc, cyc);
+        let l = h.list(&[x, big, x, cyc, big], ListKind::Q).unwrap();
+        let f = h.copy_to_fragment(l);
+        assert!(matches!(f.body, Body::Small { shared: 2, .. }));
+        assert_eq!(count(), before + 2);
+        let mut r = Heap::new();
+        let got = r.adopt(f).unwrap();
+        // The receiver keeps one count however often the message has it.
+        assert_eq!(count(), before + 1);
+        let items = r.list_to_vec(got).unwrap();
+        assert_eq!(items[0], items[2]);
+        assert_eq!((items[1], items[4]), (big, big));
+        assert_eq!(r.list_to_vec(items[0]), Some(vec![int(0), int(1)]));
+        assert_eq!(r.car_cdr(items[3]), Some((int(9), items[3])));
+        r.check_invariants(&mut vec![got]).unwrap();
+        h.check_invariants(&mut vec![l]).unwrap();
+        // Dropped unread, it gives its counts back.
+        drop(h.copy_to_fragment(l));
+        assert_eq!(count(), before + 1);
+        drop(r);
+        assert_eq!(count(), before);
+    }
+
+    /// Messages around the buffer size outgrow it at every point of the
+    /// copy (between objects, in the middle of one, on a shared count):
+    /// the copy continues in chunks and loses nothing.
+    #[test]
+    fn messages_that_outgrow_the_buffer() {
+        let mut h = Heap::new();
+        let big = h.string(&"s".repeat(crate::heap::LARGE_STRING)).unwrap();
+        let before = crate::shared::SharedReader.ref_count(big).unwrap();
+        for n in 0..4 * MSG_WORDS {
+            let x = range(&mut h, n as i64 % 5);
+            let mut items = vec![x];
+            for i in 0..n / 4 {
+                items.push(if (i + n) % 3 == 0 { big } else { int(i as i64) });
+                items.push(if (i + n) % 2 == 0 { x } else { big });
+            }
+            let text = "t".repeat(n % 4 * 8 + n);
+            items.push(h.string(&text).unwrap());
+            let l = h.list(&items, ListKind::Q).unwrap();
+            let f = h.copy_to_fragment(l);
+            assert_eq!(f.list_to_vec(f.root()).map(|v| v.len()), Some(items.len()));
+            let mut r = Heap::new();
+            let got = r.adopt(f).unwrap();
+            let back = r.list_to_vec(got).unwrap();
+            assert_eq!(back.len(), items.len());
+            for (k, (&a, &b)) in back.iter().zip(&items).enumerate() {
+                if b == x {
+                    assert_eq!(a, back[0], "shared subterm copied twice ({n}, {k})");
+                    let len = h.list_to_vec(b).map(|v| v.len());
+                    assert_eq!(r.list_to_vec(a).map(|v| v.len()), len);
+                } else if k + 1 == items.len() {
+                    assert_eq!(r.str(a), Some(text.as_str()));
+                } else {
+                    assert_eq!(a, b);
+                }
+            }
+            let mut roots = vec![got];
+            r.check_invariants(&mut roots).unwrap();
+            r.minor_gc(&mut roots);
+            assert_eq!(r.list_to_vec(roots[0]).map(|v| v.len()), Some(items.len()));
+            h.check_invariants(&mut vec![l]).unwrap();
+        }
+        assert_eq!(crate::shared::SharedReader.ref_count(big), Some(before));
+        // A root too big for a buffer goes to chunks at once.
+        let text = "r".repeat(500);
+        let s = h.string(&text).unwrap();
+        let f = h.copy_to_fragment(s);
+        assert!(matches!(f.body, Body::Big(_)));
+        let mut r = Heap::new();
+        let got = r.adopt(f).unwrap();
+        assert_eq!(r.str(got), Some(text.as_str()));
+    }
+
+    #[test]
+    fn a_small_message_over_the_limit_is_refused() {
+        let mut h = Heap::new();
+        let big = h.string(&"s".repeat(crate::heap::LARGE_STRING)).unwrap();
+        let before = crate::shared::SharedReader.ref_count(big).unwrap();
+        let l = h.list(&[big, int(1)], ListKind::Q).unwrap();
+        let mut r = Heap::with_limit(16);
+        let f = h.copy_to_fragment(l);
+        assert!(matches!(r.adopt(f), Err(HeapError::Limit { .. })));
+        assert_eq!(crate::shared::SharedReader.ref_count(big), Some(before));
+        assert_eq!(r.bytes_in_use(), 0);
     }
 }

@@ -156,6 +156,11 @@ impl Heap {
         nursery_budget_for(self.live_after)
     }
 
+    /// Can the heap take `bytes` more without passing its limit?
+    pub(crate) fn fits(&self, bytes: usize) -> bool {
+        self.in_use.saturating_add(bytes) <= self.limit
+    }
+
     fn check_limit(&self, bytes: usize) -> Result<(), HeapError> {
         if self.in_use.saturating_add(bytes) > self.limit {
             Err(HeapError::Limit {
@@ -197,7 +202,7 @@ impl Heap {
     /// A new nursery chunk (or a chunk of its own for a large object).
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&mut self, words: usize) -> Result<*mut u64, HeapError> {
+    pub(crate) fn alloc_slow(&mut self, words: usize) -> Result<*mut u64, HeapError> {
         if words > object::MAX_PAYLOAD_WORDS {
             return Err(HeapError::Limit {
                 limit: self.limit,

@@ -31,11 +31,15 @@ mod gc;
 pub mod heap;
 pub mod object;
 mod read;
+mod reaper;
 pub mod roots;
 pub mod shared;
 pub mod stats;
 pub mod symbol;
 pub mod value;
+
+#[cfg(all(test, valk_loom))]
+mod loom_tests;
 
 pub use chunk::trim_chunk_pool;
 pub use fragment::Fragment;

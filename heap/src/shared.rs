@@ -12,6 +12,11 @@
 //! objects only ever point to shared objects, so freeing one can only release
 //! other shared objects; that cascade uses a worklist, never recursion, so
 //! dropping a million-element shared list does not overflow the stack.
+//!
+//! The count is an atomic of the `valk-sync` facade; the protocol (`retain`,
+//! `release`: Arc's) is checked by loom models (`loom_tests.rs`). Under
+//! `--cfg valk_loom` a loom atomic cannot live in raw memory, so the count
+//! word holds a pointer to a boxed [`ModelCount`] instead (see there).
 
 use crate::object::{self, flag, ErrorParts, ListKind, ObjKind};
 use crate::read::read_methods;
@@ -20,11 +25,15 @@ use core::hash::{BuildHasherDefault, Hasher};
 use std::alloc::{self, Layout};
 use std::any::Any;
 use std::collections::HashSet;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+// The opaque payload's `Arc` is the embedder's object, not a protocol of
+// ours: std's, as in the public `SharedValue::opaque`.
 use std::sync::Arc;
+use valk_sync::atomic::{fence, AtomicUsize, Ordering};
+use valk_sync::statics;
 
-static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+// Statistics only (they order nothing), so plain statics.
+static LIVE_OBJECTS: statics::AtomicUsize = statics::AtomicUsize::new(0);
+static LIVE_BYTES: statics::AtomicUsize = statics::AtomicUsize::new(0);
 
 /// Process-wide shared-heap occupancy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,10 +67,9 @@ pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
     if base.is_null() {
         alloc::handle_alloc_error(layout);
     }
-    // SAFETY: `base` is a fresh allocation of `words + 2` words; an
-    // AtomicUsize has the size and alignment of a u64 on 64-bit targets.
+    // SAFETY: `base` is a fresh allocation of `words + 2` words.
     unsafe {
-        (base as *mut AtomicUsize).write(AtomicUsize::new(0));
+        init_count(base);
         base.add(1).write(header & !flag::SPACE);
     }
     LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
@@ -69,15 +77,91 @@ pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
     base.wrapping_add(1)
 }
 
+/// Writes a count of zero into the count word at `base`.
+///
+/// # Safety
+/// `base` is the start of a fresh allocation from `alloc_shared`.
+#[cfg(not(valk_loom))]
+unsafe fn init_count(base: *mut u64) {
+    // An AtomicUsize has the size and alignment of a u64 on 64-bit targets.
+    const _: () = assert!(
+        core::mem::size_of::<AtomicUsize>() == 8 && core::mem::align_of::<AtomicUsize>() == 8
+    );
+    // SAFETY: per the contract, `base` is valid for a word's write.
+    unsafe { (base as *mut AtomicUsize).write(AtomicUsize::new(0)) };
+}
+
 /// The count word of a shared object.
 ///
 /// # Safety
 /// `p` is the header address of a live shared object.
+#[cfg(not(valk_loom))]
 #[inline]
 unsafe fn count<'a>(p: *const u64) -> &'a AtomicUsize {
     // SAFETY: per the contract, the word before the header is the count,
     // initialised by `alloc_shared` and alive as long as the object.
     unsafe { &*(p.sub(1) as *const AtomicUsize) }
+}
+
+/// Under `valk_loom`, what the count word points to: the (loom) count, and
+/// a loom cell standing for the object's memory. `free` writes the cell and
+/// models read it ([`model_read`]) where real code reads the object, so loom
+/// reports a free that is not ordered after every read (a use after free).
+#[cfg(valk_loom)]
+struct ModelCount {
+    count: AtomicUsize,
+    memory: valk_sync::cell::UnsafeCell<()>,
+}
+
+/// Writes a count of zero into the count word at `base` (a pointer to a
+/// fresh `ModelCount`, freed by `free`).
+///
+/// # Safety
+/// `base` is the start of a fresh allocation from `alloc_shared`.
+#[cfg(valk_loom)]
+unsafe fn init_count(base: *mut u64) {
+    let model = Box::new(ModelCount {
+        count: AtomicUsize::new(0),
+        memory: valk_sync::cell::UnsafeCell::new(()),
+    });
+    // SAFETY: per the contract, `base` is valid for a word's write.
+    unsafe { base.write(Box::into_raw(model) as u64) };
+}
+
+/// The `ModelCount` of a shared object.
+///
+/// # Safety
+/// `p` is the header address of a live shared object.
+#[cfg(valk_loom)]
+unsafe fn model_count<'a>(p: *const u64) -> &'a ModelCount {
+    // SAFETY: per the contract, the word before the header holds the
+    // pointer `init_count` wrote; the box lives as long as the object.
+    unsafe { &*(*p.sub(1) as *const ModelCount) }
+}
+
+/// The count of a shared object.
+///
+/// # Safety
+/// `p` is the header address of a live shared object.
+#[cfg(valk_loom)]
+#[inline]
+unsafe fn count<'a>(p: *const u64) -> &'a AtomicUsize {
+    // SAFETY: forwarded contract.
+    &unsafe { model_count(p) }.count
+}
+
+/// Records, for loom, a read of the shared object `v` points to (nothing
+/// for immediates and private pointers). Models call it where real code
+/// reads an object; loom then checks the read happens before the free.
+///
+/// The caller keeps `v` alive (value contract).
+#[cfg(valk_loom)]
+#[doc(hidden)]
+pub fn model_read(v: Value) {
+    if let Some(p) = v.ptr().filter(|_| v.is_shared()) {
+        // SAFETY: value contract: `v` is a live shared object.
+        unsafe { model_count(p) }.memory.with(|_| ());
+    }
 }
 
 /// The current count of a shared object (debug checks and tests).
@@ -157,6 +241,14 @@ unsafe fn free(obj: *mut u64, h: u64) {
     let layout = layout(object::payload_words(h));
     LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
     LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+    #[cfg(valk_loom)]
+    {
+        // SAFETY: `obj` is still allocated; the count box is freed once,
+        // here, with the object.
+        let model = unsafe { Box::from_raw(*obj.sub(1) as *mut ModelCount) };
+        // Freeing writes the object's memory.
+        model.memory.with_mut(|_| ());
+    }
     // SAFETY: the base (one word before the header) came from `alloc_shared`
     // with this layout.
     unsafe { alloc::dealloc(obj.sub(1) as *mut u8, layout) };

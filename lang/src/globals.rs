@@ -3,9 +3,14 @@
 //! is two loads and no lock. Values live in the shared heap; a replaced value
 //! is retired (kept alive) rather than freed, because another actor may have
 //! just read it and not yet made its own reference.
+//!
+//! Every atomic and lock comes from the `valk-sync` facade; the loom models
+//! (`loom_tests.rs`) check a read racing with a `def`, the first touch of a
+//! chunk, and the builtin fast-path flags. Under `--cfg valk_loom` the table
+//! is shrunk (4 chunks of 4 slots, 8 tracked builtins) so that a model's
+//! table is a few dozen loom objects; the protocol does not depend on sizes.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use valk_sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering};
 
 use valk_heap::symbol::intern;
 use valk_heap::{SharedValue, Value};
@@ -14,9 +19,15 @@ use std::collections::HashMap;
 
 use crate::builtins::{self, BuiltinSet};
 
+#[cfg(not(valk_loom))]
 const CHUNK_BITS: u32 = 12;
+#[cfg(valk_loom)]
+const CHUNK_BITS: u32 = 2;
 const CHUNK: usize = 1 << CHUNK_BITS;
+#[cfg(not(valk_loom))]
 const CHUNKS: usize = 1 << 12;
+#[cfg(valk_loom)]
+const CHUNKS: usize = 4;
 
 /// The marker of an empty slot or an unset `=` local. Not a value any
 /// program can make (builtin indices are small).
@@ -31,7 +42,9 @@ pub struct Globals {
     /// fast paths for it may be taken (false for builtins this runtime does
     /// not bind, and once a `def` replaces one).
     intact: Box<[AtomicBool]>,
-    /// Symbol -> the builtin this runtime bound under that name.
+    /// Symbol -> the builtin this runtime bound under that name. Held
+    /// while a store to such a name updates its slot and `intact` flag, so
+    /// racing stores leave the two agreeing.
     builtin_names: Mutex<HashMap<u32, u32>>,
     /// Most bytes each actor's heap may hold (0: no limit).
     heap_limit: AtomicUsize,
@@ -39,7 +52,10 @@ pub struct Globals {
 
 /// Most builtins a process can register whose fast paths are tracked; a
 /// builtin beyond it is always called the general way.
+#[cfg(not(valk_loom))]
 const MAX_TRACKED_BUILTINS: usize = 4096;
+#[cfg(valk_loom)]
+const MAX_TRACKED_BUILTINS: usize = 8;
 
 impl Default for Globals {
     fn default() -> Self {
@@ -87,21 +103,23 @@ impl Globals {
         let Some(d) = builtins::def(index) else {
             return;
         };
-        let sym = intern(d.name);
-        let before = self
-            .builtin_names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(sym, index);
+        self.bind_builtin_as(intern(d.name), index);
+    }
+
+    /// Binds builtin `index` under the symbol `sym`.
+    pub(crate) fn bind_builtin_as(&self, sym: u32, index: u32) {
+        let slot = self.slot_or_make(sym);
+        let mut names = self.builtin_names.lock();
         // A builtin of the same name bound before (a layer overriding the
         // core's `exit`, say) no longer holds the name.
-        if let Some(r) = before
+        if let Some(r) = names
+            .insert(sym, index)
             .filter(|&b| b != index)
             .and_then(|b| self.intact.get(b as usize))
         {
             r.store(false, Ordering::Release);
         }
-        self.store(sym, Value::builtin(index));
+        self.store_locked(&names, slot, sym, Value::builtin(index));
     }
 
     fn slot(&self, sym: u32) -> Option<&AtomicU64> {
@@ -129,27 +147,39 @@ impl Globals {
     }
 
     fn store(&self, sym: u32, v: Value) {
-        if let Some(s) = self.slot_or_make(sym) {
+        // The chunk is made (once, whoever touches it first) outside the lock.
+        let slot = self.slot_or_make(sym);
+        self.store_locked(&self.builtin_names.lock(), slot, sym, v);
+    }
+
+    /// Stores `v` in `sym`'s slot (Release: a reader that sees it sees the
+    /// object it points to) and, if `sym` names a builtin, whether the slot
+    /// still holds it. `names` is the locked `builtin_names`: two stores to
+    /// one name cannot interleave their slot and flag updates.
+    fn store_locked(
+        &self,
+        names: &HashMap<u32, u32>,
+        slot: Option<&AtomicU64>,
+        sym: u32,
+        v: Value,
+    ) {
+        if let Some(s) = slot {
             s.store(v.to_bits(), Ordering::Release);
         }
-        let bound = self
-            .builtin_names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&sym)
-            .copied();
-        if let Some(i) = bound {
+        if let Some(&i) = names.get(&sym) {
             if let Some(r) = self.intact.get(i as usize) {
                 r.store(v == Value::builtin(i), Ordering::Release);
             }
         }
     }
 
-    /// Bind `sym` to a shared value (a `def`).
+    /// Bind `sym` to a shared value (a `def`). A value it replaces is
+    /// retired, not freed: it stays alive as long as the table.
     pub fn define(&self, sym: u32, v: SharedValue) {
         let raw = v.value();
         if raw.is_ptr() {
-            self.owned.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+            // Owned before it is published, so no reader can see it freed.
+            self.owned.lock().push(v);
         }
         self.store(sym, raw);
     }

@@ -49,7 +49,10 @@ pub mod printer;
 pub mod reader;
 pub mod syntax;
 
-pub use builtins::{BuiltinDef, BuiltinFn, BuiltinSet, Cx, Failure, HostFn};
+#[cfg(all(test, valk_loom))]
+mod loom_tests;
+
+pub use builtins::{BuiltinDef, BuiltinFn, BuiltinSet, BuiltinCx, Failure, HostFn};
 pub use error::{ErrorKind, ValkError};
 pub use globals::Globals;
 pub use host::{Host, Next, NoHost};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use valk_heap::{ObjKind, Value};
 use valk_lang::builtins::VARIADIC;
-use valk_lang::{BuiltinDef, Cx, Failure};
+use valk_lang::{BuiltinCx, BuiltinDef, Failure};
 use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, TimerRef};
 
 use crate::body::Body;
@@ -115,13 +115,13 @@ pub static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
-fn actor_host<'c>(cx: &'c mut Cx<'_>) -> Result<&'c mut ActorHost, Failure> {
+fn actor_host<'c>(cx: &'c mut BuiltinCx<'_>) -> Result<&'c mut ActorHost, Failure> {
     let name = cx.builtin_name();
     ActorHost::of(cx.host())
         .ok_or_else(|| Failure::Message(format!("`{name}`: not running in an actor")))
 }
 
-fn sched<'c>(cx: &'c mut Cx<'_>) -> Result<&'c mut Sched<'static, ValkSystem>, Failure> {
+fn sched<'c>(cx: &'c mut BuiltinCx<'_>) -> Result<&'c mut Sched<'static, ValkSystem>, Failure> {
     Ok(actor_host(cx)?.sched())
 }
 
@@ -129,7 +129,7 @@ fn kw(name: &str) -> Value {
     Value::keyword(valk_heap::intern(name))
 }
 
-fn pid_arg(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<Pid, Failure> {
+fn pid_arg(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<Pid, Failure> {
     match cx.heap.kind(args[i]) {
         Some(ObjKind::Pid) if args[i].is_ptr() => {
             Ok(Pid::from_u64(cx.heap.pid_id(args[i]).unwrap_or(0)))
@@ -138,14 +138,14 @@ fn pid_arg(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<Pid, Failure> {
     }
 }
 
-fn ref_arg(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<u64, Failure> {
+fn ref_arg(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<u64, Failure> {
     match cx.heap.kind(args[i]) {
         Some(ObjKind::Ref) if args[i].is_ptr() => Ok(cx.heap.ref_id(args[i]).unwrap_or(0)),
         _ => Err(cx.arg_error(i, "ref", args[i])),
     }
 }
 
-fn name_arg(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<u64, Failure> {
+fn name_arg(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<u64, Failure> {
     args[i]
         .as_keyword()
         .map(u64::from)
@@ -157,7 +157,7 @@ fn truth(b: bool) -> Value {
 }
 
 fn do_spawn(
-    cx: &mut Cx<'_>,
+    cx: &mut BuiltinCx<'_>,
     args: &[Value],
     opts: SpawnOpts,
 ) -> Result<(Pid, Option<MonitorRef>), Failure> {
@@ -171,12 +171,12 @@ fn do_spawn(
     Ok(sched(cx)?.spawn(body, opts))
 }
 
-fn spawn(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn spawn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let (pid, _) = do_spawn(cx, args, SpawnOpts::default())?;
     Ok(cx.heap.pid(pid.to_u64())?)
 }
 
-fn spawn_link(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn spawn_link(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let opts = SpawnOpts {
         link: true,
         monitor: false,
@@ -185,7 +185,7 @@ fn spawn_link(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(cx.heap.pid(pid.to_u64())?)
 }
 
-fn spawn_monitor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn spawn_monitor(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let opts = SpawnOpts {
         link: false,
         monitor: true,
@@ -196,12 +196,12 @@ fn spawn_monitor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.qlist(&[p, r])
 }
 
-fn self_pid(cx: &mut Cx<'_>, _: &[Value]) -> Result<Value, Failure> {
+fn self_pid(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
     let pid = sched(cx)?.self_pid();
     Ok(cx.heap.pid(pid.to_u64())?)
 }
 
-fn send(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let to = if args[0].as_keyword().is_some() {
         None
     } else {
@@ -219,30 +219,30 @@ fn send(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(args[1])
 }
 
-fn link(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn link(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     sched(cx)?.link(pid);
     Ok(kw("ok"))
 }
 
-fn unlink(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn unlink(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     sched(cx)?.unlink(pid);
     Ok(kw("ok"))
 }
 
-fn monitor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn monitor(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     let mref = sched(cx)?.monitor(pid);
     Ok(cx.heap.make_ref(mref.to_u64())?)
 }
 
-fn demonitor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn demonitor(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let r = ref_arg(cx, args, 0)?;
     Ok(truth(sched(cx)?.demonitor(MonitorRef::from_u64(r))))
 }
 
-fn trap_exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn trap_exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let on = match args[0].as_small_int() {
         Some(n) => n != 0,
         None => return Err(cx.arg_error(0, "integer", args[0])),
@@ -251,7 +251,7 @@ fn trap_exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 /// `(exit pid reason)`: an exit signal (Erlang's rules).
-fn exit_signal(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn exit_signal(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     sched(cx)?;
     let reason = Reason::from_value(cx.heap, args[1]);
@@ -259,7 +259,7 @@ fn exit_signal(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(kw("ok"))
 }
 
-fn register(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn register(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let name = name_arg(cx, args, 0)?;
     let pid = pid_arg(cx, args, 1)?;
     match sched(cx)?.register(name, pid) {
@@ -268,7 +268,7 @@ fn register(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn whereis(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn whereis(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let name = name_arg(cx, args, 0)?;
     match sched(cx)?.whereis(name) {
         Some(pid) => Ok(cx.heap.pid(pid.to_u64())?),
@@ -276,17 +276,17 @@ fn whereis(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn unregister(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn unregister(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let name = name_arg(cx, args, 0)?;
     Ok(truth(sched(cx)?.unregister(name)))
 }
 
-fn millis(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<Duration, Failure> {
+fn millis(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<Duration, Failure> {
     let ms = cx.int_arg(args, i)?;
     Ok(Duration::from_millis(ms.max(0) as u64))
 }
 
-fn send_after(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn send_after(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let delay = millis(cx, args, 0)?;
     let pid = pid_arg(cx, args, 1)?;
     sched(cx)?;
@@ -295,22 +295,22 @@ fn send_after(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(cx.heap.make_ref(t.to_u64())?)
 }
 
-fn cancel_timer(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn cancel_timer(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let r = ref_arg(cx, args, 0)?;
     Ok(truth(sched(cx)?.cancel_timer(TimerRef::from_u64(r))))
 }
 
-fn make_ref(cx: &mut Cx<'_>, _: &[Value]) -> Result<Value, Failure> {
+fn make_ref(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
     let r = sched(cx)?.make_ref();
     Ok(cx.heap.make_ref(r)?)
 }
 
-fn alive(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn alive(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     Ok(truth(sched(cx)?.alive(pid)))
 }
 
-fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn info(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     let me = sched(cx)?.self_pid() == pid;
     let Some(i) = sched(cx)?.info(pid) else {
@@ -343,7 +343,7 @@ fn info(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 /// `exit` in an actor: `(exit pid reason)` sends an exit signal; `(exit
 /// reason)` with a reason that is not an integer ends this actor with it
 /// (`:normal` included); otherwise the core's program-status `exit`.
-fn exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if args.len() == 2 {
         exit_signal(cx, args)?;
         return Ok(kw("ok"));

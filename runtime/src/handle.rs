@@ -5,7 +5,7 @@
 //! [`Handle::shutdown`] is called. The CLI, the REPL, `valk test` and the
 //! embedding API all go through it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use valk_lang::{BuiltinSet, Globals, HostFn, Interp, ValkError};
@@ -34,6 +34,20 @@ pub struct Options {
 #[derive(Clone)]
 pub struct Handle {
     inner: Arc<Inner>,
+}
+
+/// A handle that does not keep the runtime running (sessions and host
+/// mailboxes hold one, so dropping the last [`Handle`] stops the runtime).
+#[derive(Clone)]
+pub struct WeakHandle {
+    inner: Weak<Inner>,
+}
+
+impl WeakHandle {
+    /// The runtime, if it is still running.
+    pub fn upgrade(&self) -> Option<Handle> {
+        self.inner.upgrade().map(|inner| Handle { inner })
+    }
 }
 
 struct Inner {
@@ -80,6 +94,13 @@ impl Handle {
                 shared_session: Mutex::new(None),
             }),
         })
+    }
+
+    /// A handle that does not keep the runtime running.
+    pub fn downgrade(&self) -> WeakHandle {
+        WeakHandle {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The scheduler runtime.

@@ -6,15 +6,16 @@
 //! wakes it. Its mailbox lasts from job to job (the REPL relies on it).
 
 use std::collections::VecDeque;
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use valk_heap::{Heap, ListKind, Value};
 use valk_lang::syntax::{Node, Span, Syn};
 use valk_lang::{prelude, reader, ErrorKind, Interp, RunOutcome, ValkError};
 use valk_scheduler::{Actor, Cx, Pid, Step};
 
-use crate::handle::Handle;
+use crate::handle::{Handle, WeakHandle};
 use crate::host::ActorHost;
 use crate::system::{Reason, ValkSystem};
 
@@ -86,7 +87,9 @@ impl Queue {
 pub struct Session {
     pid: Pid,
     queue: Arc<Queue>,
-    handle: Handle,
+    /// Weak: a session (the shared one lives in the handle) must not keep
+    /// its runtime running.
+    handle: WeakHandle,
 }
 
 impl Session {
@@ -108,7 +111,7 @@ impl Session {
         Session {
             pid,
             queue,
-            handle: handle.clone(),
+            handle: handle.downgrade(),
         }
     }
 
@@ -128,7 +131,22 @@ impl Session {
             }
             q.jobs.push_back(Request { job, done });
         }
-        self.handle.runtime().wake(self.pid);
+        match self.handle.upgrade() {
+            Some(h) if !h.runtime().is_shut_down() => h.runtime().wake(self.pid),
+            // The runtime is gone: its actors were dropped (and with them
+            // this job, answered `Gone`) or will be, at shutdown.
+            _ => {
+                let jobs = {
+                    let mut q = self.queue.lock();
+                    q.closed = true;
+                    std::mem::take(&mut q.jobs)
+                };
+                let mut scratch = Interp::with_globals(Default::default());
+                for r in jobs {
+                    (r.done)(&mut scratch, Outcome::Gone);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -140,21 +158,89 @@ impl Session {
         job: Job,
         convert: impl FnOnce(&mut Interp, Outcome) -> R + Send + 'static,
     ) -> Option<R> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let done: Done = Box::new(move |it, out| {
-            let _ = tx.send(convert(it, out));
-        });
+        let reply = Arc::new(Reply::default());
+        let sender = ReplySender(Some(reply.clone()));
+        let done: Done = Box::new(move |it, out| sender.send(convert(it, out)));
         if self.submit(job, done).is_err() {
             return None;
         }
-        rx.recv().ok()
+        reply.wait()
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.queue.lock().closed = true;
-        self.handle.runtime().wake(self.pid);
+        if let Some(h) = self.handle.upgrade() {
+            h.runtime().wake(self.pid);
+        }
+    }
+}
+
+/// How long a host thread spins for a reply before it sleeps: a short job
+/// answers within a few microseconds, and a futex sleep and wake-up costs
+/// more than that.
+const REPLY_SPIN: Duration = Duration::from_micros(50);
+
+/// A job's reply, handed from the session actor to the waiting host thread.
+struct Reply<R> {
+    /// Set (Release) once `value` holds the reply or the sender is gone.
+    ready: AtomicBool,
+    value: Mutex<Option<R>>,
+    wake: Condvar,
+}
+
+impl<R> Default for Reply<R> {
+    fn default() -> Self {
+        Reply {
+            ready: AtomicBool::new(false),
+            value: Mutex::new(None),
+            wake: Condvar::new(),
+        }
+    }
+}
+
+impl<R> Reply<R> {
+    /// Spins briefly, then sleeps, until the reply (or `None`: the job was
+    /// dropped unanswered) is there.
+    fn wait(&self) -> Option<R> {
+        let start = Instant::now();
+        while !self.ready.load(Ordering::Acquire) && start.elapsed() < REPLY_SPIN {
+            std::hint::spin_loop();
+        }
+        let mut v = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        while !self.ready.load(Ordering::Acquire) {
+            v = self.wake.wait(v).unwrap_or_else(|e| e.into_inner());
+        }
+        v.take()
+    }
+
+    fn set(&self, value: Option<R>) {
+        let mut v = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        *v = value;
+        self.ready.store(true, Ordering::Release);
+        drop(v);
+        self.wake.notify_all();
+    }
+}
+
+/// The session actor's end of a [`Reply`]: answers once; dropped without
+/// answering (the job was discarded), it wakes the waiter with `None`.
+struct ReplySender<R>(Option<Arc<Reply<R>>>);
+
+impl<R> ReplySender<R> {
+    fn send(mut self, value: R) {
+        if let Some(r) = self.0.take() {
+            r.set(Some(value));
+        }
+    }
+}
+
+impl<R> Drop for ReplySender<R> {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.set(None);
+        }
     }
 }
 

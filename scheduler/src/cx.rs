@@ -12,7 +12,7 @@ use corosensei::Yielder;
 
 use crate::api::{Actor, ActorInfo, ActorStatus, RegisterError, SpawnOpts, System, WaitResult};
 use crate::pid::{MonitorRef, Pid, TimerRef};
-use crate::process::{ActorState, Cell, RunCtx, Suspend};
+use crate::process::{ActorState, Cell, RunCtx, Suspend, Task, Yielded};
 use crate::runtime::{Shared, Waker};
 use crate::signal::{Item, Signal};
 use crate::stack_pool;
@@ -23,12 +23,32 @@ use crate::worker::WorkerCore;
 pub struct Cx<'a, S: System> {
     pid: Pid,
     ctx: RunCtx<S>,
-    yielder: &'a Yielder<RunCtx<S>, Suspend>,
+    yielder: &'a Yielder<RunCtx<S>, Yielded<S>>,
+    /// The actor suspended its coroutine (a runner, which is now its own).
+    pinned: bool,
 }
 
 impl<'a, S: System> Cx<'a, S> {
-    pub(crate) fn new(pid: Pid, ctx: RunCtx<S>, yielder: &'a Yielder<RunCtx<S>, Suspend>) -> Self {
-        Cx { pid, ctx, yielder }
+    pub(crate) fn new(pid: Pid, ctx: RunCtx<S>, yielder: &'a Yielder<RunCtx<S>, Yielded<S>>) -> Self {
+        Cx {
+            pid,
+            ctx,
+            yielder,
+            pinned: false,
+        }
+    }
+
+    /// Did the actor suspend during this `run` ([`Cx::wait`], [`Cx::yield_now`])?
+    pub(crate) fn pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// Suspends the coroutine (keeping its stack) until a worker resumes it.
+    fn suspend(&mut self, why: Suspend) {
+        // The control block outlives the runtime's workers (see `Task`).
+        let task = Task::from_table(std::ptr::NonNull::from(self.parts().2));
+        self.pinned = true;
+        self.ctx = self.yielder.suspend((why, task));
     }
 
     /// The runtime, the current worker and this actor's state.
@@ -225,13 +245,16 @@ impl<'a, S: System> Cx<'a, S> {
     fn take_incoming(&mut self) -> bool {
         let me = self.pid;
         let (shared, core, cell, st) = self.parts();
-        let mut items = std::mem::take(&mut core.scratch);
-        cell.inbox.drain(&mut items);
+        // The common case of a receive that finds nothing new: one load.
+        if !cell.inbox.may_have_items() {
+            return false;
+        }
+        let items = &mut core.scratch;
+        cell.inbox.drain(items);
         let any = !items.is_empty();
-        for item in items.drain(..) {
+        while let Some(item) = items.pop_front() {
             st.apply(&shared.system, me, item);
         }
-        core.scratch = items;
         any
     }
 
@@ -270,7 +293,7 @@ impl<'a, S: System> Cx<'a, S> {
     /// The coroutine may resume on another thread: do not hold a reference to
     /// a thread-local across this call.
     pub fn yield_now(&mut self) {
-        self.ctx = self.yielder.suspend(Suspend::Yield);
+        self.suspend(Suspend::Yield);
     }
 
     /// Suspends keeping this coroutine's stack until a new message or signal
@@ -282,7 +305,7 @@ impl<'a, S: System> Cx<'a, S> {
     /// a thread-local across this call.
     pub fn wait(&mut self, timeout: Option<Duration>) -> WaitResult {
         if !self.state().timed_out {
-            self.ctx = self.yielder.suspend(Suspend::Park(timeout));
+            self.suspend(Suspend::Park(timeout));
         }
         if self.state().timed_out {
             WaitResult::TimedOut

@@ -160,9 +160,16 @@ impl<T, B> Inbox<T, B> {
         true
     }
 
+    /// Whether items may have arrived since the last `begin_run` / `drain`
+    /// (no lock; a stale `false` is caught by `finish_run`).
+    #[inline]
+    pub(crate) fn may_have_items(&self) -> bool {
+        self.has_items.load(Acquire)
+    }
+
     /// Step 3: while running, swap newly arrived items into `into` (empty).
     pub(crate) fn drain(&self, into: &mut VecDeque<T>) {
-        if !self.has_items.load(Acquire) {
+        if !self.may_have_items() {
             return;
         }
         let mut inner = self.inner.lock();
@@ -282,10 +289,12 @@ impl<M> Mailbox<M> {
     /// (the one just before the save position); the save position goes back
     /// to the start. `None` (the receive still ends) if nothing was offered.
     pub(crate) fn accept_offered(&mut self) -> Option<M> {
-        let taken = self
-            .save
-            .checked_sub(1)
-            .and_then(|last| self.queue.remove(last));
+        let taken = match self.save {
+            0 => None,
+            // The usual case (the oldest message matched): no shifting.
+            1 => self.queue.pop_front(),
+            save => self.queue.remove(save - 1),
+        };
         self.save = 0;
         taken
     }

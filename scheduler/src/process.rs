@@ -82,8 +82,12 @@ pub(crate) enum Suspend {
     Park(Option<Duration>),
 }
 
+/// What a coroutine yields: why, and the actor it now belongs to.
+pub(crate) type Yielded<S> = (Suspend, Task<S>);
+
 /// What a coroutine is resumed with: where it runs now. Re-read after every
 /// suspension, because a pinned coroutine may resume on another worker.
+/// A runner is started with `cell` and `st` null (it finds its actors).
 pub(crate) struct RunCtx<S: System> {
     pub(crate) shared: *const Shared<S>,
     pub(crate) core: *mut WorkerCore<S>,
@@ -91,8 +95,15 @@ pub(crate) struct RunCtx<S: System> {
     pub(crate) st: *mut ActorState<S>,
 }
 
-pub(crate) type FiberOut<S> = (Box<dyn Actor<S>>, Step<<S as System>::Reason>);
-pub(crate) type ActorFiber<S> = Fiber<RunCtx<S>, Suspend, FiberOut<S>>;
+/// How a runner coroutine (the worker loop, `worker.rs`) ends.
+pub(crate) enum FiberOut<S: System> {
+    /// The runtime stops.
+    Stopped,
+    /// It was pinned to an actor, whose slice has now ended like this.
+    Done(Box<dyn Actor<S>>, Step<<S as System>::Reason>),
+}
+
+pub(crate) type ActorFiber<S> = Fiber<RunCtx<S>, Yielded<S>, FiberOut<S>>;
 
 /// The actor's code: ready to start a fresh run, or suspended mid-run.
 pub(crate) enum Code<S: System> {

@@ -24,8 +24,7 @@ use crate::api::{Actor, ExitReason, Step, System};
 use crate::coroutine::{Fiber, Resumed};
 use crate::cx::Cx;
 use crate::mailbox::AfterRun;
-use crate::pid::Pid;
-use crate::process::{ActorState, Code, FiberOut, ItemOf, RunCtx, Suspend, Task};
+use crate::process::{ActorFiber, ActorState, Code, FiberOut, ItemOf, RunCtx, Suspend, Task, Yielded};
 use crate::queue::run_queue::LocalQueue;
 use crate::runtime::{Shared, Waker};
 use crate::signal::{Item, Relation, Signal};
@@ -43,6 +42,8 @@ pub(crate) struct WorkerCore<S: System> {
     /// Reused buffer for items taken from an inbox.
     pub(crate) scratch: VecDeque<ItemOf<S>>,
     stacks: Vec<PooledStack>,
+    /// Usable lower bound of the running runner coroutine's stack.
+    runner_limit: usize,
     /// Slots freed by actors that exited here, reused by spawns here.
     pub(crate) free_slots: FreeCache,
 }
@@ -54,6 +55,7 @@ impl<S: System> WorkerCore<S> {
             queue,
             scratch: VecDeque::new(),
             stacks: Vec::new(),
+            runner_limit: 0,
             free_slots: FreeCache::default(),
         }
     }
@@ -93,8 +95,35 @@ impl<S: System> WorkerCore<S> {
 }
 
 pub(crate) fn worker_main<S: System>(shared: &Shared<S>, mut core: WorkerCore<S>) {
-    while let Some(task) = core.queue.next_task(&shared.queues) {
-        run_task(shared, &mut core, task);
+    // The scheduling loop runs on a runner coroutine (`runner_body`), and so
+    // does every actor that starts a slice there: a slice costs no switch.
+    // Control comes back here only when an actor running on the runner
+    // suspends keeping its stack (`Cx::wait` / `Cx::yield_now`): the runner
+    // then belongs to that actor, and a fresh one takes over the loop.
+    loop {
+        let runner: ActorFiber<S> = Fiber::new(core.take_stack(shared), runner_body::<S>);
+        core.runner_limit = runner.limit();
+        let ctx = RunCtx {
+            shared,
+            core: &mut core,
+            cell: std::ptr::null(),
+            st: std::ptr::null_mut(),
+        };
+        match runner.resume(ctx) {
+            // The runtime stops.
+            Resumed::Finished(_, stack) => {
+                core.put_stack(shared, stack);
+                break;
+            }
+            Resumed::Suspended(fiber, (why, task)) => {
+                // SAFETY: the actor suspended during its slice, so this worker
+                // still holds its run right (see `Cell::state`); the fiber is
+                // suspended, so nothing else uses the state.
+                let st = unsafe { &mut *task.state() };
+                let outcome = suspended_outcome(why);
+                after_run(shared, &mut core, task, st, Some(Code::Pinned(fiber)), outcome);
+            }
+        }
     }
     drop(core.drain(shared));
 }
@@ -106,68 +135,147 @@ enum Outcome<R> {
     Yield,
 }
 
-fn run_task<S: System>(shared: &Shared<S>, core: &mut WorkerCore<S>, task: Task<S>) {
-    let mut items = std::mem::take(&mut core.scratch);
-    let Some(code) = task.inbox.begin_run(&mut items) else {
-        core.scratch = items;
-        return;
-    };
+fn step_outcome<R>(step: Step<R>) -> Outcome<R> {
+    match step {
+        Step::Exit(reason) => Outcome::Exit(reason),
+        Step::Park { timeout } => Outcome::Park(timeout),
+        Step::Yield => Outcome::Yield,
+    }
+}
+
+fn suspended_outcome<R>(why: Suspend) -> Outcome<R> {
+    match why {
+        Suspend::Yield => Outcome::Yield,
+        Suspend::Park(timeout) => Outcome::Park(timeout),
+    }
+}
+
+/// The body of a runner coroutine: the worker's scheduling loop.
+///
+/// It returns [`FiberOut::Stopped`] when the runtime stops. If an actor it
+/// runs suspends ([`Cx::wait`], [`Cx::yield_now`]), the runner is pinned to
+/// that actor: its loop never continues, and once the actor's slice ends
+/// (resumed by another runner, maybe on another thread) the runner returns
+/// [`FiberOut::Done`] to that runner, which finishes the slice.
+fn runner_body<S: System>(yielder: &Yielder<RunCtx<S>, Yielded<S>>, ctx: RunCtx<S>) -> FiberOut<S> {
+    // This worker's core and the runtime: valid on this thread until the
+    // runner is pinned (it then never loops again), see `worker_main`.
+    let RunCtx { shared, core, .. } = ctx;
+    // SAFETY: `worker_main` passes its runtime, which outlives its workers.
+    let shared = unsafe { &*shared };
+    loop {
+        // SAFETY: `worker_main` resumed this runner with its own core and is
+        // blocked in `resume` until the runner suspends or returns; no other
+        // reference to the core is live while this one is used (`run_task`
+        // takes the raw pointer and reborrows it briefly).
+        let next = unsafe { (*core).queue.next_task(&shared.queues) };
+        let Some(task) = next else {
+            return FiberOut::Stopped;
+        };
+        if let Some((actor, step)) = run_task(shared, core, task, yielder) {
+            return FiberOut::Done(actor, step);
+        }
+    }
+}
+
+/// One slice of `task`, on the runner whose yielder is `yielder`. `Some`
+/// when the actor suspended this runner during the slice: the runner is now
+/// pinned to it and must end, handing the slice's result to its resumer.
+fn run_task<S: System>(
+    shared: &Shared<S>,
+    core_ptr: *mut WorkerCore<S>,
+    task: Task<S>,
+    yielder: &Yielder<RunCtx<S>, Yielded<S>>,
+) -> Option<(Box<dyn Actor<S>>, Step<S::Reason>)> {
+    // SAFETY: see `runner_body`; this borrow ends before the actor runs.
+    let core = unsafe { &mut *core_ptr };
+    let code = task.inbox.begin_run(&mut core.scratch)?;
     // SAFETY: `begin_run` gave this worker the run right: the state is ours
-    // until `finish_run` / `exit` (see `Cell::state`), and nothing else
-    // borrows it while this reference is used (the coroutine gets a raw
-    // pointer and runs only inside `resume` below, while `st` is not used).
+    // until `finish_run` / `exit` (see `Cell::state`). While the actor runs
+    // it reaches the state only through the raw pointer derived from this
+    // reference, which is not used meanwhile.
     let st = unsafe { &mut *task.state() };
     let me = st.pid;
-    for item in items.drain(..) {
+    while let Some(item) = core.scratch.pop_front() {
         st.apply(&shared.system, me, item);
     }
-    core.scratch = items;
     if let Some(reason) = st.dying.take() {
-        return finish(shared, core, task, st, code, reason);
+        finish(shared, core, task, st, code, reason);
+        return None;
     }
     // A full budget at the start of every slice, also when a pinned
     // coroutine resumes after `Cx::yield_now` / `Cx::wait`.
     st.budget = shared.config.reductions;
-    let fiber = match code {
-        Code::Pinned(fiber) => fiber,
-        Code::Ready(actor) => {
-            let stack = core.take_stack(shared);
-            Fiber::new(stack, actor_body::<S>(me, actor))
-        }
-    };
-    st.stack_limit = fiber.limit();
-    let ctx = RunCtx {
-        shared,
-        core: &mut *core,
-        cell: &*task,
-        st: std::ptr::from_mut(st),
-    };
-    let resumed = catch_unwind(AssertUnwindSafe(|| fiber.resume(ctx)));
-    let (code, outcome) = match resumed {
-        Ok(Resumed::Finished((actor, step), stack)) => {
-            core.put_stack(shared, stack);
-            task.stats.heap_bytes.store(actor.heap_bytes(), Relaxed);
-            let outcome = match step {
-                Step::Exit(reason) => Outcome::Exit(reason),
-                Step::Park { timeout } => Outcome::Park(timeout),
-                Step::Yield => Outcome::Yield,
+    let (code, outcome) = match code {
+        Code::Ready(mut actor) => {
+            st.stack_limit = core.runner_limit;
+            let ctx = RunCtx {
+                shared,
+                core: core_ptr,
+                cell: &*task,
+                st: std::ptr::from_mut(st),
             };
-            (Some(Code::Ready(actor)), outcome)
+            let mut cx = Cx::new(me, ctx, yielder);
+            let result = catch_unwind(AssertUnwindSafe(|| actor.run(&mut cx)));
+            let pinned = cx.pinned();
+            drop(cx);
+            let step = match result {
+                Ok(step) => step,
+                Err(payload) if is_string_panic(&payload) => {
+                    Step::Exit(S::Reason::panicked(panic_message(&payload)))
+                }
+                // corosensei's forced unwind of a discarded pinned runner
+                // (or an exotic payload on a pinned one): let it go on.
+                Err(payload) if pinned => std::panic::resume_unwind(payload),
+                Err(payload) => Step::Exit(S::Reason::panicked(panic_message(&payload))),
+            };
+            if pinned {
+                // Another runner resumed us: it finishes the slice.
+                return Some((actor, step));
+            }
+            crate::stack_pool::check_canary(st.stack_limit - crate::stack_pool::STACK_RED_ZONE);
+            task.stats.heap_bytes.store(actor.heap_bytes(), Relaxed);
+            (Some(Code::Ready(actor)), step_outcome(step))
         }
-        Ok(Resumed::Suspended(fiber, Suspend::Yield)) => {
-            (Some(Code::Pinned(fiber)), Outcome::Yield)
+        Code::Pinned(fiber) => {
+            st.stack_limit = fiber.limit();
+            let ctx = RunCtx {
+                shared,
+                core: core_ptr,
+                cell: &*task,
+                st: std::ptr::from_mut(st),
+            };
+            match catch_unwind(AssertUnwindSafe(|| fiber.resume(ctx))) {
+                Ok(Resumed::Finished(FiberOut::Done(actor, step), stack)) => {
+                    // SAFETY: the fiber has finished; nothing else uses the core.
+                    unsafe { (*core_ptr).put_stack(shared, stack) };
+                    task.stats.heap_bytes.store(actor.heap_bytes(), Relaxed);
+                    (Some(Code::Ready(actor)), step_outcome(step))
+                }
+                // A pinned runner never loops again, so it cannot stop; were
+                // it to, the actor would be gone with it.
+                Ok(Resumed::Finished(FiberOut::Stopped, stack)) => {
+                    // SAFETY: as above.
+                    unsafe { (*core_ptr).put_stack(shared, stack) };
+                    (None, Outcome::Exit(S::Reason::panicked(String::new())))
+                }
+                Ok(Resumed::Suspended(fiber, (why, _))) => {
+                    (Some(Code::Pinned(fiber)), suspended_outcome(why))
+                }
+                // A panic payload the coroutine could not turn into a reason
+                // itself (not a string): the coroutine and its stack are gone.
+                Err(payload) => (
+                    None,
+                    Outcome::Exit(S::Reason::panicked(panic_message(&payload))),
+                ),
+            }
         }
-        Ok(Resumed::Suspended(fiber, Suspend::Park(t))) => {
-            (Some(Code::Pinned(fiber)), Outcome::Park(t))
-        }
-        // A panic payload the coroutine could not turn into a reason itself
-        // (not a string): the coroutine and its stack are gone.
-        Err(payload) => (
-            None,
-            Outcome::Exit(S::Reason::panicked(panic_message(&payload))),
-        ),
     };
+    // SAFETY: the actor's slice is over; no other reference to the core is
+    // live (the `Cx` is gone, a pinned fiber is suspended or finished).
+    let core = unsafe { &mut *core_ptr };
     after_run(shared, core, task, st, code, outcome);
+    None
 }
 
 fn after_run<S: System>(
@@ -284,28 +392,6 @@ fn finish_without_code<S: System>(
     shared.table.free(me, &mut core.free_slots);
     if is_main {
         shared.main_exited(me, reason);
-    }
-}
-
-/// The body of a fresh coroutine: one `run` of the actor.
-fn actor_body<S: System>(
-    pid: Pid,
-    mut actor: Box<dyn Actor<S>>,
-) -> impl FnOnce(&Yielder<RunCtx<S>, Suspend>, RunCtx<S>) -> FiberOut<S> + Send + 'static {
-    move |yielder, ctx| {
-        let step = {
-            let mut cx = Cx::new(pid, ctx, yielder);
-            match catch_unwind(AssertUnwindSafe(|| actor.run(&mut cx))) {
-                Ok(step) => step,
-                Err(payload) if is_string_panic(&payload) => {
-                    Step::Exit(S::Reason::panicked(panic_message(&payload)))
-                }
-                // Not a panic of the actor's code: corosensei's forced unwind
-                // of a discarded coroutine (or an exotic payload); let it go on.
-                Err(payload) => std::panic::resume_unwind(payload),
-            }
-        };
-        (actor, step)
     }
 }
 

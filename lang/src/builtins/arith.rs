@@ -4,7 +4,7 @@
 
 use valk_heap::Value;
 
-use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new("+", 1, VARIADIC, "Sum of the arguments.", add),
@@ -71,7 +71,7 @@ pub(crate) enum Num {
     Float(f64),
 }
 
-pub(crate) fn num(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<Num, Failure> {
+pub(crate) fn num(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<Num, Failure> {
     let v = args[i];
     if let Some(n) = v.as_small_int() {
         return Ok(Num::Int(n));
@@ -94,7 +94,7 @@ impl Num {
     }
 }
 
-pub(crate) fn make(cx: &mut Cx<'_>, n: Num) -> Result<Value, Failure> {
+pub(crate) fn make(cx: &mut BuiltinCx<'_>, n: Num) -> Result<Value, Failure> {
     match n {
         Num::Int(i) => cx.int(i),
         Num::Float(f) => Ok(Value::float(f)),
@@ -109,7 +109,7 @@ enum Op {
     Div,
 }
 
-fn step(cx: &Cx<'_>, op: Op, a: Num, b: Num) -> Result<Num, Failure> {
+fn step(cx: &BuiltinCx<'_>, op: Op, a: Num, b: Num) -> Result<Num, Failure> {
     Ok(match (a, b) {
         (Num::Int(x), Num::Int(y)) => Num::Int(match op {
             Op::Add => x.wrapping_add(y),
@@ -139,7 +139,7 @@ fn step(cx: &Cx<'_>, op: Op, a: Num, b: Num) -> Result<Num, Failure> {
     })
 }
 
-fn fold(cx: &mut Cx<'_>, args: &[Value], op: Op) -> Result<Value, Failure> {
+fn fold(cx: &mut BuiltinCx<'_>, args: &[Value], op: Op) -> Result<Value, Failure> {
     let mut acc = num(cx, args, 0)?;
     if args.len() == 1 && op == Op::Sub {
         acc = match acc {
@@ -154,23 +154,23 @@ fn fold(cx: &mut Cx<'_>, args: &[Value], op: Op) -> Result<Value, Failure> {
     make(cx, acc)
 }
 
-fn add(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn add(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     fold(cx, args, Op::Add)
 }
 
-fn sub(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn sub(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     fold(cx, args, Op::Sub)
 }
 
-fn mul(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn mul(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     fold(cx, args, Op::Mul)
 }
 
-fn div(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn div(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     fold(cx, args, Op::Div)
 }
 
-fn modulo(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn modulo(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let r = match (num(cx, args, 0)?, num(cx, args, 1)?) {
         (Num::Int(x), Num::Int(y)) => {
             if y == 0 {
@@ -188,7 +188,7 @@ fn modulo(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     make(cx, r)
 }
 
-fn abs(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn abs(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let r = match num(cx, args, 0)? {
         Num::Int(i) => Num::Int(i.wrapping_abs()),
         Num::Float(f) => Num::Float(f.abs()),
@@ -196,7 +196,7 @@ fn abs(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     make(cx, r)
 }
 
-fn pick(cx: &mut Cx<'_>, args: &[Value], want_less: bool) -> Result<Value, Failure> {
+fn pick(cx: &mut BuiltinCx<'_>, args: &[Value], want_less: bool) -> Result<Value, Failure> {
     let mut best = num(cx, args, 0)?;
     let mut at = 0;
     for i in 1..args.len() {
@@ -217,16 +217,16 @@ fn pick(cx: &mut Cx<'_>, args: &[Value], want_less: bool) -> Result<Value, Failu
     Ok(args[at])
 }
 
-fn min(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn min(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     pick(cx, args, true)
 }
 
-fn max(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn max(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     pick(cx, args, false)
 }
 
 /// A float rounded by `f` as an integer when it fits, else as a float.
-fn to_integer(cx: &mut Cx<'_>, args: &[Value], f: fn(f64) -> f64) -> Result<Value, Failure> {
+fn to_integer(cx: &mut BuiltinCx<'_>, args: &[Value], f: fn(f64) -> f64) -> Result<Value, Failure> {
     match num(cx, args, 0)? {
         Num::Int(_) => Ok(args[0]),
         Num::Float(x) => {
@@ -240,24 +240,24 @@ fn to_integer(cx: &mut Cx<'_>, args: &[Value], f: fn(f64) -> f64) -> Result<Valu
     }
 }
 
-fn floor(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn floor(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     to_integer(cx, args, f64::floor)
 }
 
-fn ceil(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn ceil(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     to_integer(cx, args, f64::ceil)
 }
 
-fn round(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn round(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     to_integer(cx, args, f64::round)
 }
 
-fn sqrt(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn sqrt(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let x = num(cx, args, 0)?.f();
     Ok(Value::float(x.sqrt()))
 }
 
-fn pow(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn pow(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     match (num(cx, args, 0)?, num(cx, args, 1)?) {
         (Num::Int(x), Num::Int(y)) if y >= 0 => {
             let e = u32::try_from(y).unwrap_or(u32::MAX);

@@ -3,7 +3,7 @@
 use valk_heap::Value;
 
 use super::arith::{num, Num};
-use super::{BuiltinDef, Cx, Failure};
+use super::{BuiltinCx, BuiltinDef, Failure};
 use crate::equal::equal;
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
@@ -51,7 +51,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
-fn order(cx: &Cx<'_>, args: &[Value]) -> Result<std::cmp::Ordering, Failure> {
+fn order(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<std::cmp::Ordering, Failure> {
     let (a, b) = (num(cx, args, 0)?, num(cx, args, 1)?);
     Ok(match (a, b) {
         (Num::Int(x), Num::Int(y)) => x.cmp(&y),
@@ -69,37 +69,37 @@ fn as_f(n: Num) -> f64 {
     }
 }
 
-fn nan_involved(cx: &Cx<'_>, args: &[Value]) -> bool {
+fn nan_involved(cx: &BuiltinCx<'_>, args: &[Value]) -> bool {
     let _ = cx;
     args.iter()
         .take(2)
         .any(|v| v.as_float().is_some_and(f64::is_nan))
 }
 
-fn lt(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn lt(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let o = order(cx, args)?;
     Ok(Value::bool(!nan_involved(cx, args) && o.is_lt()))
 }
 
-fn gt(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn gt(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let o = order(cx, args)?;
     Ok(Value::bool(!nan_involved(cx, args) && o.is_gt()))
 }
 
-fn le(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn le(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let o = order(cx, args)?;
     Ok(Value::bool(!nan_involved(cx, args) && o.is_le()))
 }
 
-fn ge(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn ge(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let o = order(cx, args)?;
     Ok(Value::bool(!nan_involved(cx, args) && o.is_ge()))
 }
 
-fn eq(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn eq(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::bool(equal(cx.heap, args[0], args[1])))
 }
 
-fn ne(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn ne(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::bool(!equal(cx.heap, args[0], args[1])))
 }

@@ -3,7 +3,7 @@
 
 use valk_heap::Value;
 
-use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -47,7 +47,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
-fn def(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn def(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let names = cx.list_arg(args, 0)?;
     if names.len() != args.len() - 1 {
         return Err(cx.error(format!(
@@ -72,16 +72,16 @@ fn def(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::EMPTY_S)
 }
 
-fn error(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn error(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let msg = cx.display(args[0]);
     Err(Failure::Message(msg))
 }
 
-fn is_error(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn is_error(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::bool(cx.is_error(args[0])))
 }
 
-fn error_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn error_message(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let v = args[0];
     match cx.heap.error_parts(v) {
         Some(p) => Ok(p.message),
@@ -89,12 +89,12 @@ fn error_message(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn type_of(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn type_of(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let name = cx.type_name(args[0]);
     Ok(Value::keyword(valk_heap::intern(name)))
 }
 
-fn gc_stats(cx: &mut Cx<'_>, _args: &[Value]) -> Result<Value, Failure> {
+fn gc_stats(cx: &mut BuiltinCx<'_>, _args: &[Value]) -> Result<Value, Failure> {
     let s = cx.heap.stats();
     let fields: [(&str, u64); 6] = [
         ("bytes-in-use", s.bytes_in_use as u64),

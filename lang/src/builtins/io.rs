@@ -4,7 +4,7 @@
 //! (`load` is in the prelude: it reads a file with `read-file` and
 //! `read-forms` and evaluates the forms in order.)
 //!
-//! Output goes to the interpreter's writer (`Cx::out`), never straight to the
+//! Output goes to the interpreter's writer (`BuiltinCx::out`), never straight to the
 //! process's stdout, so embedders and tests can capture it. A formatted line
 //! is built completely before anything is written: a bad `printf` prints
 //! nothing.
@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use valk_heap::Value;
 
-use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 use crate::reader;
 use crate::syntax::{Node, Syn};
 
@@ -62,7 +62,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
-fn emit(cx: &mut Cx<'_>, text: &str) -> Result<Value, Failure> {
+fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
     let written = cx
         .out
         .write_all(text.as_bytes())
@@ -77,7 +77,7 @@ fn emit(cx: &mut Cx<'_>, text: &str) -> Result<Value, Failure> {
     }
 }
 
-fn print(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn print(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut line = String::new();
     for (i, &arg) in args.iter().enumerate() {
         if i > 0 {
@@ -89,12 +89,12 @@ fn print(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     emit(cx, &line)
 }
 
-fn printf(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn printf(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let text = format(cx, args)?;
     emit(cx, &text)
 }
 
-fn println(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn println(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = format(cx, args)?;
     text.push('\n');
     emit(cx, &text)
@@ -102,7 +102,7 @@ fn println(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 /// The text of a `printf` call: `args[0]` is the format, the rest fill its
 /// directives in order. Every argument must be used.
-fn format(cx: &Cx<'_>, args: &[Value]) -> Result<String, Failure> {
+fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
     let fmt = cx.str_arg(args, 0)?;
     let name = cx.builtin_name();
     let mut out = String::with_capacity(fmt.len());
@@ -158,7 +158,7 @@ fn format(cx: &Cx<'_>, args: &[Value]) -> Result<String, Failure> {
     Ok(out)
 }
 
-fn read_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn read_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?.to_owned();
     match std::fs::read_to_string(&path) {
         Ok(text) => cx.string(&text),
@@ -170,7 +170,7 @@ fn read_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn write_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn write_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?;
     let text = cx.str_arg(args, 1)?;
     match std::fs::write(path, text) {
@@ -183,7 +183,7 @@ fn write_file(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn read_forms(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn read_forms(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let source_name = if args.len() > 1 {
         cx.str_arg(args, 1)?.to_owned()
     } else {
@@ -207,7 +207,7 @@ fn read_forms(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 /// A read form as data. The reader bounds nesting (`reader::MAX_NESTING`),
 /// so this recursion is shallow.
-fn form_value(cx: &mut Cx<'_>, form: &Node) -> Result<Value, Failure> {
+fn form_value(cx: &mut BuiltinCx<'_>, form: &Node) -> Result<Value, Failure> {
     Ok(match &form.syn {
         Syn::Int(n) => cx.int(*n)?,
         Syn::Float(f) => Value::float(*f),

@@ -3,7 +3,7 @@
 use valk_heap::{ListKind, Value};
 
 use super::arith::{num, Num};
-use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -55,15 +55,15 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 ];
 
 /// The kind of a list argument (`{}` is Q, `()` is S).
-fn kind_of(cx: &Cx<'_>, v: Value) -> ListKind {
+fn kind_of(cx: &BuiltinCx<'_>, v: Value) -> ListKind {
     cx.heap.list_kind(v).unwrap_or(ListKind::Q)
 }
 
-fn list(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn list(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.qlist(args)
 }
 
-fn non_empty(cx: &Cx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
+fn non_empty(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
     let items = cx.list_arg(args, 0)?;
     if items.is_empty() {
         return Err(empty_error(cx));
@@ -71,7 +71,7 @@ fn non_empty(cx: &Cx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
     Ok(items)
 }
 
-fn empty_error(cx: &Cx<'_>) -> Failure {
+fn empty_error(cx: &BuiltinCx<'_>) -> Failure {
     cx.error(format!(
         "`{}`: expected a non-empty list, got {{}}",
         cx.builtin_name()
@@ -80,7 +80,7 @@ fn empty_error(cx: &Cx<'_>) -> Failure {
 
 /// The first cons cell of a non-empty list argument: `(first, rest, kind)`,
 /// read in place (lists are immutable, so parts are shared, never copied).
-fn first_cell(cx: &Cx<'_>, args: &[Value]) -> Result<(Value, Value, ListKind), Failure> {
+fn first_cell(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<(Value, Value, ListKind), Failure> {
     let v = args[0];
     let Some(k) = cx.heap.list_kind(v) else {
         return Err(cx.arg_error(0, "list", v));
@@ -99,24 +99,24 @@ fn empty(k: ListKind) -> Value {
     }
 }
 
-fn head(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn head(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let (first, _, k) = first_cell(cx, args)?;
     Ok(cx.heap.cons(first, empty(k), k)?)
 }
 
-fn tail(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn tail(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     // The rest of a cons cell is already the tail: O(1), no copy.
     let (_, rest, _) = first_cell(cx, args)?;
     Ok(rest)
 }
 
-fn init(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn init(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = non_empty(cx, args)?;
     let k = kind_of(cx, args[0]);
     Ok(cx.heap.list(&items[..items.len() - 1], k)?)
 }
 
-fn cons(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn cons(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let v = args[1];
     if cx.heap.list_kind(v).is_none() {
         return Err(cx.arg_error(1, "list", v));
@@ -125,7 +125,7 @@ fn cons(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(cx.heap.cons(args[0], v, k)?)
 }
 
-fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if cx.heap.str(args[0]).is_some() {
         let mut s = String::new();
         for i in 0..args.len() {
@@ -157,7 +157,7 @@ fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(out)
 }
 
-fn len(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn len(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if let Some(s) = cx.heap.str(args[0]) {
         let n = s.chars().count() as i64;
         return cx.int(n);
@@ -175,7 +175,7 @@ fn len(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.int(n)
 }
 
-fn int(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<i64, Failure> {
+fn int(cx: &BuiltinCx<'_>, args: &[Value], i: usize) -> Result<i64, Failure> {
     match num(cx, args, i)? {
         Num::Int(n) => Ok(n),
         Num::Float(_) => Err(cx.arg_error(i, "integer", args[i])),
@@ -185,7 +185,7 @@ fn int(cx: &Cx<'_>, args: &[Value], i: usize) -> Result<i64, Failure> {
 /// Longest list `range` builds (keeps a typo from eating the heap).
 const MAX_RANGE: i64 = 1 << 28;
 
-fn range(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn range(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let (start, end) = if args.len() == 1 {
         (0, int(cx, args, 0)?)
     } else {
@@ -216,7 +216,7 @@ fn range(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.qlist(&items)
 }
 
-fn reverse(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn reverse(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if let Some(s) = cx.heap.str(args[0]) {
         let r: String = s.chars().rev().collect();
         return cx.string(&r);
@@ -227,7 +227,7 @@ fn reverse(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(cx.heap.list(&items, k)?)
 }
 
-fn sort(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn sort(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = cx.list_arg(args, 0)?;
     let k = kind_of(cx, args[0]);
     if items.iter().all(|v| cx.heap.str(*v).is_some()) {

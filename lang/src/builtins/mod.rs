@@ -9,11 +9,11 @@
 //! Writing a builtin (for the files owned by other helpers, too):
 //!
 //! ```ignore
-//! use super::{BuiltinDef, Cx, Failure, VARIADIC};
+//! use super::{BuiltinDef, BuiltinCx, Failure, VARIADIC};
 //! pub(crate) static BUILTINS: &[BuiltinDef] = &[
 //!     BuiltinDef::new("string/upper", 1, 1, "Upper-case a string.", upper),
 //! ];
-//! fn upper(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+//! fn upper(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 //!     let s = cx.str_arg(args, 0)?.to_uppercase();
 //!     cx.string(&s)
 //! }
@@ -49,10 +49,10 @@ pub mod system;
 pub const VARIADIC: usize = usize::MAX;
 
 /// A builtin written in Rust.
-pub type BuiltinFn = fn(&mut Cx<'_>, &[Value]) -> Result<Value, Failure>;
+pub type BuiltinFn = fn(&mut BuiltinCx<'_>, &[Value]) -> Result<Value, Failure>;
 
 /// A builtin that is a closure (a host function registered at run time).
-pub type HostFn = dyn Fn(&mut Cx<'_>, &[Value]) -> Result<Value, Failure> + Send + Sync;
+pub type HostFn = dyn Fn(&mut BuiltinCx<'_>, &[Value]) -> Result<Value, Failure> + Send + Sync;
 
 /// What a builtin does.
 #[derive(Clone, Copy)]
@@ -328,7 +328,7 @@ pub fn registered() -> usize {
 }
 
 /// What a builtin sees of the actor that calls it.
-pub struct Cx<'a> {
+pub struct BuiltinCx<'a> {
     /// The actor's heap (allocation never collects).
     pub heap: &'a mut Heap,
     /// The runtime's globals (shared by every actor).
@@ -343,7 +343,7 @@ pub struct Cx<'a> {
     pub(crate) host: &'a mut crate::interp::host_slot::HostSlot,
 }
 
-impl<'a> Cx<'a> {
+impl<'a> BuiltinCx<'a> {
     /// The interpreter's host (the actor layer downcasts it with
     /// [`Host::as_any`](crate::Host::as_any)).
     pub fn host(&mut self) -> &mut dyn crate::Host {

@@ -7,7 +7,7 @@
 
 use valk_heap::Value;
 
-use super::{BuiltinDef, Cx, Failure, VARIADIC};
+use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 use crate::reader;
 use crate::syntax::Syn;
 
@@ -93,7 +93,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
-fn str_concat(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn str_concat(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = String::new();
     for &arg in args {
         text.push_str(&cx.display(arg));
@@ -101,12 +101,12 @@ fn str_concat(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.string(&text)
 }
 
-fn repr(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn repr(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let text = cx.repr(args[0]);
     cx.string(&text)
 }
 
-fn split(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn split(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?.to_owned();
     let delimiter = cx.str_arg(args, 1)?;
     if delimiter.is_empty() {
@@ -123,7 +123,7 @@ fn split(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.qlist(&items)
 }
 
-fn join(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = cx.list_arg(args, 0)?;
     let separator = if args.len() > 1 {
         cx.str_arg(args, 1)?.to_owned()
@@ -147,7 +147,7 @@ fn clamp_position(position: i64, len: usize) -> usize {
         .min(len)
 }
 
-fn slice(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn slice(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     let start = cx.int_arg(args, 1)?;
     let chars = s.chars().count();
@@ -162,13 +162,13 @@ fn slice(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.string(&piece)
 }
 
-fn contains(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn contains(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     let part = cx.str_arg(args, 1)?;
     Ok(Value::bool(s.contains(part)))
 }
 
-fn replace(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn replace(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     let from = cx.str_arg(args, 1)?;
     let to = cx.str_arg(args, 2)?;
@@ -183,7 +183,7 @@ fn replace(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 fn map_string(
-    cx: &mut Cx<'_>,
+    cx: &mut BuiltinCx<'_>,
     args: &[Value],
     f: impl FnOnce(&str) -> String,
 ) -> Result<Value, Failure> {
@@ -191,19 +191,19 @@ fn map_string(
     cx.string(&mapped)
 }
 
-fn upper(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn upper(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     map_string(cx, args, str::to_uppercase)
 }
 
-fn lower(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn lower(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     map_string(cx, args, str::to_lowercase)
 }
 
-fn trim(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn trim(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     map_string(cx, args, |s| s.trim().to_owned())
 }
 
-fn number_to_string(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn number_to_string(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let v = args[0];
     if cx.type_name(v) != "number" {
         return Err(cx.arg_error(0, "number", v));
@@ -212,7 +212,7 @@ fn number_to_string(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.string(&text)
 }
 
-fn string_to_number(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn string_to_number(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     // The reader's own number rules, so `string->number` accepts exactly what
     // a program may write.
@@ -234,7 +234,7 @@ fn string_to_number(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
     }
 }
 
-fn symbol_to_string(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn symbol_to_string(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     match args[0].as_symbol() {
         Some(id) => cx.string(valk_heap::symbol::symbol_name(id)),
         None => Err(cx.arg_error(0, "symbol", args[0])),

@@ -3,7 +3,7 @@
 //! Owned by the library helper; see `super` for how to write a builtin.
 //!
 //! `exit` and `shutdown` do not end the process themselves: they set
-//! `Cx::exit_request` and the interpreter unwinds and reports the status to
+//! `BuiltinCx::exit_request` and the interpreter unwinds and reports the status to
 //! its embedder (the `valk` binary exits with it), so buffered output is
 //! flushed and an embedding program is never killed by a script.
 
@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use valk_heap::Value;
 
-use super::{BuiltinDef, Cx, Failure};
+use super::{BuiltinCx, BuiltinDef, Failure};
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -44,14 +44,14 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-fn time_us(cx: &mut Cx<'_>, _args: &[Value]) -> Result<Value, Failure> {
+fn time_us(cx: &mut BuiltinCx<'_>, _args: &[Value]) -> Result<Value, Failure> {
     let micros = i64::try_from(epoch().elapsed().as_micros()).unwrap_or(i64::MAX);
     cx.int(micros)
 }
 
 /// The status a program ends with for an exit value: an integer is itself,
 /// `:normal` is 0; anything else is not a status.
-fn exit_status(cx: &Cx<'_>, args: &[Value]) -> Result<i32, Failure> {
+fn exit_status(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<i32, Failure> {
     let Some(&v) = args.first() else { return Ok(0) };
     if v.as_keyword() == Some(valk_heap::symbol::intern("normal")) {
         return Ok(0);
@@ -63,12 +63,12 @@ fn exit_status(cx: &Cx<'_>, args: &[Value]) -> Result<i32, Failure> {
 
 /// The core `exit` (the actor layer registers one that also takes exit
 /// reasons and pids, and falls back to this).
-pub fn exit(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+pub fn exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.exit_request = Some(exit_status(cx, args)?);
     Ok(Value::EMPTY_S)
 }
 
-fn shutdown(cx: &mut Cx<'_>, args: &[Value]) -> Result<Value, Failure> {
+fn shutdown(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let status = match args.first() {
         Some(_) => cx.int_arg(args, 0)? as i32,
         None => 0,

@@ -10,6 +10,9 @@
 mod call;
 #[allow(unsafe_code)]
 pub(crate) mod host_slot;
+mod ops_arith;
+mod ops_call;
+mod ops_control;
 mod receive;
 mod run;
 mod special;
@@ -20,7 +23,7 @@ use std::sync::Arc;
 
 use valk_heap::{Heap, ObjKind, Roots, SharedValue, Value};
 
-use crate::builtins::Cx;
+use crate::builtins::BuiltinCx;
 use crate::compiler::{CompileError, Compiler, Mode};
 use crate::error::ValkError;
 use crate::globals::{Globals, UNSET};
@@ -231,7 +234,7 @@ impl Interp {
 
     /// Runs `f` with `host` as this interpreter's host: `run` takes its
     /// budget from it and charges it, `receive` uses its mailbox, and
-    /// builtins reach it through `Cx::host`. The previous host is back
+    /// builtins reach it through `BuiltinCx::host`. The previous host is back
     /// when `f` returns.
     pub fn with_host<R>(&mut self, host: &mut dyn Host, f: impl FnOnce(&mut Interp) -> R) -> R {
         let prev = self.host.install(host);
@@ -491,7 +494,7 @@ impl Interp {
 
     /// A builtin's view of this interpreter; `f` runs with it. (`print`
     /// goes to standard output unless [`Interp::set_output`] said otherwise.)
-    pub(crate) fn with_cx<R>(&mut self, name: &'static str, f: impl FnOnce(&mut Cx<'_>) -> R) -> R {
+    pub(crate) fn with_cx<R>(&mut self, name: &'static str, f: impl FnOnce(&mut BuiltinCx<'_>) -> R) -> R {
         let mut stdout;
         let out: &mut dyn Write = match self.cold.as_mut().and_then(|c| c.out.as_mut()) {
             Some(o) => &mut **o,
@@ -500,7 +503,7 @@ impl Interp {
                 &mut stdout
             }
         };
-        let mut cx = Cx {
+        let mut cx = BuiltinCx {
             heap: &mut self.heap,
             globals: &self.globals,
             out,

@@ -2,22 +2,95 @@
 //! change, then picks up the new current frame. Stops at safepoints when the
 //! reduction budget is spent (resumable), and collects garbage there when the
 //! heap asks for it.
+//!
+//! [`Interp::exec`] is the dispatch loop. It keeps the frame's code, register
+//! base and pc in locals and runs the cheap instructions inline (moves,
+//! constants, jumps, branches and guards, returns, the fast paths of the
+//! fused arithmetic and comparisons). Every other instruction body is an
+//! `op_*` method of its group, given the [`Site`] it runs at and the
+//! instruction's operands, and answering an [`OpResult`]: what the loop does
+//! next ([`Flow`]) or why it stops.
+//!
+//! - `ops_call.rs`: `Call`, `TailCall`, `CallBuiltin`, `CallHandler`,
+//!   `Deopt`, the macro heads `GlobalHead` and `MacroCheck`, `Closure`;
+//! - `ops_arith.rs`: the fast paths of the fused arithmetic and comparisons
+//!   and their slow path;
+//! - `ops_control.rs`: a `Branch` on a condition that is not a number,
+//!   `Fail`, `Receive`.
+//!
+//! Speed rules (each one measured; see `docs/interpreter.md`):
+//!
+//! - the bodies on every Valk call (`Call`, `TailCall`, `GlobalHead`) are
+//!   `#[inline(always)]`: the loop compiles as if they were written in it
+//!   (the rare ones are left to the compiler);
+//! - operands are passed by reference, as the `match` binds them, and read
+//!   where used: passed by value they are all loaded before the body's first
+//!   register write (which may alias the code, for all LLVM knows) and
+//!   spilled;
+//! - a [`Site`] is built at each use (`site!()`), and an inlined body never
+//!   hands its `Site` to a function that is not inlined: an aggregate of
+//!   three words is passed through memory, and its stores land on the hot
+//!   path.
 
-use valk_heap::{ListKind, Value};
+use valk_heap::Value;
 
-use super::call::{Called, Stop};
+use super::call::Stop;
+use super::ops_arith::{arith_fast, arith_index, compare_fast, compare_index, compare_ints};
 use super::{Interp, RunOutcome};
-use crate::builtins;
-use crate::code;
-use crate::compiler::known;
 use crate::equal;
 use crate::globals::UNSET;
-use crate::ir::{ArithOp, CmpOp, Op, Proto, Reg};
+use crate::ir::{Op, Proto, Reg};
 use crate::syntax::Span;
 
-/// Why the run loop stopped.
-enum Step {
-    Stop(RunOutcome),
+/// What the run loop does after an `op_*` method.
+pub(super) enum Flow {
+    /// Go on with the next instruction.
+    Next,
+    /// Go on at this instruction of the same frame.
+    Jump(usize),
+    /// Return this value from the current frame.
+    Return(Value),
+    /// The current frame changed (a call pushed a frame or replaced this
+    /// one): pick up the new current frame.
+    Reload,
+}
+
+/// An `op_*` method's answer: the [`Flow`], or a stop of the run loop
+/// (budget, exit, fatal error).
+pub(super) type OpResult = Result<Flow, Stop>;
+
+/// Where an instruction runs: its frame's code, the frame's first register
+/// and the instruction's index.
+#[derive(Clone, Copy)]
+pub(super) struct Site {
+    pub proto: &'static Proto,
+    pub base: usize,
+    pub at: usize,
+}
+
+impl Site {
+    #[inline(always)]
+    pub fn new(proto: &'static Proto, base: usize, at: usize) -> Site {
+        Site { proto, base, at }
+    }
+
+    /// The register file index of register `r` of the frame.
+    #[inline(always)]
+    pub fn reg(self, r: Reg) -> usize {
+        self.base + r as usize
+    }
+
+    /// The instruction after this one (where a call made here resumes).
+    #[inline(always)]
+    pub fn next(self) -> usize {
+        self.at + 1
+    }
+
+    /// The instruction's source location (for Error values).
+    #[inline]
+    pub fn span(self) -> Span {
+        self.proto.spans.get(self.at).copied().unwrap_or_default()
+    }
 }
 
 impl Interp {
@@ -26,7 +99,7 @@ impl Interp {
     /// host ([`Interp::with_host`]), whose budget is normally the one given.
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
-        let Step::Stop(o) = self.exec(&mut fuel);
+        let o = self.exec(&mut fuel);
         self.host.get().charge(budget - fuel);
         o
     }
@@ -34,7 +107,7 @@ impl Interp {
     /// Charge one reduction and collect if asked. `pc` is the instruction to
     /// resume at if the budget is spent.
     #[inline]
-    fn safepoint(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
+    pub(super) fn safepoint(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
         if *fuel == 0 {
             if let Some(fr) = self.frames.last_mut() {
                 fr.pc = pc as u32;
@@ -49,43 +122,71 @@ impl Interp {
         Ok(())
     }
 
-    fn set_pc(&mut self, pc: usize) {
+    /// Where the current frame resumes (set before a call that may push a
+    /// frame).
+    pub(super) fn set_pc(&mut self, pc: usize) {
         if let Some(fr) = self.frames.last_mut() {
             fr.pc = pc as u32;
         }
     }
 
-    #[allow(clippy::too_many_lines)]
-    fn exec(&mut self, fuel: &mut u32) -> Step {
+    /// The dispatch loop (see the module documentation).
+    fn exec(&mut self, fuel: &mut u32) -> RunOutcome {
         // The current frame, reloaded at `continue 'frames` (a call or return).
         let mut proto: &'static Proto;
         let mut base: usize;
         let mut pc: usize;
         let mut code: &'static [Op];
+        // The index of the instruction being run (`pc` is the next one).
+        let mut at: usize;
         macro_rules! reg {
             ($r:expr) => {
                 self.regs[base + $r as usize]
-            };
-        }
-        let mut at;
-        macro_rules! span {
-            () => {
-                proto.spans.get(at).copied().unwrap_or_default()
             };
         }
         macro_rules! tri {
             ($e:expr) => {
                 match $e {
                     Ok(v) => v,
-                    Err(stop) => return Step::Stop(stop),
+                    Err(stop) => return stop,
                 }
             };
         }
-        // The tail shared by the fused arithmetic/comparison ops: the fast
-        // result while the global builtin `idx` is intact, else the slow
-        // path (a call of whatever the global holds).
+        // Return `$v` from the current frame and pick up the caller.
+        macro_rules! ret {
+            ($l:lifetime, $v:expr) => {{
+                let v = $v;
+                match self.do_return(v) {
+                    None => continue $l,
+                    Some(o) => return o,
+                }
+            }};
+        }
+        // The current instruction's `Site`, built where an op method needs
+        // it (a `Site` variable made before the `match` was stored to the
+        // stack on every instruction).
+        macro_rules! site {
+            () => {
+                Site::new(proto, base, at)
+            };
+        }
+        // Act on an `op_*` method's `OpResult`.
+        macro_rules! flow {
+            ($l:lifetime, $e:expr) => {
+                match $e {
+                    Ok(Flow::Next) => {}
+                    Ok(Flow::Jump(to)) => pc = to,
+                    Ok(Flow::Return(v)) => ret!($l, v),
+                    Ok(Flow::Reload) => continue $l,
+                    Err(stop) => return stop,
+                }
+            };
+        }
+        // The fused arithmetic/comparison ops: the fast result while the
+        // global builtin `idx` is intact, else the slow path (the builtin on
+        // other operands, or a call of whatever the global now holds).
         macro_rules! binary {
-            ($l:lifetime, $idx:expr, $fast:expr, $x:expr, $y:expr, $dst:expr) => {{
+            ($l:lifetime, $idx:expr, $fast:expr, $dst:expr, $x:expr, $y:expr) => {{
                 let (idx, x, y) = ($idx, $x, $y);
                 let fast = if self.globals.builtin_intact(idx) {
                     $fast(x, y)
@@ -94,29 +195,48 @@ impl Interp {
                 };
                 match fast {
                     Some(v) => reg!($dst) = v,
-                    None => match tri!(self.binary_slow(idx, x, y, $dst, pc, span!())) {
-                        Some(v) => reg!($dst) = v,
-                        None => continue $l,
-                    },
+                    None => flow!($l, self.op_binary_slow(site!(), idx, x, y, $dst)),
                 }
             }};
         }
-        macro_rules! ret {
-            ($l:lifetime, $v:expr) => {{
-                let v = $v;
-                match self.do_return(v) {
-                    None => continue $l,
-                    Some(o) => return Step::Stop(o),
-                }
-            }};
+        // An immediate operand's value.
+        macro_rules! imm {
+            ($i:expr) => {
+                Value::small_int(i64::from($i)).unwrap_or(Value::FALSE)
+            };
+        }
+        // `Arith`/`ArithImm` and `Compare`/`CompareImm`.
+        macro_rules! arith {
+            ($l:lifetime, $op:expr, $dst:expr, $x:expr, $y:expr) => {
+                binary!(
+                    $l,
+                    arith_index($op),
+                    |x, y| arith_fast($op, x, y),
+                    $dst,
+                    $x,
+                    $y
+                )
+            };
+        }
+        macro_rules! compare {
+            ($l:lifetime, $op:expr, $dst:expr, $x:expr, $y:expr) => {
+                binary!(
+                    $l,
+                    compare_index($op),
+                    |x, y| compare_fast($op, x, y),
+                    $dst,
+                    $x,
+                    $y
+                )
+            };
         }
         'frames: loop {
             let Some(fr) = self.frames.last() else {
-                return Step::Stop(if self.is_error(self.result) {
+                return if self.is_error(self.result) {
                     RunOutcome::Error(self.result)
                 } else {
                     RunOutcome::Done(self.result)
-                });
+                };
             };
             proto = fr.proto;
             base = fr.base as usize;
@@ -142,78 +262,39 @@ impl Interp {
                     Op::Global { dst, sym } => {
                         let v = match self.globals.get(*sym) {
                             Some(v) => v,
-                            None => tri!(self.lookup(*sym, span!())),
+                            None => tri!(self.lookup(*sym, site!().span())),
                         };
                         reg!(*dst) = v;
                     }
                     Op::LocalChecked { dst, src, sym } => {
                         let v = reg!(*src);
                         reg!(*dst) = if v == UNSET {
-                            tri!(self.lookup(*sym, span!()))
+                            tri!(self.lookup(*sym, site!().span()))
                         } else {
                             v
                         };
                     }
                     Op::DefGlobal { sym, src } => {
-                        let v = reg!(*src);
-                        let sv = self.heap.to_shared(v);
+                        let sv = self.heap.to_shared(reg!(*src));
                         self.globals.define(*sym, sv);
                     }
                     Op::Closure {
                         dst,
                         proto: p,
                         caps,
-                    } => {
-                        let is_macro = self.proto(*p).is_some_and(|p| p.meta.is_macro);
-                        let vals: Vec<Value> = caps.iter().map(|r| reg!(*r)).collect();
-                        let c = tri!(self
-                            .heap
-                            .closure(code::code_word(*p, is_macro), &vals)
-                            .map_err(|e| self.heap_fatal(e)));
-                        reg!(*dst) = c;
-                    }
-                    Op::Arith { op, dst, a, b } => {
-                        binary!(
-                            'frames,
-                            arith_index(*op),
-                            |x, y| arith_fast(*op, x, y),
-                            reg!(*a),
-                            reg!(*b),
-                            *dst
-                        );
-                    }
+                    } => tri!(self.op_closure(site!(), dst, p, caps)),
+                    Op::Arith { op, dst, a, b } => arith!('frames, *op, *dst, reg!(*a), reg!(*b)),
                     Op::ArithImm { op, dst, a, imm } => {
-                        let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                        binary!(
-                            'frames,
-                            arith_index(*op),
-                            |x, y| arith_fast(*op, x, y),
-                            reg!(*a),
-                            y,
-                            *dst
-                        );
+                        arith!('frames, *op, *dst, reg!(*a), imm!(*imm))
                     }
                     Op::Compare { op, dst, a, b } => {
-                        binary!(
-                            'frames,
-                            compare_index(*op),
-                            |x, y| compare_fast(*op, x, y),
-                            reg!(*a),
-                            reg!(*b),
-                            *dst
-                        );
+                        compare!('frames, *op, *dst, reg!(*a), reg!(*b))
                     }
                     Op::CompareImm { op, dst, a, imm } => {
-                        let y = Value::small_int(i64::from(*imm)).unwrap_or(Value::FALSE);
-                        binary!(
-                            'frames,
-                            compare_index(*op),
-                            |x, y| compare_fast(*op, x, y),
-                            reg!(*a),
-                            y,
-                            *dst
-                        );
+                        compare!('frames, *op, *dst, reg!(*a), imm!(*imm))
                     }
+                    // Slow path of the two below: fall through to the
+                    // `Compare`/`Branch` pair that follows.
                     Op::CompareBranch {
                         op,
                         dst,
@@ -222,7 +303,6 @@ impl Interp {
                         then,
                         else_,
                     } => {
-                        // Slow path: fall through to the `Compare`/`Branch` pair.
                         if self.globals.builtin_intact(compare_index(*op)) {
                             if let Some(v) = compare_fast(*op, reg!(*a), reg!(*b)) {
                                 reg!(*dst) = v;
@@ -255,130 +335,47 @@ impl Interp {
                         func,
                         args,
                         argc,
-                    } => {
-                        let f = reg!(*func);
-                        if !f.is_ptr() && f.as_builtin().is_none() {
-                            // Not a function: the sequence rule, no call made.
-                            let a = base + *args as usize;
-                            let n = *argc as usize;
-                            let err = self.regs[a..a + n]
-                                .iter()
-                                .copied()
-                                .find(|v| v.is_ptr() && self.is_error(*v));
-                            reg!(*dst) =
-                                err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] });
-                            continue;
-                        }
-                        tri!(self.safepoint(fuel, pc - 1));
-                        let f = reg!(*func);
-                        let a = base + *args as usize;
-                        if self.fast_call(f, a, *argc as usize, *dst, pc) {
-                            continue 'frames;
-                        }
-                        self.argbuf.clear();
-                        self.argbuf
-                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                        self.set_pc(pc);
-                        match tri!(self.apply(f, *dst, false, span!())) {
-                            Called::Value(v) => reg!(*dst) = v,
-                            Called::Pushed => continue 'frames,
-                        }
-                    }
+                    } => flow!('frames, self.op_call(fuel, site!(), dst, func, args, argc)),
                     Op::Deopt { dst, form, tail } => {
-                        tri!(self.safepoint(fuel, pc - 1));
-                        let Some(node) = proto
-                            .meta
-                            .macro_forms
-                            .get(*form as usize)
-                            .and_then(|f| f.first())
-                        else {
-                            continue;
-                        };
-                        if !*tail {
-                            self.set_pc(pc);
-                        }
-                        match tri!(self.deopt(node, *dst, *tail, span!())) {
-                            Called::Value(v) if *tail => ret!('frames, v),
-                            Called::Value(v) => reg!(*dst) = v,
-                            Called::Pushed => continue 'frames,
-                        }
+                        flow!('frames, self.op_deopt(fuel, site!(), dst, form, tail))
                     }
                     Op::CallHandler {
                         dst,
                         func,
                         arg,
                         tail,
-                    } => {
-                        tri!(self.safepoint(fuel, pc - 1));
-                        let f = reg!(*func);
-                        self.argbuf.clear();
-                        self.argbuf.push(reg!(*arg));
-                        if !*tail {
-                            self.set_pc(pc);
-                        }
-                        match tri!(self.apply_checked(f, *dst, *tail, span!(), false)) {
-                            Called::Value(v) if *tail => ret!('frames, v),
-                            Called::Value(v) => reg!(*dst) = v,
-                            Called::Pushed => continue 'frames,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_call_handler(fuel, site!(), dst, func, arg, tail)
+                    ),
                     Op::CallBuiltin {
                         dst,
                         index,
                         args,
                         argc,
-                    } => {
-                        tri!(self.safepoint(fuel, pc - 1));
-                        let a = base + *args as usize;
-                        self.argbuf.clear();
-                        self.argbuf
-                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                        self.set_pc(pc);
-                        match tri!(self.apply(Value::builtin(*index), *dst, false, span!())) {
-                            Called::Value(v) => reg!(*dst) = v,
-                            Called::Pushed => continue 'frames,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_call_builtin(fuel, site!(), dst, index, args, argc)
+                    ),
                     Op::MacroCheck {
                         func,
                         forms,
                         dst,
                         done,
-                    } => {
-                        let f = reg!(*func);
-                        if !f.is_ptr() || !self.is_macro(f) {
-                            continue;
-                        }
-                        tri!(self.safepoint(fuel, pc - 1));
-                        let f = reg!(*func);
-                        pc = *done as usize;
-                        match tri!(self.macro_call(proto, f, *forms, *dst, pc, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => continue 'frames,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_macro_check(fuel, site!(), func, forms, dst, done)
+                    ),
                     Op::GlobalHead {
                         dst,
                         sym,
                         forms,
                         res,
                         done,
-                    } => {
-                        let f = match self.globals.get(*sym) {
-                            Some(v) => v,
-                            None => tri!(self.lookup(*sym, span!())),
-                        };
-                        reg!(*dst) = f;
-                        if !f.is_ptr() || !self.is_macro(f) {
-                            continue;
-                        }
-                        tri!(self.safepoint(fuel, pc - 1));
-                        pc = *done as usize;
-                        match tri!(self.macro_call(proto, f, *forms, *res, pc, span!())) {
-                            Some(v) => reg!(*res) = v,
-                            None => continue 'frames,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_global_head(fuel, site!(), dst, sym, forms, res, done)
+                    ),
                     Op::Safepoint => tri!(self.safepoint(fuel, pc)),
                     Op::ApplyResult { n } => {
                         if let Some(fr) = self.frames.last_mut() {
@@ -390,13 +387,10 @@ impl Interp {
                         dst,
                         timeout,
                         timed_out,
-                    } => {
-                        tri!(self.safepoint(fuel, at));
-                        match tri!(self.receive_next(reg!(*timeout), at, span!())) {
-                            Some(v) => reg!(*dst) = v,
-                            None => pc = *timed_out as usize,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_receive(fuel, site!(), dst, timeout, timed_out)
+                    ),
                     Op::ReceiveAccept => self.receive_accept(),
                     Op::Jump { to } => pc = *to as usize,
                     Op::Branch {
@@ -407,35 +401,15 @@ impl Interp {
                         handler,
                     } => {
                         let c = reg!(*cond);
-                        let truth = if let Some(i) = c.as_small_int() {
-                            Some(i != 0)
+                        if let Some(i) = c.as_small_int() {
+                            pc = if i != 0 { *then } else { *else_ } as usize;
                         } else if let Some(f) = c.as_float() {
-                            Some(f != 0.0)
+                            pc = if f != 0.0 { *then } else { *else_ } as usize;
                         } else {
-                            self.heap.as_int(c).map(|i| i != 0)
-                        };
-                        match truth {
-                            Some(true) => pc = *then as usize,
-                            Some(false) => pc = *else_ as usize,
-                            None => {
-                                let e = if self.is_error(c) {
-                                    c
-                                } else {
-                                    let name = builtins::def(*what).map(|d| d.name).unwrap_or("if");
-                                    let msg = format!(
-                                        "`{name}`: condition: expected number, got {}",
-                                        crate::printer::type_name(&self.heap, c)
-                                    );
-                                    tri!(self.error_value(&msg, span!()))
-                                };
-                                match handler {
-                                    Some((t, r)) => {
-                                        reg!(*r) = e;
-                                        pc = *t as usize;
-                                    }
-                                    None => ret!('frames, e),
-                                }
-                            }
+                            flow!(
+                                'frames,
+                                self.op_branch_other(site!(), c, then, else_, what, handler)
+                            )
                         }
                     }
                     Op::ReturnIfError { src, ok } => {
@@ -484,337 +458,17 @@ impl Interp {
                         args,
                         argc,
                         then_apply,
-                    } => {
-                        let f = reg!(*func);
-                        if *then_apply == 0 && !f.is_ptr() && f.as_builtin().is_none() {
-                            // Not a function (`{n}` as a body): the sequence rule.
-                            let a = base + *args as usize;
-                            let n = *argc as usize;
-                            let err = self.regs[a..a + n]
-                                .iter()
-                                .copied()
-                                .find(|v| v.is_ptr() && self.is_error(*v));
-                            ret!('frames, err.unwrap_or(if n == 0 { f } else { self.regs[a + n - 1] }))
-                        }
-                        tri!(self.safepoint(fuel, pc - 1));
-                        if *then_apply > 0 {
-                            if let Some(fr) = self.frames.last_mut() {
-                                fr.apply_result = fr.apply_result.saturating_add(*then_apply);
-                            }
-                        }
-                        let f = reg!(*func);
-                        let a = base + *args as usize;
-                        if self.fast_tail_call(f, a, *argc as usize) {
-                            continue 'frames;
-                        }
-                        self.argbuf.clear();
-                        self.argbuf
-                            .extend_from_slice(&self.regs[a..a + *argc as usize]);
-                        match tri!(self.apply(f, 0, true, span!())) {
-                            Called::Value(v) => ret!('frames, v),
-                            Called::Pushed => continue 'frames,
-                        }
-                    }
+                    } => flow!(
+                        'frames,
+                        self.op_tail_call(fuel, site!(), func, args, argc, then_apply)
+                    ),
                     Op::Fail {
                         msg,
                         value,
                         handler,
-                    } => {
-                        let mut text = proto
-                            .meta
-                            .consts
-                            .get(*msg as usize)
-                            .and_then(|c| self.heap.str(c.value()).map(str::to_owned))
-                            .unwrap_or_default();
-                        if let Some(r) = value {
-                            text.push(' ');
-                            text.push_str(&self.repr(reg!(*r)));
-                        }
-                        let e = tri!(self.error_value(&text, span!()));
-                        match handler {
-                            Some((t, r)) => {
-                                reg!(*r) = e;
-                                pc = *t as usize;
-                            }
-                            None => ret!('frames, e),
-                        }
-                    }
+                    } => flow!('frames, self.op_fail(site!(), msg, value, handler)),
                 }
             }
         }
-    }
-
-    /// The common call, without `argbuf`: a non-macro closure called with
-    /// exactly its fixed parameters, no Error among them, within the stack
-    /// limit. Pushes the frame and returns true; false: take the general path.
-    #[inline]
-    fn fast_call(&mut self, f: Value, a: usize, argc: usize, ret: Reg, resume: usize) -> bool {
-        let Some((code, caps)) = self.heap.closure_parts(f) else {
-            return false;
-        };
-        let Some(n) = code.as_small_int() else {
-            return false;
-        };
-        // Macros have negative code words.
-        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
-            return false;
-        };
-        let m = &p.meta;
-        if argc != m.nparams as usize || m.rest || argc == 0 {
-            return false;
-        }
-        let depth = self.frames.len();
-        let Some(cur) = self.frames.last_mut() else {
-            return false;
-        };
-        let new_base = cur.base as usize + cur.proto.meta.nregs as usize;
-        let nregs = m.nregs as usize;
-        if depth >= self.max_frames || new_base + nregs > self.max_regs {
-            return false;
-        }
-        let heap = &self.heap;
-        if self.regs[a..a + argc]
-            .iter()
-            .any(|v| v.is_ptr() && heap.kind(*v) == Some(valk_heap::ObjKind::Error))
-        {
-            return false;
-        }
-        cur.pc = resume as u32;
-        if self.regs.len() < new_base + nregs {
-            let want = (new_base + nregs)
-                .max(self.regs.len() * 2)
-                .min(self.max_regs.max(new_base + nregs));
-            self.regs.resize(want, UNSET);
-        }
-        // Arguments sit below the new frame (a < new_base): copy upwards.
-        for i in 0..argc {
-            self.regs[new_base + i] = self.regs[a + i];
-        }
-        for r in &mut self.regs[new_base + argc..new_base + nregs] {
-            *r = UNSET;
-        }
-        let ncaps = m.ncaps as usize;
-        if ncaps > 0 {
-            let at = new_base + nregs - ncaps;
-            let k = caps.len().min(ncaps);
-            self.regs[at..at + k].copy_from_slice(&caps[..k]);
-        }
-        self.push_call_frame(p, new_base as u32, ret);
-        true
-    }
-
-    /// Push a plain call frame. Kept out of the run loop on purpose: there
-    /// `Vec::push` is not inlined and copies a `Frame` built on the stack
-    /// (a store-forwarding stall on every call); here it is built in place.
-    #[inline(never)]
-    fn push_call_frame(&mut self, proto: &'static Proto, base: u32, ret: Reg) {
-        self.frames.push(super::Frame {
-            proto,
-            pc: 0,
-            base,
-            ret,
-            kind: super::FrameKind::Call,
-            extras: super::Extras::default(),
-            apply_result: 0,
-        });
-    }
-
-    /// [`Interp::fast_call`] for a tail call: the frame is reused in place
-    /// (when no dynamic bindings need carrying over).
-    #[inline]
-    fn fast_tail_call(&mut self, f: Value, a: usize, argc: usize) -> bool {
-        const MAX: usize = 8;
-        let Some((code, caps)) = self.heap.closure_parts(f) else {
-            return false;
-        };
-        let Some(n) = code.as_small_int() else {
-            return false;
-        };
-        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
-            return false;
-        };
-        let m = &p.meta;
-        if argc != m.nparams as usize || m.rest || argc == 0 || argc > MAX || self.needs_carry(p) {
-            return false;
-        }
-        let Some(cur) = self.frames.last_mut() else {
-            return false;
-        };
-        let new_base = cur.base as usize;
-        let nregs = m.nregs as usize;
-        if new_base + nregs > self.max_regs {
-            return false;
-        }
-        let mut tmp = [UNSET; MAX];
-        tmp[..argc].copy_from_slice(&self.regs[a..a + argc]);
-        let heap = &self.heap;
-        if tmp[..argc]
-            .iter()
-            .any(|v| v.is_ptr() && heap.kind(*v) == Some(valk_heap::ObjKind::Error))
-        {
-            return false;
-        }
-        if self.regs.len() < new_base + nregs {
-            let want = (new_base + nregs)
-                .max(self.regs.len() * 2)
-                .min(self.max_regs.max(new_base + nregs));
-            self.regs.resize(want, UNSET);
-        }
-        self.regs[new_base..new_base + argc].copy_from_slice(&tmp[..argc]);
-        for r in &mut self.regs[new_base + argc..new_base + nregs] {
-            *r = UNSET;
-        }
-        let ncaps = m.ncaps as usize;
-        if ncaps > 0 {
-            let at = new_base + nregs - ncaps;
-            let k = caps.len().min(ncaps);
-            self.regs[at..at + k].copy_from_slice(&caps[..k]);
-        }
-        cur.proto = p;
-        cur.pc = 0;
-        cur.kind = super::FrameKind::Call;
-        // Same function or no names: the extras stay (see `needs_carry`).
-        true
-    }
-
-    fn is_macro(&self, f: Value) -> bool {
-        self.heap
-            .closure_parts(f)
-            .and_then(|(c, _)| code::decode(c))
-            .is_some_and(|(_, m)| m)
-    }
-
-    /// Call macro `f` with the unevaluated argument forms `forms` of
-    /// `proto` (each wrapped as `{arg}`); the frame resumes at `resume`.
-    /// `None`: a frame was pushed.
-    fn macro_call(
-        &mut self,
-        proto: &Proto,
-        f: Value,
-        forms: u32,
-        dst: Reg,
-        resume: usize,
-        span: Span,
-    ) -> Result<Option<Value>, Stop> {
-        let nodes = proto
-            .meta
-            .macro_forms
-            .get(forms as usize)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        self.argbuf.clear();
-        for n in nodes {
-            let v = crate::compiler::node_to_value(&mut self.heap, n)
-                .map_err(|e| self.heap_fatal(e))?;
-            let q = self
-                .heap
-                .list(&[v], ListKind::Q)
-                .map_err(|e| self.heap_fatal(e))?;
-            self.argbuf.push(q);
-        }
-        self.set_pc(resume);
-        match self.apply(f, dst, false, span)? {
-            Called::Value(v) => Ok(Some(v)),
-            Called::Pushed => Ok(None),
-        }
-    }
-
-    /// The general route of a fused arithmetic/comparison: the builtin on
-    /// non-fast operands (type errors, big integers), or a call of whatever
-    /// the global of that name now holds. `None`: a frame was pushed (the
-    /// frame resumes at `resume` and the result lands in `dst`).
-    fn binary_slow(
-        &mut self,
-        idx: u32,
-        x: Value,
-        y: Value,
-        dst: Reg,
-        resume: usize,
-        span: Span,
-    ) -> Result<Option<Value>, Stop> {
-        if self.globals.builtin_intact(idx) {
-            return self.builtin_now(idx, &[x, y], span).map(Some);
-        }
-        let name = builtins::def(idx).map(|d| d.name).unwrap_or("+");
-        let f = self.lookup(valk_heap::intern(name), span)?;
-        self.argbuf.clear();
-        self.argbuf.push(x);
-        self.argbuf.push(y);
-        self.set_pc(resume);
-        match self.apply(f, dst, false, span)? {
-            Called::Value(v) => Ok(Some(v)),
-            Called::Pushed => Ok(None),
-        }
-    }
-
-    /// Call a plain builtin on two values right now (the slow path of the
-    /// arithmetic and comparison fast paths).
-    fn builtin_now(&mut self, idx: u32, args: &[Value], span: Span) -> Result<Value, Stop> {
-        self.argbuf.clear();
-        self.argbuf.extend_from_slice(args);
-        match self.apply(Value::builtin(idx), Reg::MAX, false, span)? {
-            Called::Value(v) => Ok(v),
-            // Plain builtins never push frames.
-            Called::Pushed => Ok(Value::NIL),
-        }
-    }
-}
-
-fn arith_index(op: ArithOp) -> u32 {
-    let k = known();
-    match op {
-        ArithOp::Add => k.plus,
-        ArithOp::Sub => k.minus,
-        ArithOp::Mul => k.times,
-    }
-}
-
-fn compare_index(op: CmpOp) -> u32 {
-    let k = known();
-    match op {
-        CmpOp::Lt => k.lt,
-        CmpOp::Gt => k.gt,
-        CmpOp::Le => k.le,
-        CmpOp::Ge => k.ge,
-        CmpOp::Eq => k.eq,
-        CmpOp::Ne => k.ne,
-    }
-}
-
-/// Small integers whose result stays small, or two floats.
-#[inline(always)]
-fn arith_fast(op: ArithOp, x: Value, y: Value) -> Option<Value> {
-    if let (Some(i), Some(j)) = (x.as_small_int(), y.as_small_int()) {
-        let r = match op {
-            ArithOp::Add => i + j,
-            ArithOp::Sub => i - j,
-            // 48-bit operands: the product may not fit; let the builtin wrap it.
-            ArithOp::Mul => i.checked_mul(j)?,
-        };
-        return Value::small_int(r);
-    }
-    let (f, g) = (x.as_float()?, y.as_float()?);
-    Some(Value::float(match op {
-        ArithOp::Add => f + g,
-        ArithOp::Sub => f - g,
-        ArithOp::Mul => f * g,
-    }))
-}
-
-#[inline(always)]
-fn compare_fast(op: CmpOp, x: Value, y: Value) -> Option<Value> {
-    let (i, j) = (x.as_small_int()?, y.as_small_int()?);
-    Some(Value::bool(compare_ints(op, i, j)))
-}
-
-#[inline(always)]
-fn compare_ints(op: CmpOp, i: i64, j: i64) -> bool {
-    match op {
-        CmpOp::Lt => i < j,
-        CmpOp::Gt => i > j,
-        CmpOp::Le => i <= j,
-        CmpOp::Ge => i >= j,
-        CmpOp::Eq => i == j,
-        CmpOp::Ne => i != j,
     }
 }
