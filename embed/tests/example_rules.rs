@@ -1,5 +1,5 @@
-//! The `rules` example (embed/examples/rules.rs) prints exactly
-//! embed/examples/rules.expected.
+//! The `rules` example (examples/embed/rules.rs) prints exactly
+//! examples/embed/rules.expected.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,11 +18,11 @@ fn rules_example_prints_the_expected_summary() {
         "the example failed: {}\n{stderr}",
         out.status
     );
-    let expected = std::fs::read_to_string(manifest.join("examples/rules.expected"))
+    let expected = std::fs::read_to_string(manifest.join("../examples/embed/rules.expected"))
         .expect("rules.expected is readable");
     let stdout = String::from_utf8(out.stdout).expect("the output is UTF-8");
     assert!(
         stdout == expected,
-        "the example's output differs from examples/rules.expected\n--- got:\n{stdout}\n--- stderr:\n{stderr}"
+        "the example's output differs from examples/embed/rules.expected\n--- got:\n{stdout}\n--- stderr:\n{stderr}"
     );
 }

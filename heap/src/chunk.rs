@@ -1,5 +1,6 @@
-//! Raw memory: `Chunk` (one system allocation) and `Space` (bump allocation
-//! over a list of chunks, in allocation order so a Cheney scan can follow it).
+//! Raw memory: `Chunk` (one system allocation), `Space` (bump allocation
+//! over a list of chunks, in allocation order so a Cheney scan can follow it)
+//! and `MsgBuf` (a small message's buffer, recycled per thread).
 
 use core::cell::Cell;
 use core::ptr::NonNull;
@@ -256,6 +257,12 @@ impl Drop for MsgBuf {
     }
 }
 
+/// A heap with no nursery chunk that receives a small message starts its
+/// nursery with a chunk this small (128 bytes, what a message chunk took
+/// before message buffers): an actor that parks after one message stays
+/// small. Later chunks grow from it like any nursery chunk.
+pub(crate) const MSG_NURSERY_FIRST_WORDS: usize = 16;
+
 /// Message fragments that outgrow their buffer continue in chunks that
 /// start at twice its size and grow like the nursery.
 pub(crate) const FRAGMENT_FIRST_WORDS: usize = 2 * MSG_WORDS;
@@ -435,6 +442,11 @@ impl Space {
     /// Retire the current chunk and make `chunk` the new bump chunk.
     pub(crate) fn start_chunk(&mut self, mut chunk: Chunk) {
         self.seal();
+        if self.chunks.capacity() == 0 {
+            // Most idle actors never take a second chunk: one record, not
+            // four.
+            self.chunks.reserve_exact(1);
+        }
         chunk.used = 0;
         self.top = chunk.start();
         self.end = chunk.end();
@@ -458,11 +470,6 @@ impl Space {
     pub(crate) fn start_chunk_at(&mut self, chunk: Chunk, used: usize) {
         debug_assert!(used <= chunk.words());
         self.seal();
-        if self.chunks.capacity() == 0 {
-            // An actor that received one message and parked: no room for
-            // four chunk records.
-            self.chunks.reserve_exact(1);
-        }
         self.top = chunk.start().wrapping_add(used);
         self.end = chunk.end();
         self.chunks.push(chunk);

@@ -21,7 +21,8 @@
 //!   occurrence, and adoption moves the counts into the receiver's owned set.
 
 use crate::chunk::{
-    Chunk, MsgBuf, ScanPos, Space, FRAGMENT_FIRST_WORDS, MSG_WORDS, NURSERY_MAX_WORDS, WORD,
+    Chunk, MsgBuf, ScanPos, Space, FRAGMENT_FIRST_WORDS, MSG_NURSERY_FIRST_WORDS, MSG_WORDS,
+    NURSERY_FIRST_WORDS, NURSERY_MAX_WORDS, WORD,
 };
 use crate::copy::Copier;
 use crate::heap::Heap;
@@ -481,10 +482,10 @@ impl Heap {
         }
     }
 
-    /// Take a small message: copy its words into the current nursery chunk
-    /// (or a new one, as an allocation would), or, if the nursery has no
-    /// current chunk (a fresh heap, or one whose last collection gave its
-    /// chunk back), make the buffer itself the nursery's bump chunk.
+    /// Take a small message: copy its words into the current nursery chunk,
+    /// or a new one as an allocation would take (a small one if the heap
+    /// has none: see `MSG_NURSERY_FIRST_WORDS`), relocating the pointers
+    /// between them. The buffer goes back to this thread's cache.
     #[inline(always)]
     fn adopt_small(
         &mut self,
@@ -496,25 +497,24 @@ impl Heap {
         let words = used as usize;
         let dst = match self.nursery.try_bump(words) {
             Some(p) => p,
-            None if !self.nursery.has_current() && self.fits(MSG_WORDS * WORD) => {
-                // No copy: the objects stay where they are. The shared
-                // addresses are read out before the tail becomes free space.
-                self.own_small_shared(&buf, shared);
-                self.nursery.start_chunk_at(buf.into_chunk(), words);
-                self.grew_young(MSG_WORDS * WORD);
-                return Ok(root);
-            }
-            None => match self.alloc_slow(words) {
-                Ok(p) => p,
-                Err(e) => {
-                    // SAFETY: a small body lists `shared` addresses.
-                    for p in unsafe { small_shared(&buf, shared) } {
-                        // SAFETY: the message owned one count per entry.
-                        unsafe { shared::release(p) };
+            None => {
+                let first = if self.nursery.has_current() {
+                    NURSERY_FIRST_WORDS
+                } else {
+                    MSG_NURSERY_FIRST_WORDS
+                };
+                match self.alloc_slow_from(words, first) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // SAFETY: a small body lists `shared` addresses.
+                        for p in unsafe { small_shared(&buf, shared) } {
+                            // SAFETY: the message owned one count per entry.
+                            unsafe { shared::release(p) };
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
                 }
-            },
+            }
         };
         // Moving the objects by `delta` bytes: every private pointer in a
         // small message points into its buffer, and a pointer value is its
@@ -617,7 +617,14 @@ mod tests {
         let pid = h.pid(12345).unwrap();
         let l = h.list(&[pid, int(7)], ListKind::Q).unwrap();
         let f = h.copy_to_fragment(l);
-        assert!(matches!(f.body, Body::Small { used: 8, shared: 0, .. }));
+        assert!(matches!(
+            f.body,
+            Body::Small {
+                used: 8,
+                shared: 0,
+                ..
+            }
+        ));
         assert_eq!(f.byte_size(), MSG_WORDS * WORD);
         let items = f.list_to_vec(f.root()).unwrap();
         assert_eq!(f.pid_id(items[0]), Some(12345));
@@ -626,21 +633,22 @@ mod tests {
         let buf = f.root().ptr();
         let mut r = Heap::new();
         let got = r.adopt(f).unwrap();
-        // A heap with no nursery chunk takes the buffer as its bump chunk:
-        // no copy, nothing allocated.
-        assert_eq!(got.ptr(), buf);
-        assert_eq!(r.bytes_in_use(), MSG_WORDS * WORD);
-        // The next message is copied into the room left in it...
+        assert_ne!(got.ptr(), buf);
+        // A heap with no nursery chunk starts a small one for a message.
+        assert_eq!(r.bytes_in_use(), MSG_NURSERY_FIRST_WORDS * WORD);
+        // The buffer went back to this thread's cache and is used again.
         let f2 = h.copy_to_fragment(l);
-        let buf2 = f2.root().ptr();
+        assert_eq!(f2.root().ptr(), buf);
+        // The next message fills that chunk; the one after takes a chunk
+        // as an allocation would.
         let got2 = r.adopt(f2).unwrap();
-        assert_ne!(got2.ptr(), buf2);
-        assert_eq!(r.bytes_in_use(), MSG_WORDS * WORD);
-        // ...and its buffer went back to this thread's cache.
-        let f3 = h.copy_to_fragment(l);
-        assert_eq!(f3.root().ptr(), buf2);
-        drop(f3);
-        let mut roots = vec![got, got2];
+        assert_eq!(r.bytes_in_use(), MSG_NURSERY_FIRST_WORDS * WORD);
+        let got3 = r.adopt(h.copy_to_fragment(l)).unwrap();
+        assert_eq!(
+            r.bytes_in_use(),
+            (MSG_NURSERY_FIRST_WORDS + NURSERY_FIRST_WORDS) * WORD
+        );
+        let mut roots = vec![got, got2, got3];
         r.check_invariants(&mut roots).unwrap();
         r.minor_gc(&mut roots);
         for v in roots {

@@ -156,11 +156,6 @@ impl Heap {
         nursery_budget_for(self.live_after)
     }
 
-    /// Can the heap take `bytes` more without passing its limit?
-    pub(crate) fn fits(&self, bytes: usize) -> bool {
-        self.in_use.saturating_add(bytes) <= self.limit
-    }
-
     fn check_limit(&self, bytes: usize) -> Result<(), HeapError> {
         if self.in_use.saturating_add(bytes) > self.limit {
             Err(HeapError::Limit {
@@ -202,7 +197,19 @@ impl Heap {
     /// A new nursery chunk (or a chunk of its own for a large object).
     #[cold]
     #[inline(never)]
-    pub(crate) fn alloc_slow(&mut self, words: usize) -> Result<*mut u64, HeapError> {
+    fn alloc_slow(&mut self, words: usize) -> Result<*mut u64, HeapError> {
+        self.alloc_slow_from(words, NURSERY_FIRST_WORDS)
+    }
+
+    /// `alloc_slow`, taking at least `first` words for a new nursery chunk
+    /// (`NURSERY_FIRST_WORDS` for allocation; a received message may start
+    /// the nursery of a heap that has none smaller).
+    #[inline]
+    pub(crate) fn alloc_slow_from(
+        &mut self,
+        words: usize,
+        first: usize,
+    ) -> Result<*mut u64, HeapError> {
         if words > object::MAX_PAYLOAD_WORDS {
             return Err(HeapError::Limit {
                 limit: self.limit,
@@ -219,7 +226,7 @@ impl Heap {
             return Ok(p);
         }
         let mut want = (self.nursery.current_words() * 2)
-            .clamp(NURSERY_FIRST_WORDS, NURSERY_MAX_WORDS)
+            .clamp(first, NURSERY_MAX_WORDS)
             .max(words);
         if self.check_limit(want * WORD).is_err() {
             // Near the limit: take only what still fits, if the object does.

@@ -118,7 +118,11 @@ fn loom_reaper_frees_every_heap_once() {
         };
         reap(Some(&reaper), Heapish(probe(0, &dropped)));
         reaper.wait_idle();
-        assert_ne!(dropped.load(SeqCst) & 1, 0, "idle before our heap was freed");
+        assert_ne!(
+            dropped.load(SeqCst) & 1,
+            0,
+            "idle before our heap was freed"
+        );
         sender.join().unwrap();
         reaper.wait_idle();
         assert_eq!(dropped.load(SeqCst), 0b11, "both heaps freed");

@@ -16,7 +16,7 @@
 //! The count is an atomic of the `valk-sync` facade; the protocol (`retain`,
 //! `release`: Arc's) is checked by loom models (`loom_tests.rs`). Under
 //! `--cfg valk_loom` a loom atomic cannot live in raw memory, so the count
-//! word holds a pointer to a boxed [`ModelCount`] instead (see there).
+//! word holds a pointer to a boxed `ModelCount` instead (see there).
 
 use crate::object::{self, flag, ErrorParts, ListKind, ObjKind};
 use crate::read::read_methods;

@@ -52,7 +52,7 @@ pub mod syntax;
 #[cfg(all(test, valk_loom))]
 mod loom_tests;
 
-pub use builtins::{BuiltinDef, BuiltinFn, BuiltinSet, BuiltinCx, Failure, HostFn};
+pub use builtins::{BuiltinCx, BuiltinDef, BuiltinFn, BuiltinSet, Failure, HostFn};
 pub use error::{ErrorKind, ValkError};
 pub use globals::Globals;
 pub use host::{Host, Next, NoHost};

@@ -137,7 +137,10 @@ fn loom_globals_intact_flag_agrees_with_the_slot() {
             })
         };
         let builtin = Value::builtin(BUILTIN);
-        g.define(SYM, SharedValue::from_immediate(builtin).expect("immediate"));
+        g.define(
+            SYM,
+            SharedValue::from_immediate(builtin).expect("immediate"),
+        );
         other.join().unwrap();
         assert_eq!(g.builtin_intact(BUILTIN), g.get(SYM) == Some(builtin));
     });

@@ -5,8 +5,10 @@
 //! [`Handle::shutdown`] is called. The CLI, the REPL, `valk test` and the
 //! embedding API all go through it.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
 use std::time::Duration;
+use valk_sync::Mutex;
 
 use valk_lang::{BuiltinSet, Globals, HostFn, Interp, ValkError};
 use valk_scheduler::{Actor, Config, Pid, Runtime};
@@ -127,11 +129,7 @@ impl Handle {
     /// The session shared by callers that need no session of their own
     /// (jobs from several threads run one after another).
     pub fn shared_session(&self) -> Arc<Session> {
-        let mut s = self
-            .inner
-            .shared_session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut s = self.inner.shared_session.lock();
         s.get_or_insert_with(|| Arc::new(self.session())).clone()
     }
 
@@ -172,9 +170,7 @@ impl Handle {
     /// Stops every actor and joins the workers (also done when the last
     /// clone is dropped).
     pub fn shutdown(&self) {
-        if let Ok(mut s) = self.inner.shared_session.lock() {
-            s.take();
-        }
+        self.inner.shared_session.lock().take();
         self.inner.rt.shutdown();
     }
 }

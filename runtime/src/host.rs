@@ -81,20 +81,19 @@ impl Host for ActorHost {
 
     fn receive_next(&mut self, heap: &mut Heap, timeout_ms: Option<u64>) -> Result<Next, Failure> {
         let parkable = self.parkable;
-        loop {
-            let cx = self.sched();
-            if let Some(msg) = cx.receive_next() {
-                return Ok(Next::Message(msg.adopt(heap)?));
-            }
-            if timeout_ms == Some(0) || cx.timed_out() {
-                cx.receive_done();
-                return Ok(Next::TimedOut);
-            }
-            if parkable || cx.exiting() {
-                return Ok(Next::Park { timeout_ms });
-            }
-            cx.wait(timeout_ms.map(Duration::from_millis));
+        let cx = self.sched();
+        if let Some(msg) = cx.receive_next() {
+            return Ok(Next::Message(msg.adopt(heap)?));
         }
+        if timeout_ms == Some(0) || cx.timed_out() {
+            cx.receive_done();
+            return Ok(Next::TimedOut);
+        }
+        // A spawned actor (or an exiting one) parks without native frames.
+        if parkable || cx.exiting() {
+            return Ok(Next::Park { timeout_ms });
+        }
+        self.wait_for_message(heap, timeout_ms)
     }
 
     fn receive_accept(&mut self) {
@@ -110,18 +109,50 @@ impl Host for ActorHost {
     }
 }
 
+impl ActorHost {
+    /// `receive_next` found no message to offer and the actor cannot park:
+    /// wait keeping the stack and look again, until a message, the deadline
+    /// or the actor's exit.
+    #[cold]
+    fn wait_for_message(
+        &mut self,
+        heap: &mut Heap,
+        timeout_ms: Option<u64>,
+    ) -> Result<Next, Failure> {
+        loop {
+            let cx = self.sched();
+            cx.wait(timeout_ms.map(Duration::from_millis));
+            if let Some(msg) = cx.receive_next() {
+                return Ok(Next::Message(msg.adopt(heap)?));
+            }
+            if timeout_ms == Some(0) || cx.timed_out() {
+                cx.receive_done();
+                return Ok(Next::TimedOut);
+            }
+            if cx.exiting() {
+                return Ok(Next::Park { timeout_ms });
+            }
+        }
+    }
+}
+
 impl Message {
     /// Adopts the message into `heap` (once) and returns its value.
+    #[inline]
     fn adopt(&mut self, heap: &mut Heap) -> Result<Value, valk_heap::HeapError> {
+        // Offered again (a clause failed after the match): already adopted.
+        if let Message::Adopted(v) = self {
+            return Ok(*v);
+        }
         match std::mem::replace(self, Message::Adopted(Value::NIL)) {
             Message::Fragment(f) => {
                 let v = heap.adopt(f)?;
                 *self = Message::Adopted(v);
                 Ok(v)
             }
-            Message::Adopted(v) => {
-                *self = Message::Adopted(v);
-                Ok(v)
+            adopted => {
+                *self = adopted;
+                self.adopt(heap)
             }
         }
     }

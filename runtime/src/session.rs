@@ -6,9 +6,11 @@
 //! wakes it. Its mailbox lasts from job to job (the REPL relies on it).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use valk_sync::oneshot::OneShot;
+use valk_sync::Mutex;
 
 use valk_heap::{Heap, ListKind, Value};
 use valk_lang::syntax::{Node, Span, Syn};
@@ -77,8 +79,8 @@ struct QueueInner {
 }
 
 impl Queue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> valk_sync::MutexGuard<'_, QueueInner> {
+        self.inner.lock()
     }
 }
 
@@ -158,7 +160,7 @@ impl Session {
         job: Job,
         convert: impl FnOnce(&mut Interp, Outcome) -> R + Send + 'static,
     ) -> Option<R> {
-        let reply = Arc::new(Reply::default());
+        let reply = Arc::new(OneShot::new());
         let sender = ReplySender(Some(reply.clone()));
         let done: Done = Box::new(move |it, out| sender.send(convert(it, out)));
         if self.submit(job, done).is_err() {
@@ -177,56 +179,9 @@ impl Drop for Session {
     }
 }
 
-/// How long a host thread spins for a reply before it sleeps: a short job
-/// answers within a few microseconds, and a futex sleep and wake-up costs
-/// more than that.
-const REPLY_SPIN: Duration = Duration::from_micros(50);
-
-/// A job's reply, handed from the session actor to the waiting host thread.
-struct Reply<R> {
-    /// Set (Release) once `value` holds the reply or the sender is gone.
-    ready: AtomicBool,
-    value: Mutex<Option<R>>,
-    wake: Condvar,
-}
-
-impl<R> Default for Reply<R> {
-    fn default() -> Self {
-        Reply {
-            ready: AtomicBool::new(false),
-            value: Mutex::new(None),
-            wake: Condvar::new(),
-        }
-    }
-}
-
-impl<R> Reply<R> {
-    /// Spins briefly, then sleeps, until the reply (or `None`: the job was
-    /// dropped unanswered) is there.
-    fn wait(&self) -> Option<R> {
-        let start = Instant::now();
-        while !self.ready.load(Ordering::Acquire) && start.elapsed() < REPLY_SPIN {
-            std::hint::spin_loop();
-        }
-        let mut v = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        while !self.ready.load(Ordering::Acquire) {
-            v = self.wake.wait(v).unwrap_or_else(|e| e.into_inner());
-        }
-        v.take()
-    }
-
-    fn set(&self, value: Option<R>) {
-        let mut v = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        *v = value;
-        self.ready.store(true, Ordering::Release);
-        drop(v);
-        self.wake.notify_all();
-    }
-}
-
-/// The session actor's end of a [`Reply`]: answers once; dropped without
+/// The session actor's end of a job's reply: answers once; dropped without
 /// answering (the job was discarded), it wakes the waiter with `None`.
-struct ReplySender<R>(Option<Arc<Reply<R>>>);
+struct ReplySender<R>(Option<Arc<OneShot<R>>>);
 
 impl<R> ReplySender<R> {
     fn send(mut self, value: R) {

@@ -103,7 +103,8 @@ pub struct ValkSystem;
 
 /// A message in an actor's mailbox: copied out of the sender's heap, until
 /// a `receive` first looks at it and adopts it into the receiver's heap
-/// (no second copy). An adopted message stays in the scheduler's queue, the
+/// (a big message is not copied again; a small one is copied into the
+/// nursery, which is cheaper than taking its buffer). An adopted message stays in the scheduler's queue, the
 /// only one, until a clause takes it; the receiver's GC visits it there.
 pub enum Message {
     /// As sent.

@@ -6,11 +6,11 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crate::stack_pool::{PooledStack, StackPool};
 
 /// How a [`Fiber::resume`] came back.
-pub(crate) enum Resumed<I, Y, R> {
+pub(crate) enum Resumed<Y, R> {
     /// Suspended with its frames kept.
-    Suspended(Fiber<I, Y, R>, Y),
-    /// Finished; its stack is free again.
-    Finished(R, PooledStack),
+    Suspended(Y),
+    /// Finished: [`Fiber::into_stack`] frees its stack.
+    Finished(R),
 }
 
 /// A coroutine on a pooled stack, sendable between threads.
@@ -44,19 +44,23 @@ impl<I: 'static, Y: 'static, R: 'static> Fiber<I, Y, R> {
         self.limit
     }
 
-    /// Runs the fiber until it suspends or finishes.
-    pub(crate) fn resume(mut self, input: I) -> Resumed<I, Y, R> {
+    /// Runs the fiber until it suspends or finishes. A finished fiber must
+    /// not be resumed again.
+    pub(crate) fn resume(&mut self, input: I) -> Resumed<Y, R> {
         match self.co.resume(input) {
             CoroutineResult::Yield(y) => {
                 crate::stack_pool::check_canary(self.limit - crate::stack_pool::STACK_RED_ZONE);
-                Resumed::Suspended(self, y)
+                Resumed::Suspended(y)
             }
-            CoroutineResult::Return(r) => {
-                let stack = self.co.into_stack();
-                stack.check();
-                Resumed::Finished(r, stack)
-            }
+            CoroutineResult::Return(r) => Resumed::Finished(r),
         }
+    }
+
+    /// The stack of a finished fiber, free again.
+    pub(crate) fn into_stack(self) -> PooledStack {
+        let stack = self.co.into_stack();
+        stack.check();
+        stack
     }
 
     /// Unwinds a suspended fiber (running its frames' destructors) and returns

@@ -29,7 +29,11 @@ pub struct Cx<'a, S: System> {
 }
 
 impl<'a, S: System> Cx<'a, S> {
-    pub(crate) fn new(pid: Pid, ctx: RunCtx<S>, yielder: &'a Yielder<RunCtx<S>, Yielded<S>>) -> Self {
+    pub(crate) fn new(
+        pid: Pid,
+        ctx: RunCtx<S>,
+        yielder: &'a Yielder<RunCtx<S>, Yielded<S>>,
+    ) -> Self {
         Cx {
             pid,
             ctx,
@@ -206,6 +210,7 @@ impl<'a, S: System> Cx<'a, S> {
     /// oldest message, the `:after` timer is cancelled and [`Cx::timed_out`]
     /// is cleared (as after a successful [`Cx::receive_matching`]). `None`
     /// (the receive still ends) if `receive_next` offered nothing in it.
+    #[inline]
     pub fn receive_accept(&mut self) -> Option<S::Msg> {
         let msg = self.state().mailbox.accept_offered();
         self.end_receive();
@@ -223,17 +228,24 @@ impl<'a, S: System> Cx<'a, S> {
     /// Ends the current receive without a match (its `:after` clause ran, or
     /// it was abandoned): the next receive scans from the oldest message and
     /// gets a fresh timeout.
+    #[inline]
     pub fn receive_done(&mut self) {
         self.state().mailbox.reset_save();
         self.end_receive();
     }
 
+    #[inline]
     fn end_receive(&mut self) {
         let st = self.state();
         st.timed_out = false;
         if let Some(token) = st.receive_timer.take() {
-            self.shared().timers.cancel(token);
+            self.cancel_receive_timer(token);
         }
+    }
+
+    #[cold]
+    fn cancel_receive_timer(&mut self, token: u64) {
+        self.shared().timers.cancel(token);
     }
 
     /// True once the current receive's `:after` deadline has passed.
@@ -242,13 +254,16 @@ impl<'a, S: System> Cx<'a, S> {
     }
 
     /// Moves newly arrived items into the actor's state; false if none came.
+    #[inline]
     fn take_incoming(&mut self) -> bool {
+        // The common case of a receive that finds nothing new: one load.
+        self.parts().2.inbox.may_have_items() && self.drain_incoming()
+    }
+
+    #[inline(never)]
+    fn drain_incoming(&mut self) -> bool {
         let me = self.pid;
         let (shared, core, cell, st) = self.parts();
-        // The common case of a receive that finds nothing new: one load.
-        if !cell.inbox.may_have_items() {
-            return false;
-        }
         let items = &mut core.scratch;
         cell.inbox.drain(items);
         let any = !items.is_empty();

@@ -106,6 +106,7 @@ impl<T, B> Inbox<T, B> {
 
     /// Step 1: append an item for actor `key` (`is_message`: counts toward
     /// `mailbox_len`). Rejected if the inbox now belongs to another actor.
+    #[inline]
     pub(crate) fn push(&self, key: u64, item: T, is_message: bool) -> Push<T> {
         let mut inner = self.inner.lock();
         match inner.state {
@@ -127,6 +128,7 @@ impl<T, B> Inbox<T, B> {
 
     /// Step 2: take the body and swap the pending items into `into` (which
     /// must be empty; its capacity is recycled). `None` if not `Queued`.
+    #[inline]
     pub(crate) fn begin_run(&self, into: &mut VecDeque<T>) -> Option<B> {
         let mut inner = self.inner.lock();
         if inner.state != RunState::Queued {
@@ -181,6 +183,7 @@ impl<T, B> Inbox<T, B> {
     }
 
     /// Step 4: store the body back. `requeue` forces a requeue (a yield).
+    #[inline]
     pub(crate) fn finish_run(&self, body: B, requeue: bool) -> AfterRun {
         let mut inner = self.inner.lock();
         inner.body = Some(body);
@@ -288,6 +291,7 @@ impl<M> Mailbox<M> {
     /// Ends the receive by taking the message `next_unscanned` offered last
     /// (the one just before the save position); the save position goes back
     /// to the start. `None` (the receive still ends) if nothing was offered.
+    #[inline]
     pub(crate) fn accept_offered(&mut self) -> Option<M> {
         let taken = match self.save {
             0 => None,

@@ -108,7 +108,9 @@ pub(crate) type ActorFiber<S> = Fiber<RunCtx<S>, Yielded<S>, FiberOut<S>>;
 /// The actor's code: ready to start a fresh run, or suspended mid-run.
 pub(crate) enum Code<S: System> {
     Ready(Box<dyn Actor<S>>),
-    Pinned(ActorFiber<S>),
+    /// Boxed: pinning is rare, and a small `Code` is cheap to move in and
+    /// out of the inbox at every slice.
+    Pinned(Box<ActorFiber<S>>),
 }
 
 /// Figures other actors may read (`actor/info`), refreshed after each run.
@@ -222,11 +224,16 @@ impl<S: System> ActorState<S> {
 
     /// Takes one incoming item: messages join the private queue, signals
     /// take effect now (before any message is delivered).
+    #[inline]
     pub(crate) fn apply(&mut self, system: &S, me: Pid, item: ItemOf<S>) {
-        let signal = match item {
-            Item::Msg(msg) => return self.mailbox.push(msg),
-            Item::Sig(signal) => signal,
-        };
+        match item {
+            Item::Msg(msg) => self.mailbox.push(msg),
+            Item::Sig(signal) => self.apply_signal(system, me, signal),
+        }
+    }
+
+    #[inline(never)]
+    fn apply_signal(&mut self, system: &S, me: Pid, signal: Signal<S::Reason>) {
         match signal {
             Signal::Exit {
                 from,

@@ -14,6 +14,7 @@
 //! | [`cell::UnsafeCell`] (`with` / `with_mut`) | a `core` cell | loom's (checks accesses) |
 //! | [`thread`] (`spawn`, `Builder`, `yield_now`), [`model`] | std / runs once | loom |
 //! | [`handoff::HandOff`] (host mailbox queue) | built on the above | built on the above |
+//! | [`oneshot::OneShot`] (a job's reply to a host thread) | built on the above | built on the above |
 //! | [`statics`] (process-wide statics) | std | **std**: not modeled |
 //!
 //! [`statics`] is the one escape hatch: loom's primitives cannot be built in
@@ -30,6 +31,7 @@
 //! [loom]: https://docs.rs/loom
 
 pub mod handoff;
+pub mod oneshot;
 
 #[cfg(all(test, valk_loom))]
 mod loom_tests;

@@ -114,3 +114,37 @@ fn loom_once_lock_initialises_once() {
         assert_eq!(cell.get(), Some(&10));
     });
 }
+
+/// A session actor answers a host thread's job while the host waits: the
+/// host gets the reply exactly once (a lost wake-up deadlocks the model),
+/// and a second `set` (the sender's drop guard) changes nothing.
+#[test]
+fn loom_oneshot_reply_reaches_the_waiting_host_once() {
+    model(|| {
+        let slot = Arc::new(crate::oneshot::OneShot::new());
+        let answerer = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                slot.set(Some(42u32));
+                slot.set(None);
+            })
+        };
+        assert_eq!(slot.wait(), Some(42));
+        answerer.join().unwrap();
+    });
+}
+
+/// A job dropped unanswered (its session actor ended) wakes the waiter
+/// with `None`.
+#[test]
+fn loom_oneshot_dropped_job_wakes_the_host_with_none() {
+    model(|| {
+        let slot: Arc<crate::oneshot::OneShot<u32>> = Arc::new(crate::oneshot::OneShot::new());
+        let dropper = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.set(None))
+        };
+        assert_eq!(slot.wait(), None);
+        dropper.join().unwrap();
+    });
+}

@@ -494,7 +494,11 @@ impl Interp {
 
     /// A builtin's view of this interpreter; `f` runs with it. (`print`
     /// goes to standard output unless [`Interp::set_output`] said otherwise.)
-    pub(crate) fn with_cx<R>(&mut self, name: &'static str, f: impl FnOnce(&mut BuiltinCx<'_>) -> R) -> R {
+    pub(crate) fn with_cx<R>(
+        &mut self,
+        name: &'static str,
+        f: impl FnOnce(&mut BuiltinCx<'_>) -> R,
+    ) -> R {
         let mut stdout;
         let out: &mut dyn Write = match self.cold.as_mut().and_then(|c| c.out.as_mut()) {
             Some(o) => &mut **o,

@@ -108,6 +108,7 @@ impl<T> LocalQueue<T> {
 
     /// The next task from this worker's own queues (or the injector on its
     /// periodic turn); `None` means: go steal.
+    #[inline]
     pub(crate) fn next_local(&mut self, queues: &Queues<T>) -> Option<T> {
         self.tick = self.tick.wrapping_add(1);
         if self.tick % GLOBAL_QUEUE_INTERVAL == 0 {
@@ -158,14 +159,21 @@ impl<T> LocalQueue<T> {
     /// The next task to run: local queues first; else search (injector,
     /// other workers) and, finding nothing, park until woken (see
     /// `idle.rs`). `None` only once the runtime shuts down.
+    #[inline]
     pub(crate) fn next_task(&mut self, queues: &Queues<T>) -> Option<T> {
-        let idle = &queues.idle;
-        if idle.is_shutdown() {
+        if queues.idle.is_shutdown() {
             return None;
         }
-        if let Some(task) = self.next_local(queues) {
-            return Some(task);
+        match self.next_local(queues) {
+            Some(task) => Some(task),
+            None => self.search(queues),
         }
+    }
+
+    /// Nothing to run here: steal, or park until woken.
+    #[inline(never)]
+    fn search(&mut self, queues: &Queues<T>) -> Option<T> {
+        let idle = &queues.idle;
         idle.start_searching();
         loop {
             if let Some(task) = self.steal(queues) {
