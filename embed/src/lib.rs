@@ -37,7 +37,7 @@
 //!
 //! ```compile_fail
 //! // `valk` exposes no heap value type at all.
-//! let v: valk::Value = todo!();
+//! fn keep(_: valk::Value) {}
 //! ```
 //!
 //! ```compile_fail

@@ -89,6 +89,8 @@ mod worker;
 
 #[cfg(all(test, valk_loom))]
 mod loom_tests;
+#[cfg(all(test, not(valk_loom)))]
+mod test_system;
 
 #[cfg(not(valk_loom))]
 pub use api::Actor;

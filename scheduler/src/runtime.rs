@@ -603,7 +603,6 @@ mod tests {
     use super::*;
     use crate::api::Step;
     use crate::cx::Cx;
-    use crate::pid::MonitorRef;
 
     #[test]
     fn runtime_is_send_and_sync_for_every_system() {
@@ -616,45 +615,7 @@ mod tests {
         every_system::<Sys>();
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    struct R;
-
-    impl ExitReason for R {
-        fn normal() -> Self {
-            R
-        }
-        fn kill() -> Self {
-            R
-        }
-        fn killed() -> Self {
-            R
-        }
-        fn noproc() -> Self {
-            R
-        }
-        fn panicked(_: String) -> Self {
-            R
-        }
-        fn is_normal(&self) -> bool {
-            true
-        }
-        fn is_kill(&self) -> bool {
-            false
-        }
-    }
-
-    struct Sys;
-
-    impl System for Sys {
-        type Msg = u32;
-        type Reason = R;
-        fn exit_message(&self, _: Pid, _: &R) -> u32 {
-            0
-        }
-        fn down_message(&self, _: MonitorRef, _: Pid, _: &R) -> u32 {
-            0
-        }
-    }
+    use crate::test_system::{Sys, R};
 
     /// CPU time (clock ticks) of this process's scheduler threads, read from
     /// `/proc`. Only this test makes a runtime in the unit-test binary.

@@ -228,45 +228,7 @@ mod tests {
         assert_eq!(locate(u32::MAX).0, BUCKETS - 1);
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    struct R;
-
-    impl crate::api::ExitReason for R {
-        fn normal() -> Self {
-            R
-        }
-        fn kill() -> Self {
-            R
-        }
-        fn killed() -> Self {
-            R
-        }
-        fn noproc() -> Self {
-            R
-        }
-        fn panicked(_: String) -> Self {
-            R
-        }
-        fn is_normal(&self) -> bool {
-            true
-        }
-        fn is_kill(&self) -> bool {
-            false
-        }
-    }
-
-    struct Sys;
-
-    impl System for Sys {
-        type Msg = u32;
-        type Reason = R;
-        fn exit_message(&self, _: Pid, _: &R) -> u32 {
-            0
-        }
-        fn down_message(&self, _: crate::pid::MonitorRef, _: Pid, _: &R) -> u32 {
-            0
-        }
-    }
+    use crate::test_system::Sys;
 
     fn spawn(table: &Table<Sys>, cache: &mut FreeCache) -> (Task<Sys>, Pid) {
         let code = Code::Ready(Box::new(|_: &mut crate::Cx<'_, Sys>| {
