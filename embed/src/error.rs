@@ -20,7 +20,10 @@ pub enum Error {
     BadArgument(String),
     /// The runtime could not start.
     Start(String),
-    /// The runtime has shut down (or the actor serving the request ended).
+    /// The actor running the code ended under it (an exit signal, or a
+    /// crash of an actor linked to it); the runtime goes on.
+    Killed,
+    /// The runtime has shut down.
     Stopped,
 }
 
@@ -31,6 +34,9 @@ impl fmt::Display for Error {
             Error::Exit(status) => write!(f, "exit {status}"),
             Error::BadArgument(m) => write!(f, "bad argument: {m}"),
             Error::Start(m) => write!(f, "the runtime could not start: {m}"),
+            Error::Killed => {
+                f.write_str("the actor running the code was killed (exit signal or linked crash)")
+            }
             Error::Stopped => f.write_str("the runtime has shut down"),
         }
     }

@@ -118,7 +118,7 @@ fn term_of(it: &mut valk_lang::Interp, out: Outcome) -> Result<Term, Error> {
         Outcome::Value(v) => Ok(Term::from_value(it.heap_mut(), v)),
         Outcome::Error(e) => Err(Error::from_valk(&e)),
         Outcome::Exit { status, .. } => Err(Error::Exit(status)),
-        Outcome::Gone => Err(Error::Stopped),
+        Outcome::Gone => Err(Error::Killed),
     }
 }
 
@@ -143,10 +143,22 @@ impl Runtime {
             name: "<eval>".to_owned(),
             line: true,
         };
-        self.handle
-            .shared_session()
-            .request(job, term_of)
-            .unwrap_or(Err(Error::Stopped))
+        self.run_job(job)
+    }
+
+    /// Runs `job` in the shared session; `Stopped` once the runtime is shut
+    /// down, `Killed` when the session actor ended under the job.
+    fn run_job(&self, job: Job) -> Result<Term, Error> {
+        if self.handle.runtime().is_shut_down() {
+            return Err(Error::Stopped);
+        }
+        match self.handle.shared_session().request(job, term_of) {
+            Some(Err(Error::Killed)) | None if self.handle.runtime().is_shut_down() => {
+                Err(Error::Stopped)
+            }
+            Some(r) => r,
+            None => Err(Error::Killed),
+        }
     }
 
     /// Calls the global function `name` on `args`.
@@ -160,10 +172,7 @@ impl Runtime {
                     .collect()
             }),
         };
-        self.handle
-            .shared_session()
-            .request(job, term_of)
-            .unwrap_or(Err(Error::Stopped))
+        self.run_job(job)
     }
 
     /// Registers `f` as the builtin `name` (any number of arguments). An

@@ -264,3 +264,18 @@ fn dropping_the_last_handle_stops_the_runtime() {
         assert!(start.elapsed() < Duration::from_secs(5), "still ticking");
     }
 }
+
+#[test]
+fn a_killed_eval_actor_is_an_error_and_the_next_eval_works() {
+    let rt = rt();
+    // A crash of a linked actor kills the actor evaluating the code.
+    let e = rt
+        .eval("(do (spawn-link (\\ {} {error \"boom\"})) (receive {x x}))")
+        .unwrap_err();
+    assert_eq!(e, Error::Killed);
+    assert_eq!(rt.eval("+ 1 1").unwrap(), Term::Int(2));
+    // Bogus pids are dropped messages, not crashes.
+    rt.send(&Term::Pid(u64::MAX), Term::from(1)).unwrap();
+    rt.send(&Term::Pid(12345), Term::from(1)).unwrap();
+    assert_eq!(rt.eval("+ 2 2").unwrap(), Term::Int(4));
+}

@@ -127,9 +127,13 @@ impl Handle {
     }
 
     /// The session shared by callers that need no session of their own
-    /// (jobs from several threads run one after another).
+    /// (jobs from several threads run one after another). One that was
+    /// killed (an exit signal, a linked actor's crash) is replaced.
     pub fn shared_session(&self) -> Arc<Session> {
         let mut s = self.inner.shared_session.lock();
+        if s.as_ref().is_some_and(|s| s.is_closed()) && !self.runtime().is_shut_down() {
+            *s = None;
+        }
         s.get_or_insert_with(|| Arc::new(self.session())).clone()
     }
 

@@ -117,6 +117,12 @@ impl Session {
         }
     }
 
+    /// Has the session actor ended (killed, or the runtime stopped)? It
+    /// takes no more jobs then.
+    pub fn is_closed(&self) -> bool {
+        self.queue.lock().closed
+    }
+
     /// The session actor's pid (messages sent to it wait in its mailbox
     /// for a job's `receive`).
     pub fn pid(&self) -> Pid {
