@@ -386,12 +386,15 @@ impl Actor<ValkSystem> for SessionActor {
 
 impl Drop for SessionActor {
     fn drop(&mut self) {
-        self.finish(Outcome::Gone);
+        // Close before answering: a host woken by the answer may submit
+        // again at once, and must find this session closed (and get a new
+        // one) rather than queue a job that is then dropped.
         let jobs = {
             let mut q = self.queue.lock();
             q.closed = true;
             std::mem::take(&mut q.jobs)
         };
+        self.finish(Outcome::Gone);
         for r in jobs {
             (r.done)(&mut self.interp, Outcome::Gone);
         }
