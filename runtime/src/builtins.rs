@@ -208,7 +208,10 @@ fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Some(pid_arg(cx, args, 0)?)
     };
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[1]).into();
+    let frag = cx.heap.copy_to_fragment(args[1]);
+    // A big message costs in proportion to the bytes copied.
+    cx.meter.bytes(frag.byte_size());
+    let frag = frag.into();
     let s = sched(cx)?;
     match to {
         Some(pid) => s.send(pid, frag),

@@ -100,7 +100,10 @@ impl Interp {
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
         let o = self.exec(&mut fuel);
-        self.host.get().charge(budget - fuel);
+        // Builtin work not yet paid at a safepoint is this slice's too.
+        let debt = std::mem::take(&mut self.debt);
+        self.reductions += u64::from(debt);
+        self.host.get().charge((budget - fuel).saturating_add(debt));
         o
     }
 
@@ -108,6 +111,9 @@ impl Interp {
     /// resume at if the budget is spent.
     #[inline]
     pub(super) fn safepoint(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
+        if self.debt != 0 {
+            self.pay_debt(fuel);
+        }
         if *fuel == 0 {
             if let Some(fr) = self.frames.last_mut() {
                 fr.pc = pc as u32;
@@ -120,6 +126,21 @@ impl Interp {
             self.collect_garbage();
         }
         Ok(())
+    }
+
+    /// Takes the reductions builtins charged since the last safepoint
+    /// (`builtins::fair`) from the fuel. What the slice cannot cover is
+    /// charged to the host at once: the slice ends here either way.
+    #[cold]
+    #[inline(never)]
+    fn pay_debt(&mut self, fuel: &mut u32) {
+        let debt = std::mem::take(&mut self.debt);
+        let paid = debt.min(*fuel);
+        *fuel -= paid;
+        self.reductions += u64::from(debt);
+        if debt > paid {
+            self.host.get().charge(debt - paid);
+        }
     }
 
     /// Where the current frame resumes (set before a call that may push a
