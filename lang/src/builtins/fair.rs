@@ -235,3 +235,82 @@ fn merge<T: Copy>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the yields a meter makes.
+    #[derive(Default)]
+    struct Yields(u64);
+
+    impl Host for Yields {
+        fn yield_now(&mut self) {
+            self.0 += 1;
+        }
+    }
+
+    /// A deterministic pseudo-random sequence with many equal keys.
+    fn keys(n: usize, seed: u64) -> Vec<(u32, u32)> {
+        let mut x = seed | 1;
+        (0..n as u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 1000) as u32, i)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_yielding_merge_sort_gives_the_stable_sort() {
+        let mut host = Yields::default();
+        let mut slot = HostSlot::default();
+        slot.install(&mut host);
+        let mut yielded = 0;
+        for (k, n) in [
+            0usize, 1, 2, 3, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 1536, 2047, 4097,
+            16_000, 16_001, 65_537, 100_003,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut items = keys(n, k as u64 + 7);
+            let mut expected = items.clone();
+            expected.sort_by_key(|p| p.0); // std's sort is stable
+            let mut meter = Meter::new(&mut slot);
+            merge_sort(&mut meter, &mut items, |a, b| a.0.cmp(&b.0));
+            assert!(items == expected, "size {n}");
+            let (charged, _) = meter.finish();
+            yielded += charged;
+        }
+        slot.restore(None);
+        assert!(
+            host.0 > 0 && yielded > 0,
+            "no yield: the sizes are too small"
+        );
+    }
+
+    #[test]
+    fn metered_walks_and_builds_match_the_heap_s_own() {
+        let mut slot = HostSlot::default();
+        let mut heap = Heap::default();
+        for n in [0usize, 1, 255, 256, 257, 1000] {
+            let items: Vec<Value> = (0..n as i64).filter_map(Value::small_int).collect();
+            let mut meter = Meter::new(&mut slot);
+            let l = build_list(
+                &mut heap,
+                &mut meter,
+                &items,
+                ListKind::S,
+                empty(ListKind::S),
+            )
+            .expect("fits");
+            assert_eq!(heap.list_to_vec(l), Some(items.clone()), "size {n}");
+            assert_eq!(walk_list(&heap, &mut meter, l), Some(items), "size {n}");
+            let (_, owed) = meter.finish();
+            assert_eq!(owed, (2 * n as u64 * ELEMENT) / UNITS_PER_REDUCTION);
+        }
+    }
+}

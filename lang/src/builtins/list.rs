@@ -227,7 +227,7 @@ fn range(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut out = Value::NIL;
     let mut i = count;
     while i > 0 {
-        let lo = i.saturating_sub(fair::BATCH as i64);
+        let lo = (i - fair::BATCH as i64).max(0);
         for j in (lo..i).rev() {
             let x = cx.int(start.wrapping_add(j.wrapping_mul(step)))?;
             out = cx.heap.cons(x, out, ListKind::Q)?;
