@@ -86,6 +86,16 @@ fn builtins_are_charged_in_proportion_to_their_work() {
 }
 
 #[test]
+fn a_builtin_called_with_many_arguments_is_charged_for_them() {
+    let at = |n: u32| charge_of(&format!("(def {{l}} (range {n}))"), "(unpack max l)");
+    let (small, big) = (at(300), at(30_000));
+    assert!(
+        big >= 30 * small.max(1),
+        "{small} reductions for 300 arguments, {big} for 30,000"
+    );
+}
+
+#[test]
 fn a_sort_costs_n_log_n() {
     let charge = |n: u64| charge_of(&format!("(def {{l}} (range {n}))"), "(sort (reverse l))");
     let (a, b) = (charge(4_000), charge(64_000));

@@ -147,6 +147,10 @@ impl Interp {
     ) -> Result<Value, Stop> {
         let args = std::mem::take(&mut self.argbuf);
         let (r, exit, (charged, owed)) = self.with_cx(name, |cx| {
+            if args.len() >= builtins::fair::BATCH {
+                // `(unpack + big)`: every builtin reads its arguments.
+                cx.meter.elements(args.len());
+            }
             let r = g(cx, &args);
             (r, cx.exit_request, cx.meter.finish())
         });
