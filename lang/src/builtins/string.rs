@@ -230,9 +230,6 @@ fn number_to_string(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Fai
 
 fn string_to_number(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
-    let scanned = s.len();
-    cx.meter.bytes(scanned);
-    let s = cx.str_arg(args, 0)?;
     // The reader's own number rules, so `string->number` accepts exactly what
     // a program may write.
     let parsed = match reader::read_all(s.trim(), "<string>") {
@@ -243,6 +240,8 @@ fn string_to_number(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Fai
         },
         _ => None,
     };
+    let scanned = s.len();
+    cx.meter.bytes(scanned);
     match parsed {
         Some(Ok(n)) => cx.int(n),
         Some(Err(f)) => Ok(Value::float(f)),
