@@ -155,6 +155,29 @@ pub(crate) fn build_list(
     Ok(out)
 }
 
+/// `items` mapped by `f`, a metered batch at a time; `Err(i)`: `f` gave
+/// `None` for item `i` (the pass stops there).
+pub(crate) fn map<T, U>(
+    meter: &mut Meter<'_>,
+    items: &[T],
+    mut f: impl FnMut(&T) -> Option<U>,
+) -> Result<Vec<U>, usize> {
+    let mut out = Vec::with_capacity(items.len());
+    for batch in items.chunks(BATCH) {
+        for item in batch {
+            match f(item) {
+                Some(u) => out.push(u),
+                None => {
+                    meter.elements(out.len() % BATCH + 1);
+                    return Err(out.len());
+                }
+            }
+        }
+        meter.elements(batch.len());
+    }
+    Ok(out)
+}
+
 /// The empty list of kind `k`.
 pub(crate) fn empty(k: ListKind) -> Value {
     match k {

@@ -284,43 +284,38 @@ const STRING_PIECE: usize = 16 * 1024;
 fn sort(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = cx.list_arg(args, 0)?;
     let k = kind_of(cx, args[0]);
-    // Deciding which order applies looks at every element once.
-    cx.meter.elements(items.len());
-    let sorted: Vec<Value> = if items.iter().all(|v| cx.heap.str(*v).is_some()) {
-        // The texts are read in place (the heap does not move while the
-        // builtin runs, yields included); indices are sorted.
-        let heap = &*cx.heap;
-        let texts: Vec<&str> = items.iter().map(|v| heap.str(*v).unwrap_or("")).collect();
+    // Every pass over the items is metered a batch at a time (a pass over
+    // millions of elements would otherwise hold the thread for milliseconds).
+    // The heap does not move while the builtin runs, yields included, so the
+    // texts are read in place.
+    let heap = &*cx.heap;
+    let meter = &mut cx.meter;
+    let sorted: Vec<Value> = if let Ok(texts) = fair::map(meter, &items, |v| heap.str(*v)) {
         let mut order: Vec<u32> = (0..items.len() as u32).collect();
-        fair::merge_sort(&mut cx.meter, &mut order, |a, b| {
+        fair::merge_sort(meter, &mut order, |a, b| {
             texts[*a as usize].cmp(texts[*b as usize])
         });
-        order.iter().map(|&i| items[i as usize]).collect()
-    } else if items.iter().all(|v| v.as_small_int().is_some()) {
-        let mut ints: Vec<(i64, Value)> = items
-            .iter()
-            .map(|v| (v.as_small_int().unwrap_or(0), *v))
-            .collect();
-        fair::merge_sort(&mut cx.meter, &mut ints, |a, b| a.0.cmp(&b.0));
-        ints.into_iter().map(|p| p.1).collect()
+        fair::map(meter, &order, |&i| Some(items[i as usize])).unwrap_or_default()
+    } else if let Ok(mut ints) = fair::map(meter, &items, |v| Some((v.as_small_int()?, *v))) {
+        fair::merge_sort(meter, &mut ints, |a, b| a.0.cmp(&b.0));
+        fair::map(meter, &ints, |p| Some(p.1)).unwrap_or_default()
     } else {
-        let mut keyed = Vec::with_capacity(items.len());
-        for (i, v) in items.iter().enumerate() {
-            let n = match num(cx, &items, i) {
-                Ok(Num::Int(n)) => n as f64,
-                Ok(Num::Float(f)) => f,
-                Err(_) => {
-                    return Err(cx.error(format!(
-                        "`sort`: expected a list of numbers or of strings, got {} at position {}",
-                        cx.type_name(*v),
-                        i + 1
-                    )))
-                }
-            };
-            keyed.push((n, *v));
-        }
-        fair::merge_sort(&mut cx.meter, &mut keyed, |a, b| a.0.total_cmp(&b.0));
-        keyed.into_iter().map(|p| p.1).collect()
+        let key = |v: &Value| match v.as_float() {
+            Some(f) => Some((f, *v)),
+            None => heap.as_int(*v).map(|n| (n as f64, *v)),
+        };
+        let mut keyed = match fair::map(meter, &items, key) {
+            Ok(keyed) => keyed,
+            Err(i) => {
+                return Err(cx.error(format!(
+                    "`sort`: expected a list of numbers or of strings, got {} at position {}",
+                    cx.type_name(items[i]),
+                    i + 1
+                )))
+            }
+        };
+        fair::merge_sort(meter, &mut keyed, |a, b| a.0.total_cmp(&b.0));
+        fair::map(meter, &keyed, |p| Some(p.1)).unwrap_or_default()
     };
     cx.list_of(&sorted, k)
 }
