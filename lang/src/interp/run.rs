@@ -111,14 +111,10 @@ impl Interp {
     /// resume at if the budget is spent.
     #[inline]
     pub(super) fn safepoint(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
-        if self.debt != 0 {
-            self.pay_debt(fuel);
-        }
-        if *fuel == 0 {
-            if let Some(fr) = self.frames.last_mut() {
-                fr.pc = pc as u32;
-            }
-            return Err(RunOutcome::OutOfBudget);
+        // One branch on the hot path for both rare cases (`|`, not `||`):
+        // the slice is spent, or a builtin left work to pay for.
+        if (*fuel == 0) | (self.debt != 0) {
+            self.safepoint_slow(fuel, pc)?;
         }
         *fuel -= 1;
         self.reductions += 1;
@@ -128,12 +124,14 @@ impl Interp {
         Ok(())
     }
 
-    /// Takes the reductions builtins charged since the last safepoint
-    /// (`builtins::fair`) from the fuel. What the slice cannot cover is
-    /// charged to the host at once: the slice ends here either way.
+    /// The rare part of [`Interp::safepoint`]: takes the reductions builtins
+    /// charged since the last safepoint (`builtins::fair`) from the fuel
+    /// (what the slice cannot cover is charged to the host at once: the
+    /// slice ends here either way), then stops if the fuel is spent. `Ok`:
+    /// at least one reduction of fuel is left.
     #[cold]
     #[inline(never)]
-    fn pay_debt(&mut self, fuel: &mut u32) {
+    fn safepoint_slow(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
         let debt = std::mem::take(&mut self.debt);
         let paid = debt.min(*fuel);
         *fuel -= paid;
@@ -141,6 +139,13 @@ impl Interp {
         if debt > paid {
             self.host.get().charge(debt - paid);
         }
+        if *fuel == 0 {
+            if let Some(fr) = self.frames.last_mut() {
+                fr.pc = pc as u32;
+            }
+            return Err(RunOutcome::OutOfBudget);
+        }
+        Ok(())
     }
 
     /// Where the current frame resumes (set before a call that may push a
