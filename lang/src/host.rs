@@ -40,11 +40,13 @@ pub trait Host: 'static {
         DEFAULT_BUDGET
     }
 
-    /// Reductions the slice just spent.
+    /// Reductions the slice just spent (interpreted code, and the work of
+    /// builtins: see `builtins::fair`).
     fn charge(&mut self, _spent: u32) {}
 
-    /// The budget ran out while running to completion (a top-level form):
-    /// let other work run, keeping the native stack.
+    /// The budget ran out while running to completion (a top-level form),
+    /// or a long builtin has done a slice's worth of work
+    /// (`builtins::fair`): let other work run, keeping the native stack.
     fn yield_now(&mut self) {}
 
     /// A `receive` begins: the next [`Host::receive_next`] offers the oldest

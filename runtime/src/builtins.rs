@@ -208,7 +208,9 @@ fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Some(pid_arg(cx, args, 0)?)
     };
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[1]).into();
+    let frag = cx.heap.copy_to_fragment(args[1]);
+    let copied = frag.byte_size();
+    let frag = frag.into();
     let s = sched(cx)?;
     match to {
         Some(pid) => s.send(pid, frag),
@@ -216,6 +218,9 @@ fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
             s.send_named(u64::from(args[0].as_keyword().unwrap_or(0)), frag);
         }
     }
+    // A big message costs in proportion to the bytes copied (charged once
+    // it is sent: the charge may yield).
+    cx.meter.bytes(copied);
     Ok(args[1])
 }
 

@@ -3,7 +3,7 @@
 use valk_heap::{ListKind, Value};
 
 use super::arith::{num, Num};
-use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
+use super::{fair, BuiltinCx, BuiltinDef, Failure, VARIADIC};
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -63,7 +63,7 @@ fn list(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     cx.qlist(args)
 }
 
-fn non_empty(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
+fn non_empty(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Vec<Value>, Failure> {
     let items = cx.list_arg(args, 0)?;
     if items.is_empty() {
         return Err(empty_error(cx));
@@ -113,7 +113,7 @@ fn tail(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 fn init(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = non_empty(cx, args)?;
     let k = kind_of(cx, args[0]);
-    Ok(cx.heap.list(&items[..items.len() - 1], k)?)
+    cx.list_of(&items[..items.len() - 1], k)
 }
 
 fn cons(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -129,7 +129,10 @@ fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if cx.heap.str(args[0]).is_some() {
         let mut s = String::new();
         for i in 0..args.len() {
-            s.push_str(cx.str_arg(args, i)?);
+            let piece = cx.str_arg(args, i)?;
+            s.push_str(piece);
+            let n = piece.len();
+            cx.meter.bytes(n);
         }
         return cx.string(&s);
     }
@@ -146,20 +149,28 @@ fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Some(ek) if ek == k => end,
         Some(_) => {
             let items = cx.list_arg(args, last)?;
-            cx.heap.list(&items, k)?
+            cx.list_of(&items, k)?
         }
         None => return Err(cx.arg_error(last, "list", end)),
     };
-    let mut out = rest;
-    for &item in front.iter().rev() {
-        out = cx.heap.cons(item, out, k)?;
-    }
-    Ok(out)
+    fair::build_list(cx.heap, &mut cx.meter, &front, k, rest)
 }
 
 fn len(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if let Some(s) = cx.heap.str(args[0]) {
-        let n = s.chars().count() as i64;
+        // Counted a metered piece at a time (pieces cut at character
+        // boundaries).
+        let mut n = 0i64;
+        let mut lo = 0;
+        while lo < s.len() {
+            let mut hi = (lo + STRING_PIECE).min(s.len());
+            while !s.is_char_boundary(hi) {
+                hi += 1;
+            }
+            n += s[lo..hi].chars().count() as i64;
+            cx.meter.bytes(hi - lo);
+            lo = hi;
+        }
         return cx.int(n);
     }
     if cx.heap.list_kind(args[0]).is_none() {
@@ -171,7 +182,11 @@ fn len(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     while let Some((_, rest)) = cx.heap.car_cdr(cur) {
         n += 1;
         cur = rest;
+        if n % fair::BATCH as i64 == 0 {
+            cx.meter.elements(fair::BATCH);
+        }
     }
+    cx.meter.elements(n as usize % fair::BATCH);
     cx.int(n)
 }
 
@@ -207,63 +222,100 @@ fn range(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if count > MAX_RANGE {
         return Err(cx.error(format!("`range`: {count} elements is too many")));
     }
-    let mut items = Vec::with_capacity(count as usize);
-    let mut x = start;
-    for _ in 0..count {
-        items.push(cx.int(x)?);
-        x = x.wrapping_add(step);
+    // Built from the last element to the first, a metered batch at a time
+    // (no vector of the elements: a long range may yield in the middle).
+    let mut out = Value::NIL;
+    let mut i = count;
+    while i > 0 {
+        let lo = (i - fair::BATCH as i64).max(0);
+        for j in (lo..i).rev() {
+            let x = cx.int(start.wrapping_add(j.wrapping_mul(step)))?;
+            out = cx.heap.cons(x, out, ListKind::Q)?;
+        }
+        cx.meter.elements((i - lo) as usize);
+        i = lo;
     }
-    cx.qlist(&items)
+    Ok(out)
 }
 
 fn reverse(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if let Some(s) = cx.heap.str(args[0]) {
-        let r: String = s.chars().rev().collect();
+        // Piece by piece from the end (pieces cut at character boundaries),
+        // metered, so a long string may yield in the middle.
+        let mut r = String::with_capacity(s.len());
+        let mut end = s.len();
+        while end > 0 {
+            let mut lo = end.saturating_sub(STRING_PIECE);
+            while !s.is_char_boundary(lo) {
+                lo -= 1;
+            }
+            r.extend(s[lo..end].chars().rev());
+            cx.meter.bytes(end - lo);
+            end = lo;
+        }
         return cx.string(&r);
     }
-    let mut items = cx.list_arg(args, 0)?;
-    items.reverse();
-    let k = kind_of(cx, args[0]);
-    Ok(cx.heap.list(&items, k)?)
+    let v = args[0];
+    let Some(k) = cx.heap.list_kind(v) else {
+        return Err(cx.arg_error(0, "list", v));
+    };
+    // One walk, consing each element onto the result: no vector.
+    let mut out = fair::empty(k);
+    let mut cur = v;
+    loop {
+        for done in 0..fair::BATCH {
+            let Some((car, cdr)) = cx.heap.car_cdr(cur) else {
+                if cur.is_nil() || cur.is_empty_s() {
+                    cx.meter.elements(done);
+                    return Ok(out);
+                }
+                return Err(cx.arg_error(0, "list", v));
+            };
+            out = cx.heap.cons(car, out, k)?;
+            cur = cdr;
+        }
+        cx.meter.elements(fair::BATCH);
+    }
 }
+
+/// Bytes of a string handled between two reports to the meter.
+const STRING_PIECE: usize = 16 * 1024;
 
 fn sort(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let items = cx.list_arg(args, 0)?;
     let k = kind_of(cx, args[0]);
-    if items.iter().all(|v| cx.heap.str(*v).is_some()) {
-        let mut pairs: Vec<(String, Value)> = items
-            .iter()
-            .map(|v| (cx.heap.str(*v).unwrap_or("").to_owned(), *v))
-            .collect();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let sorted: Vec<Value> = pairs.into_iter().map(|p| p.1).collect();
-        return Ok(cx.heap.list(&sorted, k)?);
-    }
-    if items.iter().all(|v| v.as_small_int().is_some()) {
-        let mut ints: Vec<(i64, Value)> = items
-            .iter()
-            .map(|v| (v.as_small_int().unwrap_or(0), *v))
-            .collect();
-        ints.sort_by_key(|p| p.0);
-        let sorted: Vec<Value> = ints.into_iter().map(|p| p.1).collect();
-        return Ok(cx.heap.list(&sorted, k)?);
-    }
-    let mut keyed = Vec::with_capacity(items.len());
-    for (i, v) in items.iter().enumerate() {
-        let n = match num(cx, &items, i) {
-            Ok(Num::Int(n)) => n as f64,
-            Ok(Num::Float(f)) => f,
-            Err(_) => {
+    // Every pass over the items is metered a batch at a time (a pass over
+    // millions of elements would otherwise hold the thread for milliseconds).
+    // The heap does not move while the builtin runs, yields included, so the
+    // texts are read in place.
+    let heap = &*cx.heap;
+    let meter = &mut cx.meter;
+    let sorted: Vec<Value> = if let Ok(texts) = fair::map(meter, &items, |v| heap.str(*v)) {
+        let mut order: Vec<u32> = (0..items.len() as u32).collect();
+        fair::merge_sort(meter, &mut order, |a, b| {
+            texts[*a as usize].cmp(texts[*b as usize])
+        });
+        fair::map(meter, &order, |&i| Some(items[i as usize])).unwrap_or_default()
+    } else if let Ok(mut ints) = fair::map(meter, &items, |v| Some((v.as_small_int()?, *v))) {
+        fair::merge_sort(meter, &mut ints, |a, b| a.0.cmp(&b.0));
+        fair::map(meter, &ints, |p| Some(p.1)).unwrap_or_default()
+    } else {
+        let key = |v: &Value| match v.as_float() {
+            Some(f) => Some((f, *v)),
+            None => heap.as_int(*v).map(|n| (n as f64, *v)),
+        };
+        let mut keyed = match fair::map(meter, &items, key) {
+            Ok(keyed) => keyed,
+            Err(i) => {
                 return Err(cx.error(format!(
                     "`sort`: expected a list of numbers or of strings, got {} at position {}",
-                    cx.type_name(*v),
+                    cx.type_name(items[i]),
                     i + 1
                 )))
             }
         };
-        keyed.push((n, *v));
-    }
-    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let sorted: Vec<Value> = keyed.into_iter().map(|p| p.1).collect();
-    Ok(cx.heap.list(&sorted, k)?)
+        fair::merge_sort(meter, &mut keyed, |a, b| a.0.total_cmp(&b.0));
+        fair::map(meter, &keyed, |p| Some(p.1)).unwrap_or_default()
+    };
+    cx.list_of(&sorted, k)
 }

@@ -26,6 +26,13 @@
 //! the interpreter turns the message into an Error value carrying the call's
 //! location. Allocation never collects, so values held in Rust locals stay
 //! valid for the whole builtin call.
+//!
+//! A builtin whose work grows with its input reports that work to
+//! `cx.meter` (elements, bytes; see [`fair`]): it is charged in reductions
+//! in proportion, and a long one yields to the scheduler every slice's
+//! worth of work and resumes in place. The metered helpers
+//! ([`BuiltinCx::list_arg`], [`BuiltinCx::list_of`], [`BuiltinCx::qlist`],
+//! [`BuiltinCx::string`]) charge for themselves.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -40,6 +47,7 @@ mod arith;
 mod compare;
 mod control;
 mod core;
+pub mod fair;
 pub(crate) mod io;
 mod list;
 pub(crate) mod string;
@@ -339,15 +347,16 @@ pub struct BuiltinCx<'a> {
     pub(crate) name: &'static str,
     /// Set by `exit`/`shutdown` style builtins: the interpreter stops with it.
     pub exit_request: Option<i32>,
-    /// Whatever runs the interpreter (the scheduler, an embedder, none).
-    pub(crate) host: &'a mut crate::interp::host_slot::HostSlot,
+    /// The work this call has done, charged in reductions; holds the host
+    /// (the scheduler, an embedder, none) it yields to.
+    pub meter: fair::Meter<'a>,
 }
 
 impl<'a> BuiltinCx<'a> {
     /// The interpreter's host (the actor layer downcasts it with
     /// [`Host::as_any`](crate::Host::as_any)).
     pub fn host(&mut self) -> &mut dyn crate::Host {
-        self.host.get()
+        self.meter.host.get()
     }
 
     /// The name of the builtin being run.
@@ -418,19 +427,27 @@ impl<'a> BuiltinCx<'a> {
             .ok_or_else(|| self.arg_error(i, "string", v))
     }
 
-    /// Argument `i` as the items of a list (Q or S).
-    pub fn list_arg(&self, args: &[Value], i: usize) -> Result<Vec<Value>, Failure> {
+    /// Argument `i` as the items of a list (Q or S); charged per element.
+    pub fn list_arg(&mut self, args: &[Value], i: usize) -> Result<Vec<Value>, Failure> {
         let v = args[i];
-        if self.heap.list_kind(v).is_some() {
-            if let Some(items) = self.heap.list_to_vec(v) {
-                return Ok(items);
-            }
+        match fair::walk_list(self.heap, &mut self.meter, v) {
+            Some(items) => Ok(items),
+            None => Err(self.arg_error(i, "list", v)),
         }
-        Err(self.arg_error(i, "list", v))
     }
 
-    /// A new string value.
+    /// A new list of kind `kind` of `items`; charged per element.
+    pub fn list_of(
+        &mut self,
+        items: &[Value],
+        kind: valk_heap::ListKind,
+    ) -> Result<Value, Failure> {
+        fair::build_list(self.heap, &mut self.meter, items, kind, fair::empty(kind))
+    }
+
+    /// A new string value; charged per byte.
     pub fn string(&mut self, s: &str) -> Result<Value, Failure> {
+        self.meter.bytes(s.len());
         Ok(self.heap.string(s)?)
     }
 
@@ -444,7 +461,7 @@ impl<'a> BuiltinCx<'a> {
 
     /// A new Q-expression.
     pub fn qlist(&mut self, items: &[Value]) -> Result<Value, Failure> {
-        Ok(self.heap.list(items, valk_heap::ListKind::Q)?)
+        self.list_of(items, valk_heap::ListKind::Q)
     }
 
     /// Is this value an Error?

@@ -4,6 +4,9 @@
 //!
 //! Positions in strings (`string/slice`) count Unicode characters, not bytes,
 //! so no index can land inside a UTF-8 sequence.
+//!
+//! Each builtin charges the bytes it scans (`cx.meter`, see `super::fair`);
+//! the strings it makes are charged by `cx.string`.
 
 use valk_heap::Value;
 
@@ -96,7 +99,9 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 fn str_concat(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = String::new();
     for &arg in args {
-        text.push_str(&cx.display(arg));
+        let shown = cx.display(arg);
+        cx.meter.bytes(shown.len());
+        text.push_str(&shown);
     }
     cx.string(&text)
 }
@@ -108,6 +113,7 @@ fn repr(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 
 fn split(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?.to_owned();
+    cx.meter.bytes(s.len());
     let delimiter = cx.str_arg(args, 1)?;
     if delimiter.is_empty() {
         return Err(cx.error(format!(
@@ -135,7 +141,9 @@ fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         if i > 0 {
             text.push_str(&separator);
         }
-        text.push_str(&cx.display(item));
+        let shown = cx.display(item);
+        cx.meter.bytes(shown.len() + separator.len());
+        text.push_str(&shown);
     }
     cx.string(&text)
 }
@@ -159,13 +167,17 @@ fn slice(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let start = clamp_position(start, chars);
     let end = clamp_position(end, chars).max(start);
     let piece: String = s.chars().skip(start).take(end - start).collect();
+    let scanned = s.len();
+    cx.meter.bytes(scanned);
     cx.string(&piece)
 }
 
 fn contains(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let s = cx.str_arg(args, 0)?;
     let part = cx.str_arg(args, 1)?;
-    Ok(Value::bool(s.contains(part)))
+    let (found, scanned) = (s.contains(part), s.len());
+    cx.meter.bytes(scanned);
+    Ok(Value::bool(found))
 }
 
 fn replace(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -179,6 +191,8 @@ fn replace(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         )));
     }
     let replaced = s.replace(from, to);
+    let scanned = s.len();
+    cx.meter.bytes(scanned);
     cx.string(&replaced)
 }
 
@@ -187,7 +201,9 @@ fn map_string(
     args: &[Value],
     f: impl FnOnce(&str) -> String,
 ) -> Result<Value, Failure> {
-    let mapped = f(cx.str_arg(args, 0)?);
+    let s = cx.str_arg(args, 0)?;
+    let (mapped, scanned) = (f(s), s.len());
+    cx.meter.bytes(scanned);
     cx.string(&mapped)
 }
 
@@ -224,6 +240,8 @@ fn string_to_number(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Fai
         },
         _ => None,
     };
+    let scanned = s.len();
+    cx.meter.bytes(scanned);
     match parsed {
         Some(Ok(n)) => cx.int(n),
         Some(Err(f)) => Ok(Value::float(f)),

@@ -146,11 +146,21 @@ impl Interp {
         span: Span,
     ) -> Result<Value, Stop> {
         let args = std::mem::take(&mut self.argbuf);
-        let (r, exit) = self.with_cx(name, |cx| {
+        let (r, exit, (charged, owed)) = self.with_cx(name, |cx| {
+            if args.len() >= builtins::fair::BATCH {
+                // `(unpack + big)`: every builtin reads its arguments.
+                cx.meter.elements(args.len());
+            }
             let r = g(cx, &args);
-            (r, cx.exit_request)
+            (r, cx.exit_request, cx.meter.finish())
         });
         self.argbuf = args;
+        // Work charged at the builtin's yields is the host's already; the
+        // rest is paid from the fuel at the next safepoint.
+        self.reductions += charged;
+        self.debt = self
+            .debt
+            .saturating_add(u32::try_from(owed).unwrap_or(u32::MAX));
         if let Some(code) = exit {
             return Err(RunOutcome::Exit(code));
         }

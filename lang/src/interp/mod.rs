@@ -125,6 +125,9 @@ pub struct Interp {
     pub(crate) result: Value,
     /// Reductions charged since creation.
     pub reductions: u64,
+    /// Reductions of builtin work not yet taken from the slice's fuel
+    /// (`builtins::fair`): paid at the next safepoint.
+    pub(crate) debt: u32,
     /// The host of the call in progress (scheduler, embedder, or none).
     pub(crate) host: host_slot::HostSlot,
     /// What most actors never use, allocated on first use: a parked actor
@@ -190,6 +193,7 @@ impl Interp {
             max_regs: DEFAULT_MAX_REGS,
             result: Value::NIL,
             reductions: 0,
+            debt: 0,
             host: host_slot::HostSlot::default(),
             cold: None,
         }
@@ -513,7 +517,7 @@ impl Interp {
             out,
             name,
             exit_request: None,
-            host: &mut self.host,
+            meter: crate::builtins::fair::Meter::new(&mut self.host),
         };
         f(&mut cx)
     }

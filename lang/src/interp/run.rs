@@ -100,7 +100,10 @@ impl Interp {
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
         let o = self.exec(&mut fuel);
-        self.host.get().charge(budget - fuel);
+        // Builtin work not yet paid at a safepoint is this slice's too.
+        let debt = std::mem::take(&mut self.debt);
+        self.reductions += u64::from(debt);
+        self.host.get().charge((budget - fuel).saturating_add(debt));
         o
     }
 
@@ -108,16 +111,39 @@ impl Interp {
     /// resume at if the budget is spent.
     #[inline]
     pub(super) fn safepoint(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
-        if *fuel == 0 {
-            if let Some(fr) = self.frames.last_mut() {
-                fr.pc = pc as u32;
-            }
-            return Err(RunOutcome::OutOfBudget);
+        // One branch on the hot path for both rare cases (`|`, not `||`):
+        // the slice is spent, or a builtin left work to pay for.
+        if (*fuel == 0) | (self.debt != 0) {
+            self.safepoint_slow(fuel, pc)?;
         }
         *fuel -= 1;
         self.reductions += 1;
         if self.heap.gc_wanted() {
             self.collect_garbage();
+        }
+        Ok(())
+    }
+
+    /// The rare part of [`Interp::safepoint`]: takes the reductions builtins
+    /// charged since the last safepoint (`builtins::fair`) from the fuel
+    /// (what the slice cannot cover is charged to the host at once: the
+    /// slice ends here either way), then stops if the fuel is spent. `Ok`:
+    /// at least one reduction of fuel is left.
+    #[cold]
+    #[inline(never)]
+    fn safepoint_slow(&mut self, fuel: &mut u32, pc: usize) -> Result<(), Stop> {
+        let debt = std::mem::take(&mut self.debt);
+        let paid = debt.min(*fuel);
+        *fuel -= paid;
+        self.reductions += u64::from(debt);
+        if debt > paid {
+            self.host.get().charge(debt - paid);
+        }
+        if *fuel == 0 {
+            if let Some(fr) = self.frames.last_mut() {
+                fr.pc = pc as u32;
+            }
+            return Err(RunOutcome::OutOfBudget);
         }
         Ok(())
     }
