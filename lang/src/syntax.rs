@@ -55,6 +55,27 @@ pub enum Syn {
     Value(SharedValue),
 }
 
+/// Iterative: a tree as deep as the reader or `eval` allows must not
+/// recurse once per level in drop glue (a 1,000-deep tree would need more
+/// than an actor's 128 KiB stack).
+impl Drop for Node {
+    fn drop(&mut self) {
+        let Syn::List(_, items) = &mut self.syn else {
+            return;
+        };
+        let shallow = |n: &Node| !matches!(&n.syn, Syn::List(_, v) if !v.is_empty());
+        if items.iter().all(shallow) {
+            return;
+        }
+        let mut pending = std::mem::take(items);
+        while let Some(mut node) = pending.pop() {
+            if let Syn::List(_, inner) = &mut node.syn {
+                pending.append(inner);
+            }
+        }
+    }
+}
+
 impl Node {
     pub fn new(syn: Syn, span: Span) -> Node {
         Node { syn, span }
