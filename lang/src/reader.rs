@@ -209,7 +209,9 @@ impl<'s> Reader<'s> {
                 if depth >= MAX_NESTING {
                     return Err(self.err(
                         span,
-                        format!("nesting too deep (expected at most {MAX_NESTING} levels)"),
+                        format!(
+                            "nesting too deep: expected at most {MAX_NESTING} levels of nesting"
+                        ),
                     ));
                 }
                 self.bump();
@@ -515,6 +517,39 @@ mod tests {
         assert!(!read_all("1)", "t").unwrap_err().incomplete);
         let deep = "(".repeat(5000);
         assert!(err(&deep).contains("nesting"));
+    }
+
+    #[test]
+    fn nesting_is_read_without_recursion_up_to_the_limit() {
+        // A 64 KiB stack: far less than a recursive reader (or the drop of
+        // the tree it builds) would need for 1,000 levels.
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let n = MAX_NESTING;
+                let src = format!("{}x{}", "({".repeat(n / 2), "})".repeat(n / 2));
+                let forms = read_all(&src, "t").unwrap();
+                let mut depth = 0;
+                let mut node = &forms[0];
+                while let Syn::List(_, items) = &node.syn {
+                    depth += 1;
+                    node = &items[0];
+                }
+                assert_eq!((depth, node.as_sym()), (n, Some(intern("x"))));
+                let deeper = format!("{}{}", "(".repeat(1_000_000), ")".repeat(1_000_000));
+                assert_eq!(
+                    err(&deeper),
+                    "t.valk:1:1001: error: nesting too deep: expected at most 1000 levels of nesting"
+                );
+                let unclosed = format!("{}(1 2", "{".repeat(10));
+                assert_eq!(
+                    err(&unclosed),
+                    "t.valk:1:15: error: expected `)` to close the `(` at 1:11"
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

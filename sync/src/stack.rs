@@ -18,7 +18,7 @@ use std::cell::Cell;
 /// Bytes [`check`] keeps free below the caller: enough for the deepest
 /// non-recursive work done between two checks (a builtin, an allocation,
 /// formatting the error) on top of the scheduler's own red zone.
-pub const MARGIN: usize = 24 * 1024;
+pub const MARGIN: usize = 16 * 1024;
 
 /// Used when a thread's stack bounds cannot be found (an unknown platform):
 /// a guess below the first address seen, smaller than any thread stack Rust

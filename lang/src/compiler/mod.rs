@@ -1035,7 +1035,7 @@ pub fn value_to_node(heap: &mut Heap, v: Value, span: Span, depth: usize) -> Res
         } else if let Some(kind) = heap.list_kind(next) {
             if depth + open.len() >= crate::reader::MAX_NESTING {
                 return Err(format!(
-                    "nesting too deep to evaluate (expected at most {} levels)",
+                    "nesting too deep to evaluate: expected at most {} levels of nesting",
                     crate::reader::MAX_NESTING
                 ));
             }
