@@ -20,7 +20,9 @@ const MAX_SLICES: usize = 400;
 
 fn runtime() -> Arc<Globals> {
     static GLOBALS: OnceLock<Arc<Globals>> = OnceLock::new();
-    GLOBALS.get_or_init(|| Interp::new().globals().clone()).clone()
+    GLOBALS
+        .get_or_init(|| Interp::new().globals().clone())
+        .clone()
 }
 
 /// The opening and closing text of one level of nesting.
@@ -53,7 +55,11 @@ fn source(data: &[u8]) -> String {
         6 => usize::from(b) * 100,
         _ => 1_000_000,
     };
-    let kinds = if data.len() > 2 { &data[2..] } else { &[0u8][..] };
+    let kinds = if data.len() > 2 {
+        &data[2..]
+    } else {
+        &[0u8][..]
+    };
     let mut open = String::new();
     let mut close = Vec::new();
     for i in 0..depth {
@@ -77,11 +83,12 @@ fn source(data: &[u8]) -> String {
 fn program(data: &[u8]) -> String {
     let n = match data.first().copied().unwrap_or(0) % 8 {
         7 => 1_000_000,
-        _ => data
-            .iter()
-            .take(3)
-            .fold(0usize, |n, &b| n * 256 + usize::from(b))
-            % 20_001,
+        _ => {
+            data.iter()
+                .take(3)
+                .fold(0usize, |n, &b| n * 256 + usize::from(b))
+                % 20_001
+        }
     };
     let wrap = match data.get(3).copied().unwrap_or(0) % 4 {
         0 => "(list x)",
