@@ -9,8 +9,11 @@ use valk_heap::ListKind;
 
 use crate::syntax::{Node, Span, Syn};
 
-/// Nesting deeper than this is a read error (keeps the recursive reader and
-/// every later tree walk off the native stack's edge).
+/// Nesting deeper than this is a read error. The reader itself is
+/// iterative; the limit keeps a hostile input from building a huge tree
+/// that the compiler (which recurses, under the stack guard) would refuse
+/// anyway. Every walk over forms or values still checks the native stack
+/// (`valk_sync::stack`), since lists built at run time have no such bound.
 pub const MAX_NESTING: usize = 1000;
 
 /// A read error: where, and what was expected there.
@@ -47,13 +50,28 @@ pub fn read_all(src: &str, file: &str) -> Result<Vec<Node>, ReadError> {
         if r.peek().is_none() {
             return Ok(out);
         }
-        out.push(r.form(0)?);
+        out.push(r.form()?);
     }
 }
 
 /// Is `c` allowed in a symbol or keyword?
 pub fn is_symbol_char(c: char) -> bool {
     c.is_alphanumeric() || "_+-*/\\=<>!&?%.^".contains(c)
+}
+
+/// A list whose closing bracket the reader has not reached yet.
+struct OpenList {
+    span: Span,
+    open: char,
+    close: char,
+    kind: ListKind,
+    items: Vec<Node>,
+}
+
+impl OpenList {
+    fn into_node(self) -> Node {
+        Node::new(Syn::List(self.kind, self.items), self.span)
+    }
 }
 
 struct Reader<'s> {
@@ -133,7 +151,55 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn form(&mut self, depth: usize) -> Result<Node, ReadError> {
+    /// One form. Iterative: the lists still open are an explicit stack, so
+    /// nesting costs heap, not native stack, up to [`MAX_NESTING`].
+    fn form(&mut self) -> Result<Node, ReadError> {
+        let mut open: Vec<OpenList> = Vec::new();
+        loop {
+            let done = match open.last_mut() {
+                None => None,
+                Some(list) => {
+                    self.skip_ws();
+                    match self.peek() {
+                        None => {
+                            return Err(self.eof_err(format!(
+                                "expected `{}` to close the `{}` at {}:{}",
+                                list.close, list.open, list.span.line, list.span.col
+                            )))
+                        }
+                        Some(x) if x == list.close => {
+                            self.bump();
+                            open.pop().map(OpenList::into_node)
+                        }
+                        Some(x @ (')' | '}')) => {
+                            return Err(self.err(
+                                self.span(),
+                                format!("expected `{}`, found `{x}`", list.close),
+                            ))
+                        }
+                        Some(_) => None,
+                    }
+                }
+            };
+            let node = match done {
+                Some(node) => node,
+                None => match self.atom_or_open(open.len())? {
+                    Ok(node) => node,
+                    Err(list) => {
+                        open.push(list);
+                        continue;
+                    }
+                },
+            };
+            match open.last_mut() {
+                Some(parent) => parent.items.push(node),
+                None => return Ok(node),
+            }
+        }
+    }
+
+    /// The form at the cursor if it is an atom, or the list it opens.
+    fn atom_or_open(&mut self, depth: usize) -> Result<Result<Node, OpenList>, ReadError> {
         let span = self.span();
         let Some(c) = self.peek() else {
             return Err(self.eof_err("expected an expression before end of input"));
@@ -143,7 +209,9 @@ impl<'s> Reader<'s> {
                 if depth >= MAX_NESTING {
                     return Err(self.err(
                         span,
-                        format!("expected at most {MAX_NESTING} levels of nesting"),
+                        format!(
+                            "nesting too deep: expected at most {MAX_NESTING} levels of nesting"
+                        ),
                     ));
                 }
                 self.bump();
@@ -152,31 +220,16 @@ impl<'s> Reader<'s> {
                 } else {
                     ('}', ListKind::Q)
                 };
-                let mut items = Vec::new();
-                loop {
-                    self.skip_ws();
-                    match self.peek() {
-                        None => {
-                            return Err(self.eof_err(format!(
-                                "expected `{close}` to close the `{c}` at {}:{}",
-                                span.line, span.col
-                            )))
-                        }
-                        Some(x) if x == close => {
-                            self.bump();
-                            return Ok(Node::new(Syn::List(kind, items), span));
-                        }
-                        Some(x @ (')' | '}')) => {
-                            return Err(
-                                self.err(self.span(), format!("expected `{close}`, found `{x}`"))
-                            )
-                        }
-                        Some(_) => items.push(self.form(depth + 1)?),
-                    }
-                }
+                Ok(Err(OpenList {
+                    span,
+                    open: c,
+                    close,
+                    kind,
+                    items: Vec::new(),
+                }))
             }
             ')' | '}' => Err(self.err(span, format!("expected an expression, found `{c}`"))),
-            '"' => self.string(span),
+            '"' => self.string(span).map(Ok),
             ':' => {
                 self.bump();
                 let name = self.token();
@@ -184,7 +237,7 @@ impl<'s> Reader<'s> {
                     return Err(self.err(self.span(), "expected a keyword name after `:`"));
                 }
                 self.check_delimited()?;
-                Ok(Node::new(Syn::Kw(intern(name)), span))
+                Ok(Ok(Node::new(Syn::Kw(intern(name)), span)))
             }
             _ => {
                 let tok = self.token();
@@ -195,7 +248,7 @@ impl<'s> Reader<'s> {
                     ));
                 }
                 self.check_delimited()?;
-                atom(tok, span).map_err(|m| self.err(span, m))
+                atom(tok, span).map(Ok).map_err(|m| self.err(span, m))
             }
         }
     }
@@ -385,7 +438,7 @@ mod tests {
     fn one(src: &str) -> Syn {
         let mut v = read_all(src, "t").unwrap();
         assert_eq!(v.len(), 1);
-        v.remove(0).syn
+        v.remove(0).syn.clone()
     }
 
     fn err(src: &str) -> String {
@@ -464,6 +517,39 @@ mod tests {
         assert!(!read_all("1)", "t").unwrap_err().incomplete);
         let deep = "(".repeat(5000);
         assert!(err(&deep).contains("nesting"));
+    }
+
+    #[test]
+    fn nesting_is_read_without_recursion_up_to_the_limit() {
+        // A 64 KiB stack: far less than a recursive reader (or the drop of
+        // the tree it builds) would need for 1,000 levels.
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let n = MAX_NESTING;
+                let src = format!("{}x{}", "({".repeat(n / 2), "})".repeat(n / 2));
+                let forms = read_all(&src, "t").unwrap();
+                let mut depth = 0;
+                let mut node = &forms[0];
+                while let Syn::List(_, items) = &node.syn {
+                    depth += 1;
+                    node = &items[0];
+                }
+                assert_eq!((depth, node.as_sym()), (n, Some(intern("x"))));
+                let deeper = format!("{}{}", "(".repeat(1_000_000), ")".repeat(1_000_000));
+                assert_eq!(
+                    err(&deeper),
+                    "t.valk:1:1001: error: nesting too deep: expected at most 1000 levels of nesting"
+                );
+                let unclosed = format!("{}(1 2", "{".repeat(10));
+                assert_eq!(
+                    err(&unclosed),
+                    "t.valk:1:15: error: expected `)` to close the `(` at 1:11"
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -13,6 +13,22 @@ pub(crate) enum Resumed<Y, R> {
     Finished(R),
 }
 
+/// The stack-depth guard's bound while a fiber runs: restored on the way
+/// out, also when a panic comes out of the fiber.
+struct StackBound(usize);
+
+impl StackBound {
+    fn enter(limit: usize) -> Self {
+        StackBound(valk_sync::stack::enter(limit))
+    }
+}
+
+impl Drop for StackBound {
+    fn drop(&mut self) {
+        valk_sync::stack::leave(self.0);
+    }
+}
+
 /// A coroutine on a pooled stack, sendable between threads.
 pub(crate) struct Fiber<I, Y, R> {
     co: Coroutine<I, Y, R, PooledStack>,
@@ -46,8 +62,17 @@ impl<I: 'static, Y: 'static, R: 'static> Fiber<I, Y, R> {
 
     /// Runs the fiber until it suspends or finishes. A finished fiber must
     /// not be resumed again.
+    ///
+    /// While it runs, the thread's stack-depth guard (`valk_sync::stack`)
+    /// bounds this fiber's stack; the resumer's bound is back when it
+    /// returns, so a fiber migrating between threads is always checked
+    /// against its own stack.
     pub(crate) fn resume(&mut self, input: I) -> Resumed<Y, R> {
-        match self.co.resume(input) {
+        let resumed = {
+            let _bound = StackBound::enter(self.limit);
+            self.co.resume(input)
+        };
+        match resumed {
             CoroutineResult::Yield(y) => {
                 crate::stack_pool::check_canary(self.limit - crate::stack_pool::STACK_RED_ZONE);
                 Resumed::Suspended(y)

@@ -16,6 +16,7 @@
 //! | [`handoff::HandOff`] (host mailbox queue) | built on the above | built on the above |
 //! | [`oneshot::OneShot`] (a job's reply to a host thread) | built on the above | built on the above |
 //! | [`statics`] (process-wide statics) | std | **std**: not modeled |
+//! | [`stack`] (native stack-depth guard: `check`, `remaining`, `enter`/`leave`) | a thread-local bound | the same |
 //!
 //! [`statics`] is the one escape hatch: loom's primitives cannot be built in
 //! a `static` (they belong to one model execution), so process-wide statics
@@ -32,6 +33,7 @@
 
 pub mod handoff;
 pub mod oneshot;
+pub mod stack;
 
 #[cfg(all(test, valk_loom))]
 mod loom_tests;

@@ -14,7 +14,9 @@ use valk_lang::{Globals, Interp, RunOutcome, Value};
 /// Globals an input defines stay visible to later inputs.
 fn runtime() -> Arc<Globals> {
     static GLOBALS: OnceLock<Arc<Globals>> = OnceLock::new();
-    GLOBALS.get_or_init(|| Interp::new().globals().clone()).clone()
+    GLOBALS
+        .get_or_init(|| Interp::new().globals().clone())
+        .clone()
 }
 
 /// Slices of `DEFAULT_BUDGET` reductions before the input counts as a loop.

@@ -15,7 +15,7 @@ use valk_heap::Value;
 
 use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
 use crate::reader;
-use crate::syntax::{Node, Syn};
+use crate::syntax::Node;
 
 pub(crate) static BUILTINS: &[BuiltinDef] = &[
     BuiltinDef::new(
@@ -205,24 +205,10 @@ fn read_forms(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> 
     cx.qlist(&items)
 }
 
-/// A read form as data. The reader bounds nesting (`reader::MAX_NESTING`),
-/// so this recursion is shallow.
+/// A read form as data (iterative: the form may be as deep as the reader
+/// allows on any stack).
 fn form_value(cx: &mut BuiltinCx<'_>, form: &Node) -> Result<Value, Failure> {
-    Ok(match &form.syn {
-        Syn::Int(n) => cx.int(*n)?,
-        Syn::Float(f) => Value::float(*f),
-        Syn::Str(s) => cx.string(s)?,
-        Syn::Sym(id) => Value::symbol(*id),
-        Syn::Kw(id) => Value::keyword(*id),
-        Syn::List(kind, nodes) => {
-            let mut items = Vec::with_capacity(nodes.len());
-            for node in nodes {
-                items.push(form_value(cx, node)?);
-            }
-            cx.heap.list(&items, *kind)?
-        }
-        Syn::Value(shared) => shared.value(),
-    })
+    Ok(crate::compiler::node_to_value(cx.heap, form)?)
 }
 
 /// An I/O error as a short lower-case phrase, without the OS error number

@@ -254,7 +254,20 @@ impl<'h> Compiler<'h> {
         (code::register(Proto::from_function(func)), outer_caps)
     }
 
+    /// The native stack guard: every level of the compiler's recursion over
+    /// a form passes here (through [`Compiler::sexpr`] or a register
+    /// allocation, which the pattern compiler makes at each level too), so a
+    /// form nested deeper than the stack allows is a compile error at its
+    /// position instead of an overflow.
+    fn deeper(span: Span) -> CResult<()> {
+        valk_sync::stack::check().map_err(|e| CompileError {
+            span,
+            message: e.to_string(),
+        })
+    }
+
     fn alloc(&mut self, span: Span) -> CResult<Reg> {
+        Self::deeper(span)?;
         let f = self.f();
         if f.next >= MAX_REGS {
             return Err(CompileError {
@@ -388,22 +401,30 @@ impl<'h> Compiler<'h> {
 
     // ---- scope ----
 
-    /// Resolve `sym` in function `depth` (index into `fns`).
+    /// Resolve `sym` in function `depth` (index into `fns`). Iterative (lambdas
+    /// may nest as deep as forms do): find the nearest function that binds
+    /// or already captures `sym`, then capture it in each function between
+    /// that one and `depth`.
     fn resolve_in(&mut self, depth: usize, sym: u32) -> Option<(Reg, bool)> {
-        let f = &self.fns[depth];
-        if let Some(b) = f.scope.iter().rev().find(|b| b.sym == sym) {
-            return Some((b.reg, b.checked));
+        let mut found = depth;
+        let (mut reg, checked) = loop {
+            let f = &self.fns[found];
+            if let Some(b) = f.scope.iter().rev().find(|b| b.sym == sym) {
+                break (b.reg, b.checked);
+            }
+            if let Some(i) = f.caps.iter().position(|c| c.0 == sym) {
+                break ((CAP_BASE + i as u32) as Reg, f.caps[i].2);
+            }
+            if found == 0 {
+                return None;
+            }
+            found -= 1;
+        };
+        for f in &mut self.fns[found + 1..=depth] {
+            f.caps.push((sym, reg, checked));
+            reg = (CAP_BASE + f.caps.len() as u32 - 1) as Reg;
         }
-        if let Some(i) = f.caps.iter().position(|c| c.0 == sym) {
-            return Some(((CAP_BASE + i as u32) as Reg, f.caps[i].2));
-        }
-        if depth == 0 {
-            return None;
-        }
-        let (outer, checked) = self.resolve_in(depth - 1, sym)?;
-        let f = &mut self.fns[depth];
-        f.caps.push((sym, outer, checked));
-        Some(((CAP_BASE + f.caps.len() as u32 - 1) as Reg, checked))
+        Some((reg, checked))
     }
 
     fn resolve(&mut self, sym: u32) -> Option<(Reg, bool)> {
@@ -504,6 +525,7 @@ impl<'h> Compiler<'h> {
     }
 
     fn sexpr(&mut self, items: &[Node], span: Span, dst: Reg, tail: bool) -> CResult<()> {
+        Self::deeper(span)?;
         let Some(head) = items.first() else {
             self.emit(
                 Op::Imm {
@@ -942,58 +964,112 @@ pub(crate) fn parse_formals(formals: &[Node]) -> Result<(Vec<u32>, Option<u32>),
 }
 
 /// Build the value of a form (Q-expressions and other literals as data).
+/// Iterative (the lists being built are an explicit stack): a form may be
+/// as deep as the reader allows on any stack.
 pub fn node_to_value(heap: &mut Heap, n: &Node) -> Result<Value, valk_heap::HeapError> {
-    Ok(match &n.syn {
-        Syn::Int(i) => match Value::small_int(*i) {
-            Some(v) => v,
-            None => heap.int(*i)?,
-        },
-        Syn::Float(f) => Value::float(*f),
-        Syn::Str(s) => heap.string(s)?,
-        Syn::Sym(s) => Value::symbol(*s),
-        Syn::Kw(k) => Value::keyword(*k),
-        Syn::Value(v) => v.value(),
-        Syn::List(kind, items) => {
-            let mut vals = Vec::with_capacity(items.len());
-            for it in items {
-                vals.push(node_to_value(heap, it)?);
+    // Each open list: its remaining items, its kind, the values so far.
+    let mut open: Vec<(std::slice::Iter<'_, Node>, ListKind, Vec<Value>)> = Vec::new();
+    let mut next = n;
+    loop {
+        let mut value = match &next.syn {
+            Syn::Int(i) => match Value::small_int(*i) {
+                Some(v) => v,
+                None => heap.int(*i)?,
+            },
+            Syn::Float(f) => Value::float(*f),
+            Syn::Str(s) => heap.string(s)?,
+            Syn::Sym(s) => Value::symbol(*s),
+            Syn::Kw(k) => Value::keyword(*k),
+            Syn::Value(v) => v.value(),
+            Syn::List(kind, items) => {
+                let mut rest = items.iter();
+                match rest.next() {
+                    Some(first) => {
+                        open.push((rest, *kind, Vec::with_capacity(items.len())));
+                        next = first;
+                        continue;
+                    }
+                    None => heap.list(&[], *kind)?,
+                }
             }
-            heap.list(&vals, *kind)?
+        };
+        // Hand the value to its list; close every list that is complete.
+        loop {
+            let Some((rest, _, vals)) = open.last_mut() else {
+                return Ok(value);
+            };
+            vals.push(value);
+            if let Some(item) = rest.next() {
+                next = item;
+                break;
+            }
+            if let Some((_, kind, vals)) = open.pop() {
+                value = heap.list(&vals, kind)?;
+            }
         }
-    })
+    }
 }
 
-/// Turn a value given to `eval` into a form. Lists nested deeper than the
-/// reader allows are an error (the compiler recurses on nesting).
+/// Turn a value given to `eval` into a form. Iterative; lists nested deeper
+/// than the reader allows ([`crate::reader::MAX_NESTING`], counting from
+/// `depth`) are an error, like source text. A form within the limit may
+/// still be too deep for the stack the compiler runs on: that is the
+/// compiler's "nesting too deep" error.
 pub fn value_to_node(heap: &mut Heap, v: Value, span: Span, depth: usize) -> Result<Node, String> {
-    if depth > crate::reader::MAX_NESTING {
-        return Err("expression nested too deeply to evaluate".into());
-    }
-    let syn = if let Some(i) = v.as_small_int() {
-        Syn::Int(i)
-    } else if let Some(f) = v.as_float() {
-        Syn::Float(f)
-    } else if let Some(s) = v.as_symbol() {
-        Syn::Sym(s)
-    } else if let Some(k) = v.as_keyword() {
-        Syn::Kw(k)
-    } else if v.is_nil() {
-        Syn::List(ListKind::Q, Vec::new())
-    } else if v.is_empty_s() {
-        Syn::List(ListKind::S, Vec::new())
-    } else if let Some(kind) = heap.list_kind(v) {
-        let items = heap.list_to_vec(v).ok_or("improper list")?;
-        let mut nodes = Vec::with_capacity(items.len());
-        for it in items {
-            nodes.push(value_to_node(heap, it, span, depth + 1)?);
+    // Each open list: its remaining items, its kind, the forms so far.
+    let mut open: Vec<(std::vec::IntoIter<Value>, ListKind, Vec<Node>)> = Vec::new();
+    let mut next = v;
+    loop {
+        let syn = if let Some(i) = next.as_small_int() {
+            Syn::Int(i)
+        } else if let Some(f) = next.as_float() {
+            Syn::Float(f)
+        } else if let Some(s) = next.as_symbol() {
+            Syn::Sym(s)
+        } else if let Some(k) = next.as_keyword() {
+            Syn::Kw(k)
+        } else if next.is_nil() {
+            Syn::List(ListKind::Q, Vec::new())
+        } else if next.is_empty_s() {
+            Syn::List(ListKind::S, Vec::new())
+        } else if let Some(kind) = heap.list_kind(next) {
+            if depth + open.len() >= crate::reader::MAX_NESTING {
+                return Err(format!(
+                    "nesting too deep to evaluate: expected at most {} levels of nesting",
+                    crate::reader::MAX_NESTING
+                ));
+            }
+            let items = heap.list_to_vec(next).ok_or("improper list")?;
+            let mut rest = items.into_iter();
+            match rest.next() {
+                Some(first) => {
+                    open.push((rest, kind, Vec::new()));
+                    next = first;
+                    continue;
+                }
+                None => Syn::List(kind, Vec::new()),
+            }
+        } else if let Some(s) = heap.str(next) {
+            Syn::Str(s.to_owned())
+        } else {
+            Syn::Value(heap.to_shared(next))
+        };
+        let mut node = Node::new(syn, span);
+        loop {
+            let Some((rest, _, nodes)) = open.last_mut() else {
+                return Ok(node);
+            };
+            nodes.push(node);
+            if let Some(item) = rest.next() {
+                next = item;
+                break;
+            }
+            let Some((_, kind, nodes)) = open.pop() else {
+                return Err("internal error: no open list".into());
+            };
+            node = Node::new(Syn::List(kind, nodes), span);
         }
-        Syn::List(kind, nodes)
-    } else if let Some(s) = heap.str(v) {
-        Syn::Str(s.to_owned())
-    } else {
-        Syn::Value(heap.to_shared(v))
-    };
-    Ok(Node::new(syn, span))
+    }
 }
 
 /// Apply `fix` to every register an instruction names.

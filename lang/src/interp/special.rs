@@ -440,8 +440,8 @@ trait IntoShared {
 }
 
 impl IntoShared for Node {
-    fn into_shared(self) -> Option<SharedValue> {
-        match self.syn {
+    fn into_shared(mut self) -> Option<SharedValue> {
+        match std::mem::replace(&mut self.syn, Syn::Int(0)) {
             Syn::Value(v) => Some(v),
             _ => None,
         }
