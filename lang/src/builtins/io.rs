@@ -10,6 +10,8 @@
 //! nothing.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use valk_heap::Value;
 
@@ -62,6 +64,16 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
+/// Set when a write failed because the reader of the output went away.
+static OUTPUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// See [`super::system::output_closed`].
+pub(crate) fn output_closed() -> bool {
+    OUTPUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Writes `text` to the interpreter's output. A failed write (a closed pipe,
+/// a full disk) is an error in the writing actor, never a panic.
 fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
     let written = cx
         .out
@@ -69,11 +81,16 @@ fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
         .and_then(|()| cx.out.flush());
     match written {
         Ok(()) => Ok(Value::EMPTY_S),
-        Err(e) => Err(cx.error(format!(
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                OUTPUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+            Err(cx.error(format!(
             "`{}`: cannot write the output: {}",
             cx.builtin_name(),
             io_reason(&e)
-        ))),
+        )))
+        }
     }
 }
 
@@ -158,16 +175,46 @@ fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
     Ok(out)
 }
 
+/// The most bytes `read-file` reads: a bigger file is an error rather than
+/// an out-of-memory abort.
+pub const MAX_READ_BYTES: u64 = 256 << 20;
+
 fn read_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?.to_owned();
-    match std::fs::read_to_string(&path) {
+    match read_regular_file(std::path::Path::new(&path), MAX_READ_BYTES) {
         Ok(text) => cx.string(&text),
-        Err(e) => Err(cx.error(format!(
-            "`{}`: cannot read {path:?}: {}",
+        Err(reason) => Err(cx.error(format!(
+            "`{}`: cannot read {path:?}: {reason}",
             cx.builtin_name(),
-            io_reason(&e)
         ))),
     }
+}
+
+/// The text of a regular file of at most `max` bytes, or a short reason.
+/// A FIFO or device is refused before it is opened (opening a FIFO blocks
+/// until a writer comes; `/dev/zero` never ends), and a file that grows past
+/// `max` while it is read is refused too.
+pub fn read_regular_file(path: &std::path::Path, max: u64) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, socket or device)".into());
+    }
+    let too_big = || format!("bigger than the {} MB limit", max >> 20);
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into())
 }
 
 fn write_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

@@ -1,7 +1,8 @@
 //! `(match value {pattern body...} ...)` compiled to tests and jumps.
 //!
 //! Patterns: a number, string or keyword matches an equal value; `_` matches
-//! anything; a symbol binds; `^name` matches the current value of `name`; a
+//! anything; a symbol binds; `^name` matches the current value of `name`
+//! (an unbound `name` is the unbound-symbol error, not a mismatch); a
 //! Q-expression matches a list of the same length element-wise, with
 //! `& rest` binding the remaining tail. The body (the clause's remaining
 //! items, run as one S-expression) sees the bindings in a new scope.
@@ -52,6 +53,10 @@ impl Compiler<'_> {
                 if let Some(name) = Self::pinned_name(*s) {
                     let r = self.alloc_pinned(p.span)?;
                     self.symbol(name, r, p.span);
+                    // An unbound name reads as the unbound-symbol error:
+                    // raise it (as `match` does for its subject) rather
+                    // than compare it, which would silently never match.
+                    self.check_error(r, p.span);
                     return self.test_equal(src, r, fail, p.span);
                 }
                 let r = self.alloc_pinned(p.span)?;
