@@ -86,10 +86,10 @@ fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
                 OUTPUT_CLOSED.store(true, Ordering::Relaxed);
             }
             Err(cx.error(format!(
-            "`{}`: cannot write the output: {}",
-            cx.builtin_name(),
-            io_reason(&e)
-        )))
+                "`{}`: cannot write the output: {}",
+                cx.builtin_name(),
+                io_reason(&e)
+            )))
         }
     }
 }
