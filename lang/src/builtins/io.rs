@@ -289,7 +289,59 @@ fn io_reason(e: &std::io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::io_reason;
+    use super::{io_reason, output_closed, read_regular_file};
+    use crate::Interp;
+
+    /// A writer whose reader has gone away.
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_an_error_value_and_a_closed_pipe_is_remembered() {
+        let mut it = Interp::new();
+        it.set_output(Box::new(ClosedPipe));
+        for src in ["(print 1)", "(println \"%d\" 1)", "(printf \"x\")"] {
+            let err = it.eval_source(src, "t.valk").unwrap_err();
+            assert!(
+                err.message
+                    .ends_with("cannot write the output: broken pipe"),
+                "{src}: {err}"
+            );
+        }
+        let caught = it
+            .eval_source("(error-message (try {print 1} {\\ {e} {e}}))", "t.valk")
+            .unwrap();
+        assert_eq!(
+            it.repr(caught),
+            "\"`print`: cannot write the output: broken pipe\""
+        );
+        assert!(output_closed());
+    }
+
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let reason = read_regular_file(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(reason.starts_with("not a regular file"), "{reason}");
+        let dir = std::env::temp_dir().join(format!("valk-io-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ten.txt");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(read_regular_file(&file, 10).unwrap(), "0123456789");
+        let reason = read_regular_file(&file, 9).unwrap_err();
+        assert!(reason.starts_with("bigger than"), "{reason}");
+        assert!(read_regular_file(&dir, 10)
+            .unwrap_err()
+            .contains("directory"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn io_reasons_are_short_phrases() {

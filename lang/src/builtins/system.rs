@@ -112,3 +112,27 @@ pub use super::io::{read_regular_file, MAX_READ_BYTES};
 pub fn output_closed() -> bool {
     super::io::output_closed()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorKind, Interp};
+
+    #[test]
+    fn exit_statuses_outside_0_to_255_are_errors() {
+        let mut it = Interp::new();
+        for n in ["256", "512", "-256", "4294967296", "-1"] {
+            for f in ["exit", "shutdown"] {
+                let err = it.eval_source(&format!("({f} {n})"), "t.valk").unwrap_err();
+                assert_eq!(err.message, format!("`{f}`: status {n} is outside 0..255"));
+            }
+        }
+        for (src, status) in [
+            ("(exit 255)", 255),
+            ("(exit :normal)", 0),
+            ("(shutdown 3)", 3),
+        ] {
+            let err = it.eval_source(src, "t.valk").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Exit(status), "{src}");
+        }
+    }
+}

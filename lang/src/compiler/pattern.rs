@@ -148,3 +148,40 @@ impl Compiler<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Interp;
+
+    fn ev(it: &mut Interp, src: &str) -> String {
+        match it.eval_source(src, "t.valk") {
+            Ok(v) => it.repr(v),
+            Err(e) => format!("ERR {}", e.message),
+        }
+    }
+
+    #[test]
+    fn pinning_an_unbound_name_is_the_unbound_symbol_error() {
+        let mut it = Interp::new();
+        assert_eq!(
+            ev(&mut it, "(match 1 {^undefined :m} {x x})"),
+            "ERR unbound symbol `undefined`"
+        );
+        assert_eq!(
+            ev(&mut it, "(match {1 2} {{1 ^nope} :m} {_ :other})"),
+            "ERR unbound symbol `nope`"
+        );
+        assert_eq!(
+            ev(&mut it, "(do (def {one} 1) (match 1 {^one :pinned} {x x}))"),
+            ":pinned"
+        );
+        assert_eq!(ev(&mut it, "(match 2 {^one :pinned} {x x})"), "2");
+        assert_eq!(
+            ev(
+                &mut it,
+                "(try {match 1 {^undefined :m}} {\\ {e} {error-message e}})"
+            ),
+            "\"unbound symbol `undefined`\""
+        );
+    }
+}
