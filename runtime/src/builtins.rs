@@ -20,8 +20,15 @@ pub static BUILTINS: &[BuiltinDef] = &[
         "exit",
         0,
         2,
-        "(exit [status]): end the program with an integer status (default 0); `:normal` is 0. In an actor, (exit reason) ends it with any reason and (exit pid reason) sends an exit signal.",
+        "(exit [status]): end the program with an integer status 0..255 (default 0; another integer is an error); `:normal` is 0. In an actor, (exit reason) ends it at once with any reason and (exit pid reason) sends an exit signal (to (self): the actor ends at once unless it traps the signal).",
         exit,
+    ),
+    BuiltinDef::new(
+        "shutdown",
+        0,
+        1,
+        "(shutdown [status]): end the whole program, from any actor, with an integer status 0..255 (default 0).",
+        shutdown,
     ),
     BuiltinDef::new(
         "spawn",
@@ -255,13 +262,51 @@ fn trap_exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(truth(sched(cx)?.trap_exit(on)))
 }
 
-/// `(exit pid reason)`: an exit signal (Erlang's rules).
+/// `(exit pid reason)`: an exit signal (Erlang's rules). One this actor
+/// sends itself and does not trap ends it at once: the rest of its code
+/// does not run.
 fn exit_signal(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let pid = pid_arg(cx, args, 0)?;
     sched(cx)?;
     let reason = Reason::from_value(cx.heap, args[1]);
-    sched(cx)?.exit_signal(pid, reason);
+    let ends_with = if matches!(reason, Reason::Kill) {
+        Reason::Killed
+    } else {
+        reason.clone()
+    };
+    let s = sched(cx)?;
+    let to_self = s.self_pid() == pid;
+    s.exit_signal(pid, reason);
+    if to_self && s.exiting() {
+        // The scheduler has decided this actor's fate (it ends with the
+        // signal's reason whatever it returns); stop running its code now.
+        let normal = matches!(ends_with, Reason::Normal);
+        if let Some(host) = ActorHost::of(cx.host()) {
+            host.exit_reason = Some(ends_with);
+        }
+        cx.exit_request = Some(if normal { 0 } else { 1 });
+    }
     Ok(kw("ok"))
+}
+
+/// `(shutdown N)`: ends the whole program with status N from any actor.
+/// The status is recorded for the host, and the main actor (if this is not
+/// it) is killed so that the host waiting on it wakes; this actor stops at
+/// once either way.
+fn shutdown(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let status = valk_lang::builtins::system::shutdown_status(cx, args)?;
+    if let Some(host) = ActorHost::of(cx.host()) {
+        let s = host.sched();
+        let me = s.self_pid();
+        let program = &s.system().program;
+        program.request_shutdown(status);
+        let main = program.main();
+        if let Some(main) = main.filter(|&main| main != me) {
+            s.exit_signal(main, Reason::Kill);
+        }
+    }
+    cx.exit_request = Some(status);
+    Ok(Value::EMPTY_S)
 }
 
 fn register(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

@@ -88,7 +88,7 @@ impl Handle {
         if options.reductions > 0 {
             config.reductions = options.reductions;
         }
-        let rt = Runtime::new(ValkSystem, config);
+        let rt = Runtime::new(ValkSystem::new(), config);
         Ok(Handle {
             inner: Arc::new(Inner {
                 rt,
@@ -123,7 +123,16 @@ impl Handle {
     /// A new session actor that is the runtime's main actor (`valk run`,
     /// the REPL): [`Handle::wait_main`] reports how it ended.
     pub fn main_session(&self) -> Session {
-        Session::start(self, true)
+        let session = Session::start(self, true);
+        self.runtime().system().program.set_main(session.pid());
+        session
+    }
+
+    /// The status `(shutdown N)` asked for, if any actor called it. The
+    /// main actor is killed by a `shutdown` elsewhere: a host that sees it
+    /// end should read this first.
+    pub fn shutdown_status(&self) -> Option<i32> {
+        self.runtime().system().program.shutdown_status()
     }
 
     /// The session shared by callers that need no session of their own

@@ -20,6 +20,7 @@ mod builtins;
 pub mod handle;
 #[allow(unsafe_code)]
 mod host;
+mod program;
 pub mod session;
 pub mod system;
 
@@ -65,7 +66,7 @@ where
     if schedulers > 0 {
         config.schedulers = schedulers;
     }
-    let rt = Runtime::new(ValkSystem, config);
+    let rt = Runtime::new(ValkSystem::new(), config);
     let mut main = Some(main);
     rt.run_main(move |cx: &mut Cx<'_, ValkSystem>| match main.take() {
         Some(f) => valk_scheduler::Step::Exit(f(cx)),

@@ -4,6 +4,8 @@
 use valk_heap::{Fragment, Heap, ListKind, SharedValue, Value};
 use valk_scheduler::{ExitReason, MonitorRef, Pid, System};
 
+use crate::program::ProgramEnd;
+
 /// Why a Valk actor ended.
 #[derive(Clone, Debug)]
 pub enum Reason {
@@ -99,7 +101,17 @@ impl Reason {
 }
 
 /// The Valk language's plug into the scheduler.
-pub struct ValkSystem;
+#[derive(Default)]
+pub struct ValkSystem {
+    /// The main actor and a pending `(shutdown N)`.
+    pub(crate) program: ProgramEnd,
+}
+
+impl ValkSystem {
+    pub fn new() -> ValkSystem {
+        ValkSystem::default()
+    }
+}
 
 /// A message in an actor's mailbox: copied out of the sender's heap, until
 /// a `receive` first looks at it and adopts it into the receiver's heap

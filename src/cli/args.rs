@@ -19,7 +19,11 @@ pub enum Command {
     /// Run a Valk program; ARGS are bound as the list of strings `*args*`.
     ///
     /// A top-level error prints `FILE:LINE:COL: error: MESSAGE` to stderr and
-    /// ends the program with status 1; `(exit N)` ends it with status N.
+    /// ends the program with status 1; `(exit N)` ends it with status N
+    /// (0..255; another N is an error), as does `(shutdown N)` in any actor.
+    /// FILE must be a regular file of at most 256 MB. Output into a closed
+    /// pipe ends the program quietly with status 141. $VALK_SCHEDULERS, when
+    /// set, must be a number in 1..1024.
     Run {
         /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -47,7 +51,7 @@ pub enum Command {
     /// Evaluate EXPR like a REPL line and print the result.
     ///
     /// It runs as the main actor of a runtime, like a program: `spawn`,
-    /// `send` and `receive` work.
+    /// `send` and `receive` work. Exit statuses as for `valk run`.
     Eval {
         /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -61,6 +65,8 @@ pub enum Command {
     /// `test/define` run whether or not it calls `test/run`. A directory is
     /// searched recursively for `test_*.valk` and `*_test.valk` files. Prints
     /// one line per test and `N passed, N failed`; exits 1 on any failure.
+    /// A test file that is not a regular file (a FIFO, a device) fails to
+    /// load; symbolic links to directories are not followed.
     Test {
         /// Files or directories (default: the current directory).
         paths: Vec<PathBuf>,

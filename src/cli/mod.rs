@@ -4,6 +4,8 @@
 //! interpreter, and one module per command.
 
 mod args;
+mod config;
+mod output;
 mod repl;
 mod run;
 mod session;
@@ -20,35 +22,43 @@ pub use repl::Balance;
 /// Parse the command line and run the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let flag = match &cli.command {
+        None | Some(Command::Test { .. }) => None,
+        Some(Command::Repl { schedulers })
+        | Some(Command::Run { schedulers, .. })
+        | Some(Command::Eval { schedulers, .. }) => *schedulers,
+    };
+    let schedulers = match config::schedulers(flag) {
+        Ok(n) => n,
+        Err(message) => {
+            output::err_line(&format!("valk: {message}"));
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
-        None => repl::run(0),
-        Some(Command::Repl { schedulers }) => repl::run(schedulers.map_or(0, usize::from)),
-        Some(Command::Run {
-            schedulers,
-            file,
-            args,
-        }) => status_code(run::run_file(
-            &file,
-            &args,
-            schedulers.map_or(0, usize::from),
-        )),
-        Some(Command::Eval { schedulers, expr }) => status_code(run::eval_expression(
-            &expr,
-            schedulers.map_or(0, usize::from),
-        )),
-        Some(Command::Test { paths }) => status_code(test_runner::run(&paths)),
+        None => repl::run(schedulers),
+        Some(Command::Run { file, args, .. }) => {
+            status_code(run::run_file(&file, &args, schedulers))
+        }
+        Some(Command::Eval { expr, .. }) => status_code(run::eval_expression(&expr, schedulers)),
+        Some(Command::Test { paths }) => status_code(test_runner::run(&paths, schedulers)),
+        Some(Command::Repl { .. }) => repl::run(schedulers),
     }
 }
 
-/// A program's status as the process's: the low 8 bits, as POSIX keeps.
+/// A program's status as the process's. `exit` and `shutdown` keep to
+/// 0..255; anything else (never expected) is reported as a failure rather
+/// than truncated into a success.
 fn status_code(status: i32) -> ExitCode {
-    ExitCode::from((status & 0xFF) as u8)
+    match u8::try_from(status) {
+        Ok(status) => ExitCode::from(status),
+        Err(_) => ExitCode::FAILURE,
+    }
 }
 
 /// A source file's text, or a one-line reason it cannot be had.
 fn read_source(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
+    config::read_source(path)
 }
 
 /// An I/O error as a short lower-case phrase ("no such file or directory").
@@ -67,18 +77,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_keep_their_low_byte() {
+    fn statuses_outside_a_byte_are_failures_not_truncated() {
         assert_eq!(status_code(3), ExitCode::from(3));
-        assert_eq!(status_code(256 + 7), ExitCode::from(7));
-        assert_eq!(status_code(-1), ExitCode::from(255));
-    }
-
-    #[test]
-    fn unreadable_files_give_a_short_reason() {
-        let err = read_source(Path::new("/no/such/dir/file.valk")).unwrap_err();
-        assert_eq!(
-            err,
-            "cannot read /no/such/dir/file.valk: no such file or directory"
-        );
+        assert_eq!(status_code(141), ExitCode::from(141));
+        assert_eq!(status_code(256), ExitCode::FAILURE);
+        assert_eq!(status_code(-1), ExitCode::FAILURE);
     }
 }

@@ -21,6 +21,7 @@ use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 
 use self::runtime::ReplRuntime;
+use super::output::{err_line, OutputError};
 use super::session::Reply;
 use super::status_code;
 
@@ -34,7 +35,7 @@ pub fn run(schedulers: usize) -> ExitCode {
     let runtime = match ReplRuntime::start(REPL_SOURCE, schedulers) {
         Ok(runtime) => runtime,
         Err(message) => {
-            eprintln!("valk: {message}");
+            err_line(&format!("valk: {message}"));
             return ExitCode::FAILURE;
         }
     };
@@ -48,17 +49,20 @@ pub fn run(schedulers: usize) -> ExitCode {
     let status = runtime.finish();
     status_code(match input {
         InputEnd::Failed => 1,
+        InputEnd::Output(e) => e.report(),
         InputEnd::Done => status,
     })
 }
 
 /// How reading input ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum InputEnd {
     /// End of input, or the session ended (`(exit N)`, the main actor killed).
     Done,
     /// The input could not be read (reported on stderr).
     Failed,
+    /// A result could not be written (a closed pipe ends the REPL quietly).
+    Output(OutputError),
 }
 
 /// Where the history lives: $VALK_HISTORY, else ~/.valk_history.
@@ -73,7 +77,9 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => {
-            eprintln!("valk: cannot start line editing ({e}); reading plain lines");
+            err_line(&format!(
+                "valk: cannot start line editing ({e}); reading plain lines"
+            ));
             return piped(runtime, io::stdin().lock(), &mut io::stdout());
         }
     };
@@ -82,7 +88,10 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
         // A missing history file is the normal first run.
         let _ = editor.load_history(path);
     }
-    println!("Valk {} (Ctrl-D to exit)", env!("CARGO_PKG_VERSION"));
+    let banner = format!("Valk {} (Ctrl-D to exit)", env!("CARGO_PKG_VERSION"));
+    if let Err(e) = super::output::out_line(&banner) {
+        return InputEnd::Output(e);
+    }
     let mut input = PendingInput::default();
     let end = loop {
         let prompt = if input.is_empty() {
@@ -96,21 +105,26 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
                     continue;
                 };
                 let _ = editor.add_history_entry(complete.as_str());
-                if evaluate(runtime, complete, &mut io::stdout()) == Next::Stop {
-                    break InputEnd::Done;
+                match evaluate(runtime, complete, &mut io::stdout()) {
+                    Next::GoOn => {}
+                    Next::Stop => break InputEnd::Done,
+                    Next::OutputFailed(e) => break InputEnd::Output(e),
                 }
             }
             Err(ReadlineError::Interrupted) => input.clear(),
             Err(ReadlineError::Eof) => break InputEnd::Done,
             Err(e) => {
-                eprintln!("valk: cannot read input: {e}");
+                err_line(&format!("valk: cannot read input: {e}"));
                 break InputEnd::Failed;
             }
         }
     };
     if let Some(path) = &history {
         if let Err(e) = editor.save_history(path) {
-            eprintln!("valk: cannot save history to {}: {e}", path.display());
+            err_line(&format!(
+                "valk: cannot save history to {}: {e}",
+                path.display()
+            ));
         }
     }
     end
@@ -123,31 +137,37 @@ pub fn piped(runtime: &ReplRuntime, lines: impl BufRead, out: &mut dyn Write) ->
         let line = match line {
             Ok(line) => line,
             Err(e) => {
-                eprintln!("valk: cannot read input: {e}");
+                err_line(&format!("valk: cannot read input: {e}"));
                 return InputEnd::Failed;
             }
         };
         let Some(complete) = input.push_line(&line) else {
             continue;
         };
-        if evaluate(runtime, complete, out) == Next::Stop {
-            return InputEnd::Done;
+        match evaluate(runtime, complete, out) {
+            Next::GoOn => {}
+            Next::Stop => return InputEnd::Done,
+            Next::OutputFailed(e) => return InputEnd::Output(e),
         }
     }
     // Input that ended inside an unbalanced form is still evaluated, so its
     // read error is shown rather than silently dropped.
     if let Some(rest) = input.take() {
-        evaluate(runtime, rest, out);
+        if let Next::OutputFailed(e) = evaluate(runtime, rest, out) {
+            return InputEnd::Output(e);
+        }
     }
     InputEnd::Done
 }
 
 /// Whether to read more input after an evaluation.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Next {
     GoOn,
     /// The session is over: `(exit N)`, or the main actor has ended.
     Stop,
+    /// The result could not be written: the session is over.
+    OutputFailed(OutputError),
 }
 
 /// Evaluate one complete input in the main actor and show the reply.
@@ -159,9 +179,10 @@ fn evaluate(runtime: &ReplRuntime, input: String, out: &mut dyn Write) -> Next {
         Some(Reply::Error(error)) => format!("Error: {}", error.message),
         Some(Reply::Exit(_)) | None => return Next::Stop,
     };
-    let _ = writeln!(out, "{shown}");
-    let _ = out.flush();
-    Next::GoOn
+    match writeln!(out, "{shown}").and_then(|()| out.flush()) {
+        Ok(()) => Next::GoOn,
+        Err(e) => Next::OutputFailed(OutputError::from(e)),
+    }
 }
 
 /// Lines typed so far for one input.

@@ -2,37 +2,35 @@
 
 use std::path::Path;
 
-use super::session::{Reply, Session, Step};
+use super::output::{err_line, out_line, program_output_closed, CLOSED_PIPE_STATUS};
+use super::session::{Failure, Reply, Session, Step};
 
-/// Run a program file on `schedulers` worker threads (0: the runtime's
-/// default, `$VALK_SCHEDULERS` or one per core); returns the exit status.
+/// Run a program file on `schedulers` worker threads (0: one per core);
+/// returns the exit status.
 pub fn run_file(file: &Path, args: &[String], schedulers: usize) -> i32 {
     let name = file.display().to_string();
     let source = match super::read_source(file) {
         Ok(source) => source,
         Err(message) => {
-            eprintln!("valk: {message}");
+            err_line(&format!("valk: {message}"));
             return 1;
         }
     };
     let session = match Session::new(schedulers) {
         Ok(session) => session,
         Err(message) => {
-            eprintln!("valk: {message}");
+            err_line(&format!("valk: {message}"));
             return 1;
         }
     };
     if let Err(message) = session.bind_args(args) {
-        eprintln!("valk: {message}");
+        err_line(&format!("valk: {message}"));
         return 1;
     }
     // The program runs in the main actor; the runtime ends when it is done.
     let status = match session.run_source(&source, &name) {
         Step::Finished => 0,
-        Step::Failed(error) => {
-            eprintln!("{}", error.located);
-            1
-        }
+        Step::Failed(error) => failed(&error),
         Step::Exit(status) => status,
     };
     session.finish();
@@ -48,22 +46,30 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
     let session = match Session::new(schedulers) {
         Ok(session) => session,
         Err(message) => {
-            eprintln!("valk: {message}");
+            err_line(&format!("valk: {message}"));
             return 1;
         }
     };
     let status = match session.eval_line(expr, EVAL_SOURCE) {
-        Reply::Value(text) => {
-            println!("{text}");
-            0
-        }
+        Reply::Value(text) => match out_line(&text) {
+            Ok(()) => 0,
+            Err(e) => e.report(),
+        },
         Reply::Unit => 0,
-        Reply::Error(error) => {
-            eprintln!("{}", error.located);
-            1
-        }
+        Reply::Error(error) => failed(&error),
         Reply::Exit(status) => status,
     };
     session.finish();
     status
+}
+
+/// The status of a program that ended with an uncaught error, reported on
+/// stderr; an error from writing to a closed output ends it quietly, like
+/// any Unix tool whose reader went away.
+fn failed(error: &Failure) -> i32 {
+    if program_output_closed() {
+        return CLOSED_PIPE_STATUS;
+    }
+    err_line(&error.located);
+    1
 }

@@ -3,8 +3,18 @@
 //! sources and lines and turns their outcomes into what the commands show
 //! (re-readable text, located error lines, exit statuses).
 
+use std::sync::mpsc;
+use std::time::Duration;
+
 use valk_lang::{ErrorKind, Interp, ValkError};
 use valk_runtime::{Handle, Job, Options, Outcome, Reason};
+
+use super::output::err_line;
+
+/// How long ending a command waits for the runtime's workers to stop. A
+/// worker inside a long builtin stops only when the builtin returns: the
+/// process does not wait for it (it exits, and the worker with it).
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 /// An error to show: `located` is `FILE:LINE:COL: error: MESSAGE` (or
 /// `error: MESSAGE` when it has no location), `message` the bare message.
@@ -37,9 +47,11 @@ pub enum Reply {
     Exit(i32),
 }
 
-/// A runtime and its main session actor.
+/// A runtime and its main session actor. Dropping it stops the runtime
+/// (see [`Session::finish`]).
 pub struct Session {
-    handle: Handle,
+    /// `None` once finished.
+    handle: Option<Handle>,
     main: valk_runtime::Session,
 }
 
@@ -70,7 +82,7 @@ fn show(it: &mut Interp, out: Outcome) -> Shown {
         },
         Outcome::Exit { reason, status } => match reason {
             Some(r) if !matches!(r, Reason::Normal) => {
-                eprintln!("valk: main actor exited: {}", r.describe());
+                err_line(&format!("valk: main actor exited: {}", r.describe()));
                 Shown::Exit(1)
             }
             _ => Shown::Exit(status),
@@ -89,19 +101,36 @@ impl Session {
         })
         .map_err(|e| e.to_string())?;
         let main = handle.main_session();
-        Ok(Session { handle, main })
+        Ok(Session {
+            handle: Some(handle),
+            main,
+        })
+    }
+
+    /// The status `(shutdown N)` asked for, in any actor.
+    fn shutdown_status(&self) -> Option<i32> {
+        self.handle.as_ref()?.shutdown_status()
     }
 
     /// Runs `job`; a main actor that ended under it is reported with its
-    /// exit reason (status 1).
+    /// exit reason (status 1), unless some actor shut the program down
+    /// (which kills the main actor): then the program ends with that status.
     fn request(&self, job: Job) -> Shown {
-        match self.main.request(job, show) {
+        let shown = self.main.request(job, show);
+        if let Some(status) = self.shutdown_status() {
+            return Shown::Exit(status);
+        }
+        match shown {
             Some(Shown::Gone) | None => {
                 let reason = self
                     .handle
-                    .wait_main_timeout(std::time::Duration::from_secs(5));
+                    .as_ref()
+                    .and_then(|h| h.wait_main_timeout(Duration::from_secs(5)));
+                if let Some(status) = self.shutdown_status() {
+                    return Shown::Exit(status);
+                }
                 let described = reason.map_or_else(|| "unknown".to_owned(), |r| r.describe());
-                eprintln!("valk: main actor exited: {described}");
+                err_line(&format!("valk: main actor exited: {described}"));
                 Shown::Exit(1)
             }
             Some(shown) => shown,
@@ -183,8 +212,32 @@ impl Session {
         rx.recv().ok().flatten()
     }
 
-    /// Stops the runtime (every actor, even those still running).
-    pub fn finish(self) {
-        self.handle.shutdown();
+    /// Stops the runtime (every actor, even those still running), waiting
+    /// at most [`SHUTDOWN_GRACE`] for its workers: a worker busy in a long
+    /// builtin is left to die with the process.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        let (stopped, wait) = mpsc::channel();
+        let stopper = std::thread::Builder::new()
+            .name("valk-shutdown".into())
+            .spawn(move || {
+                handle.shutdown();
+                let _ = stopped.send(());
+            });
+        if stopper.is_ok() {
+            let _ = wait.recv_timeout(SHUTDOWN_GRACE);
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -10,6 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::output::{err_line, out_line, program_output_closed, OutputError, CLOSED_PIPE_STATUS};
 use super::session::{Reply, Session, Step};
 
 /// Test counts, per file and in total.
@@ -37,8 +38,10 @@ impl Counts {
     }
 }
 
-/// Run every test file under `paths`; returns the exit status.
-pub fn run(paths: &[PathBuf]) -> i32 {
+/// Run every test file under `paths` on `schedulers` threads (0: one per
+/// core); returns the exit status. A closed output (`valk test | head -1`)
+/// stops the run quietly with status 141.
+pub fn run(paths: &[PathBuf], schedulers: usize) -> i32 {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -48,20 +51,28 @@ pub fn run(paths: &[PathBuf]) -> i32 {
     let mut files = Vec::new();
     for path in paths {
         if let Err(message) = collect_test_files(path, &mut files) {
-            eprintln!("valk: {message}");
+            err_line(&format!("valk: {message}"));
             return 1;
         }
     }
     if files.is_empty() {
-        eprintln!("valk: no test files (test_*.valk or *_test.valk) found");
+        err_line("valk: no test files (test_*.valk or *_test.valk) found");
         return 1;
     }
     let mut total = Counts::default();
     for file in &files {
-        total.add(run_file(file));
+        match run_file(file, schedulers) {
+            Ok(counts) => total.add(counts),
+            Err(e) => return e.report(),
+        }
+        if program_output_closed() {
+            return CLOSED_PIPE_STATUS;
+        }
     }
-    println!("{}", total.summary());
-    i32::from(total.failed > 0)
+    match out_line(&total.summary()) {
+        Ok(()) => i32::from(total.failed > 0),
+        Err(e) => e.report(),
+    }
 }
 
 /// Files are taken as given; directories are searched recursively for test
@@ -80,7 +91,8 @@ fn collect_test_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Strin
             .map_err(|e| format!("cannot read {}: {}", dir.display(), super::io_reason(&e)))?;
         for entry in entries.flatten() {
             let entry_path = entry.path();
-            if entry_path.is_dir() {
+            // Not through symbolic links: a link to `.` would loop forever.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 pending.push(entry_path);
             } else if is_test_file_name(&entry_path) {
                 found.push(entry_path);
@@ -103,21 +115,22 @@ fn is_test_file_name(path: &Path) -> bool {
     stem.starts_with("test_") || stem.ends_with("_test")
 }
 
-fn run_file(file: &Path) -> Counts {
+/// Runs one test file; `Err` when the output could not be written.
+fn run_file(file: &Path, schedulers: usize) -> Result<Counts, OutputError> {
     let name = file.display().to_string();
-    let failed_to_load = |message: &str| {
-        println!("FAIL {message}");
-        Counts {
+    let failed_to_load = |message: &str| -> Result<Counts, OutputError> {
+        out_line(&format!("FAIL {message}"))?;
+        Ok(Counts {
             failed: 1,
             ..Counts::default()
-        }
+        })
     };
     let source = match super::read_source(file) {
         Ok(source) => source,
         Err(message) => return failed_to_load(&message),
     };
     // One runtime per file: a test file gets fresh globals.
-    let session = match Session::new(0) {
+    let session = match Session::new(schedulers) {
         Ok(session) => session,
         Err(message) => return failed_to_load(&message),
     };
@@ -130,18 +143,18 @@ fn run_file(file: &Path) -> Counts {
             // Tests registered after the file's last (test/run), or in a file
             // that never calls it.
             match session.eval_line("(test/run)", &name) {
-                Reply::Error(error) => counts.add(failed_to_load(&error.located)),
+                Reply::Error(error) => counts.add(failed_to_load(&error.located)?),
                 Reply::Exit(status) if status != 0 => counts.add(failed_to_load(&format!(
                     "{name}: exited with status {status}"
-                ))),
+                ))?),
                 _ => {}
             }
         }
-        Step::Failed(error) => counts.add(failed_to_load(&error.located)),
+        Step::Failed(error) => counts.add(failed_to_load(&error.located)?),
         Step::Exit(0) => {}
         Step::Exit(status) => counts.add(failed_to_load(&format!(
             "{name}: exited with status {status}"
-        ))),
+        ))?),
     }
     if let Some((passed, failed, skipped)) = session.test_counts() {
         counts.add(Counts {
@@ -151,7 +164,7 @@ fn run_file(file: &Path) -> Counts {
         });
     }
     session.finish();
-    counts
+    Ok(counts)
 }
 
 #[cfg(test)]

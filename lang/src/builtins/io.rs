@@ -10,6 +10,8 @@
 //! nothing.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use valk_heap::Value;
 
@@ -62,6 +64,16 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
 ];
 
+/// Set when a write failed because the reader of the output went away.
+static OUTPUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// See [`super::system::output_closed`].
+pub(crate) fn output_closed() -> bool {
+    OUTPUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Writes `text` to the interpreter's output. A failed write (a closed pipe,
+/// a full disk) is an error in the writing actor, never a panic.
 fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
     let written = cx
         .out
@@ -69,11 +81,16 @@ fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
         .and_then(|()| cx.out.flush());
     match written {
         Ok(()) => Ok(Value::EMPTY_S),
-        Err(e) => Err(cx.error(format!(
-            "`{}`: cannot write the output: {}",
-            cx.builtin_name(),
-            io_reason(&e)
-        ))),
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                OUTPUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+            Err(cx.error(format!(
+                "`{}`: cannot write the output: {}",
+                cx.builtin_name(),
+                io_reason(&e)
+            )))
+        }
     }
 }
 
@@ -158,16 +175,46 @@ fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
     Ok(out)
 }
 
+/// The most bytes `read-file` reads: a bigger file is an error rather than
+/// an out-of-memory abort.
+pub const MAX_READ_BYTES: u64 = 256 << 20;
+
 fn read_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?.to_owned();
-    match std::fs::read_to_string(&path) {
+    match read_regular_file(std::path::Path::new(&path), MAX_READ_BYTES) {
         Ok(text) => cx.string(&text),
-        Err(e) => Err(cx.error(format!(
-            "`{}`: cannot read {path:?}: {}",
+        Err(reason) => Err(cx.error(format!(
+            "`{}`: cannot read {path:?}: {reason}",
             cx.builtin_name(),
-            io_reason(&e)
         ))),
     }
+}
+
+/// The text of a regular file of at most `max` bytes, or a short reason.
+/// A FIFO or device is refused before it is opened (opening a FIFO blocks
+/// until a writer comes; `/dev/zero` never ends), and a file that grows past
+/// `max` while it is read is refused too.
+pub fn read_regular_file(path: &std::path::Path, max: u64) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, socket or device)".into());
+    }
+    let too_big = || format!("bigger than the {} MB limit", max >> 20);
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into())
 }
 
 fn write_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -228,7 +275,59 @@ fn io_reason(e: &std::io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::io_reason;
+    use super::{io_reason, output_closed, read_regular_file};
+    use crate::Interp;
+
+    /// A writer whose reader has gone away.
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_an_error_value_and_a_closed_pipe_is_remembered() {
+        let mut it = Interp::new();
+        it.set_output(Box::new(ClosedPipe));
+        for src in ["(print 1)", "(println \"%d\" 1)", "(printf \"x\")"] {
+            let err = it.eval_source(src, "t.valk").unwrap_err();
+            assert!(
+                err.message
+                    .ends_with("cannot write the output: broken pipe"),
+                "{src}: {err}"
+            );
+        }
+        let caught = it
+            .eval_source("(error-message (try {print 1} {\\ {e} {e}}))", "t.valk")
+            .unwrap();
+        assert_eq!(
+            it.repr(caught),
+            "\"`print`: cannot write the output: broken pipe\""
+        );
+        assert!(output_closed());
+    }
+
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let reason = read_regular_file(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(reason.starts_with("not a regular file"), "{reason}");
+        let dir = std::env::temp_dir().join(format!("valk-io-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ten.txt");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(read_regular_file(&file, 10).unwrap(), "0123456789");
+        let reason = read_regular_file(&file, 9).unwrap_err();
+        assert!(reason.starts_with("bigger than"), "{reason}");
+        assert!(read_regular_file(&dir, 10)
+            .unwrap_err()
+            .contains("directory"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn io_reasons_are_short_phrases() {

@@ -1,7 +1,8 @@
 //! `(match value {pattern body...} ...)` compiled to tests and jumps.
 //!
 //! Patterns: a number, string or keyword matches an equal value; `_` matches
-//! anything; a symbol binds; `^name` matches the current value of `name`; a
+//! anything; a symbol binds; `^name` matches the current value of `name`
+//! (an unbound `name` is the unbound-symbol error, not a mismatch); a
 //! Q-expression matches a list of the same length element-wise, with
 //! `& rest` binding the remaining tail. The body (the clause's remaining
 //! items, run as one S-expression) sees the bindings in a new scope.
@@ -52,6 +53,10 @@ impl Compiler<'_> {
                 if let Some(name) = Self::pinned_name(*s) {
                     let r = self.alloc_pinned(p.span)?;
                     self.symbol(name, r, p.span);
+                    // An unbound name reads as the unbound-symbol error:
+                    // raise it (as `match` does for its subject) rather
+                    // than compare it, which would silently never match.
+                    self.check_error(r, p.span);
                     return self.test_equal(src, r, fail, p.span);
                 }
                 let r = self.alloc_pinned(p.span)?;
@@ -141,5 +146,42 @@ impl Compiler<'_> {
         );
         self.switch_to(ok);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Interp;
+
+    fn ev(it: &mut Interp, src: &str) -> String {
+        match it.eval_source(src, "t.valk") {
+            Ok(v) => it.repr(v),
+            Err(e) => format!("ERR {}", e.message),
+        }
+    }
+
+    #[test]
+    fn pinning_an_unbound_name_is_the_unbound_symbol_error() {
+        let mut it = Interp::new();
+        assert_eq!(
+            ev(&mut it, "(match 1 {^undefined :m} {x x})"),
+            "ERR unbound symbol `undefined`"
+        );
+        assert_eq!(
+            ev(&mut it, "(match {1 2} {{1 ^nope} :m} {_ :other})"),
+            "ERR unbound symbol `nope`"
+        );
+        assert_eq!(
+            ev(&mut it, "(do (def {one} 1) (match 1 {^one :pinned} {x x}))"),
+            ":pinned"
+        );
+        assert_eq!(ev(&mut it, "(match 2 {^one :pinned} {x x})"), "2");
+        assert_eq!(
+            ev(
+                &mut it,
+                "(try {match 1 {^undefined :m}} {\\ {e} {error-message e}})"
+            ),
+            "\"unbound symbol `undefined`\""
+        );
     }
 }
