@@ -61,6 +61,11 @@ pub fn exit_status(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<i32, Failure> {
     if v.as_keyword() == Some(valk_heap::symbol::intern("normal")) {
         return Ok(0);
     }
+    status_arg(cx, args)
+}
+
+/// The first argument as a status in [`STATUS_RANGE`].
+fn status_arg(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<i32, Failure> {
     let n = cx.int_arg(args, 0)?;
     match i32::try_from(n) {
         Ok(status) if STATUS_RANGE.contains(&n) => Ok(status),
@@ -81,11 +86,7 @@ pub fn exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 /// The core `shutdown`: without actors, the same as `exit` with a status
 /// (the actor layer registers one that ends the program from any actor).
 pub fn shutdown(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let status = match args.first() {
-        Some(_) => shutdown_status(cx, args)?,
-        None => 0,
-    };
-    cx.exit_request = Some(status);
+    cx.exit_request = Some(shutdown_status(cx, args)?);
     Ok(Value::EMPTY_S)
 }
 
@@ -94,14 +95,7 @@ pub fn shutdown_status(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<i32, Failur
     if args.is_empty() {
         return Ok(0);
     }
-    let n = cx.int_arg(args, 0)?;
-    match i32::try_from(n) {
-        Ok(status) if STATUS_RANGE.contains(&n) => Ok(status),
-        _ => Err(cx.error(format!(
-            "`{}`: status {n} is outside 0..255",
-            cx.builtin_name()
-        ))),
-    }
+    status_arg(cx, args)
 }
 
 pub use super::io::{read_regular_file, MAX_READ_BYTES};
