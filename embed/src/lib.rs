@@ -98,10 +98,20 @@ impl Builder {
         self
     }
 
-    /// Most bytes each actor's heap may hold; an actor that needs more ends
-    /// with `{:heap-limit bytes}` (default: no limit).
+    /// Most bytes each actor's heap may hold, messages queued to it and not
+    /// yet received included; an actor that needs more ends with
+    /// `{:heap-limit bytes}` (default: no limit).
     pub fn max_heap(mut self, bytes: usize) -> Builder {
         self.options.max_heap = Some(bytes);
+        self
+    }
+
+    /// The memory ceiling of the whole runtime (default: 80% of physical
+    /// memory, or of the cgroup's limit). Past it the actor holding the
+    /// most memory is killed with `{:heap-limit bytes}` and a line is
+    /// written to stderr, instead of the process dying in the allocator.
+    pub fn max_memory(mut self, bytes: usize) -> Builder {
+        self.options.max_memory = Some(bytes);
         self
     }
 
@@ -230,7 +240,9 @@ impl Runtime {
         let v = msg
             .to_value(&mut heap)
             .map_err(|e| Error::BadArgument(e.to_string()))?;
-        let frag = heap.copy_to_fragment(v);
+        let frag = heap
+            .try_copy_to_fragment(v)
+            .map_err(|e| Error::BadArgument(e.to_string()))?;
         self.handle.send(to, Message::Fragment(frag));
         Ok(())
     }
@@ -247,13 +259,18 @@ impl Runtime {
         let mut heap = Heap::new();
         // A global is a shared value (or an immediate): the fragment
         // carries a reference count, not a copy.
-        let f = heap.copy_to_fragment(f);
+        let f = heap
+            .try_copy_to_fragment(f)
+            .map_err(|e| Error::BadArgument(e.to_string()))?;
         let mut frags = Vec::with_capacity(args.len());
         for a in args {
             let v = a
                 .to_value(&mut heap)
                 .map_err(|e| Error::BadArgument(e.to_string()))?;
-            frags.push(heap.copy_to_fragment(v));
+            frags.push(
+                heap.try_copy_to_fragment(v)
+                    .map_err(|e| Error::BadArgument(e.to_string()))?,
+            );
         }
         if self.handle.runtime().is_shut_down() {
             return Err(Error::Stopped);

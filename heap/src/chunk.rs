@@ -4,10 +4,11 @@
 
 use core::cell::Cell;
 use core::ptr::NonNull;
-use std::alloc::{self, Layout};
+use std::alloc::Layout;
 
 use valk_sync::statics::{Mutex, MutexGuard, OnceLock};
 
+use crate::memory;
 use crate::reaper::{reap, Reaper};
 
 /// Bytes per word.
@@ -35,7 +36,7 @@ const POOL_CLASSES: usize = 6; // 64 KiB, 128 KiB, ..., 2 MiB
 const POOL_MAX_BYTES: usize = 64 << 20;
 
 /// Raw chunk memory waiting for reuse, by size class. Each entry is an
-/// allocation made by `Chunk::new` with the layout of its class.
+/// allocation made by `Chunk::try_new` with the layout of its class.
 struct Pool {
     classes: [Vec<NonNull<u64>>; POOL_CLASSES],
     bytes: usize,
@@ -115,11 +116,13 @@ pub fn trim_chunk_pool() -> usize {
         )
     };
     for (class, chunks) in classes.into_iter().enumerate() {
-        let layout = Chunk::layout(POOL_MIN_WORDS << class);
+        let Some(layout) = Chunk::layout(POOL_MIN_WORDS << class) else {
+            continue;
+        };
         for p in chunks {
             // SAFETY: pooled pointers are live allocations of their class's
             // size made with this layout, owned by nobody else now.
-            unsafe { alloc::dealloc(p.as_ptr() as *mut u8, layout) };
+            unsafe { memory::dealloc(p, layout) };
         }
     }
     bytes + buffers
@@ -142,7 +145,8 @@ struct MsgCache {
 
 impl MsgCache {
     fn layout() -> Layout {
-        Chunk::layout(MSG_WORDS)
+        // 256 bytes, aligned to words: always a valid layout.
+        Layout::new::<[u64; MSG_WORDS]>()
     }
 
     #[inline]
@@ -175,7 +179,7 @@ impl MsgCache {
         while let Some(p) = self.pop() {
             // SAFETY: cached buffers were allocated with this layout and are
             // owned by nobody else once popped.
-            unsafe { alloc::dealloc(p.as_ptr() as *mut u8, Self::layout()) };
+            unsafe { memory::dealloc(p, Self::layout()) };
         }
         n * MSG_WORDS * WORD
     }
@@ -206,23 +210,19 @@ pub(crate) struct MsgBuf(NonNull<u64>);
 unsafe impl Send for MsgBuf {}
 
 impl MsgBuf {
+    /// A buffer, or `None` if the system allocator (or the hard memory
+    /// limit) refuses one.
     #[inline]
-    pub(crate) fn new() -> MsgBuf {
+    pub(crate) fn try_new() -> Option<MsgBuf> {
         if let Ok(Some(p)) = MSG_CACHE.try_with(MsgCache::pop) {
-            return MsgBuf(p);
+            return Some(MsgBuf(p));
         }
         MsgBuf::alloc()
     }
 
     #[cold]
-    fn alloc() -> MsgBuf {
-        let layout = MsgCache::layout();
-        // SAFETY: the layout has non-zero size.
-        let p = unsafe { alloc::alloc(layout) } as *mut u64;
-        match NonNull::new(p) {
-            Some(p) => MsgBuf(p),
-            None => alloc::handle_alloc_error(layout),
-        }
+    fn alloc() -> Option<MsgBuf> {
+        memory::alloc(MsgCache::layout()).map(MsgBuf)
     }
 
     #[inline]
@@ -252,7 +252,7 @@ impl Drop for MsgBuf {
         if !matches!(MSG_CACHE.try_with(|c| c.push(p)), Ok(true)) {
             // SAFETY: allocated with this layout (by `alloc`, or as a chunk
             // of `MSG_WORDS` words), owned by us and freed once, here.
-            unsafe { alloc::dealloc(p.as_ptr() as *mut u8, MsgCache::layout()) };
+            unsafe { memory::dealloc(p, MsgCache::layout()) };
         }
     }
 }
@@ -283,47 +283,42 @@ pub(crate) struct Chunk {
 unsafe impl Send for Chunk {}
 
 impl Chunk {
-    /// A fresh, uninitialised chunk of `words` words (at least one).
-    pub(crate) fn new(words: usize) -> Chunk {
+    /// A fresh, uninitialised chunk of `words` words (at least one), or
+    /// `None` if the system allocator (or the hard memory limit) refuses it.
+    /// Every chunk an actor's own growth asks for comes from here.
+    pub(crate) fn try_new(words: usize) -> Option<Chunk> {
         let words = words.max(1);
         if let Some(class) = pool_class(words) {
             let mut p = pool();
             if let Some(start) = p.classes[class].pop() {
                 p.bytes -= words * WORD;
-                return Chunk {
+                return Some(Chunk {
                     start,
                     words,
                     used: 0,
-                };
+                });
             }
         }
-        let layout = Self::layout(words);
-        // SAFETY: the layout has non-zero size (words >= 1).
-        let p = unsafe { alloc::alloc(layout) } as *mut u64;
-        let Some(start) = NonNull::new(p) else {
-            alloc::handle_alloc_error(layout)
-        };
+        let start = memory::alloc(Self::layout(words)?)?;
         if words == POOL_WORDS {
-            advise_huge_pages(p, layout.size());
+            advise_huge_pages(start.as_ptr(), words * WORD);
         }
-        Chunk {
+        Some(Chunk {
             start,
             words,
             used: 0,
-        }
+        })
     }
 
-    fn layout(words: usize) -> Layout {
+    /// The layout of a chunk of `words` words; `None` for a size no
+    /// allocator could meet.
+    fn layout(words: usize) -> Option<Layout> {
         if words == POOL_WORDS {
             if let Ok(l) = Layout::from_size_align(POOL_WORDS * WORD, POOL_ALIGN) {
-                return l;
+                return Some(l);
             }
         }
-        match Layout::array::<u64>(words) {
-            Ok(l) => l,
-            // A request this large cannot be met by any allocator.
-            Err(_) => alloc::handle_alloc_error(Layout::new::<u64>()),
-        }
+        Layout::array::<u64>(words).ok()
     }
 
     #[inline]
@@ -370,9 +365,13 @@ impl Drop for Chunk {
                 return;
             }
         }
-        // SAFETY: `start` came from `alloc`/`realloc` with exactly this layout
+        // A live chunk's size had a layout when it was made.
+        let Some(layout) = Self::layout(self.words) else {
+            return;
+        };
+        // SAFETY: `start` came from `memory::alloc` with exactly this layout
         // and is freed once, here.
-        unsafe { alloc::dealloc(self.start.as_ptr() as *mut u8, Self::layout(self.words)) }
+        unsafe { memory::dealloc(self.start, layout) }
     }
 }
 
@@ -595,13 +594,13 @@ mod tests {
     fn bump_fills_a_chunk_then_refuses() {
         let mut s = Space::new();
         assert!(s.try_bump(1).is_none());
-        s.start_chunk(Chunk::new(4));
+        s.start_chunk(Chunk::try_new(4).unwrap());
         let a = s.try_bump(3).unwrap();
         assert!(s.try_bump(2).is_none());
         let b = s.try_bump(1).unwrap();
         assert_eq!(b as usize - a as usize, 24);
         assert_eq!(s.used_bytes(), 32);
-        s.start_chunk(Chunk::new(8));
+        s.start_chunk(Chunk::try_new(8).unwrap());
         assert_eq!(s.used_bytes(), 32);
         assert_eq!(s.capacity_bytes(), 96);
     }

@@ -292,29 +292,42 @@ impl SmallCopy {
 impl Heap {
     /// Deep-copy `v` into a message. Preserves sharing inside the term and
     /// passes shared-heap objects by count. `v` and this heap are unchanged.
+    ///
+    /// Fails, having changed nothing, if the system refuses memory for the
+    /// copy: the sender then dies with `{:heap-limit bytes}`.
     #[inline]
-    pub fn copy_to_fragment(&mut self, v: Value) -> Fragment {
+    pub fn try_copy_to_fragment(&mut self, v: Value) -> Result<Fragment, HeapError> {
         if !v.is_ptr() {
             // Numbers, keywords, symbols: most replies copy nothing.
-            return Fragment::immediate(v);
+            return Ok(Fragment::immediate(v));
         }
         self.copy_ptr_to_fragment(v)
     }
 
+    /// [`Heap::try_copy_to_fragment`] for callers that cannot take an
+    /// error (messages the runtime builds itself, a few words each): a
+    /// refused allocation is the allocation error handler's.
+    pub fn copy_to_fragment(&mut self, v: Value) -> Fragment {
+        match self.try_copy_to_fragment(v) {
+            Ok(f) => f,
+            Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; MSG_WORDS]>()),
+        }
+    }
+
     /// `copy_to_fragment` of a pointer.
     #[inline(never)]
-    fn copy_ptr_to_fragment(&mut self, v: Value) -> Fragment {
+    fn copy_ptr_to_fragment(&mut self, v: Value) -> Result<Fragment, HeapError> {
         let Some(p) = v.ptr() else {
-            return Fragment::immediate(v);
+            return Ok(Fragment::immediate(v));
         };
         if !v.is_local() {
             // SAFETY: the source heap keeps `p` alive; the fragment takes
             // its own count.
             unsafe { shared::retain(p) };
-            return Fragment {
+            return Ok(Fragment {
                 root: v,
                 body: Body::Shared,
-            };
+            });
         }
         // SAFETY: value contract: a live object of this heap.
         if object::object_words(unsafe { *p }) > MSG_WORDS {
@@ -325,8 +338,10 @@ impl Heap {
 
     /// `copy_to_fragment` of a term whose root fits in a message buffer.
     #[inline(always)]
-    fn copy_small(&mut self, v: Value) -> Fragment {
-        let buf = MsgBuf::new();
+    fn copy_small(&mut self, v: Value) -> Result<Fragment, HeapError> {
+        let Some(buf) = MsgBuf::try_new() else {
+            return Err(self.out_of_memory(MSG_WORDS));
+        };
         let mut s = SmallCopy {
             base: buf.start(),
             top: 0,
@@ -358,14 +373,14 @@ impl Heap {
             // SAFETY: restoring the header the copy overwrote; `p` is live.
             unsafe { p.write(h) };
         }
-        Fragment {
+        Ok(Fragment {
             root,
             body: Body::Small {
                 buf,
                 used: s.top as u32,
                 shared: (MSG_WORDS - s.end) as u32,
             },
-        }
+        })
     }
 
     /// The term did not fit in its buffer: field `field` of the copy at
@@ -380,7 +395,7 @@ impl Heap {
         root: Value,
         scan: usize,
         field: usize,
-    ) -> Fragment {
+    ) -> Result<Fragment, HeapError> {
         // SAFETY: the buffer's last `MSG_WORDS - end` words hold the
         // addresses of the shared objects counted so far.
         let shared_refs = unsafe { small_shared(&buf, (MSG_WORDS - s.end) as u32) }.collect();
@@ -403,8 +418,9 @@ impl Heap {
         mut log: HeaderLog,
         mut shared_refs: Vec<*const u64>,
         pending: Option<(*mut u64, usize, usize)>,
-    ) -> Fragment {
+    ) -> Result<Fragment, HeapError> {
         let mut large = Vec::new();
+        let failed;
         {
             let (first, max) = (FRAGMENT_FIRST_WORDS, NURSERY_MAX_WORDS);
             let mut c = match pending {
@@ -427,20 +443,35 @@ impl Heap {
                 }
             };
             c.drain(|c, f| visit(c, &mut log, &mut shared_refs, f));
+            failed = c.failed();
         }
         for (p, h) in log {
             // SAFETY: restoring the header the copy overwrote; `p` is live.
             unsafe { p.write(h) };
         }
+        if failed {
+            // Out of memory half-way: the copies are incomplete (some fields
+            // still hold source values), so the chunks go back as raw memory
+            // and the counts taken so far are given back.
+            for p in shared_refs {
+                // SAFETY: the copy took one count per entry.
+                unsafe { shared::release(p) };
+            }
+            let held = space.capacity_bytes() + large.iter().map(Chunk::bytes).sum::<usize>();
+            return Err(HeapError::OutOfMemory {
+                requested: held,
+                in_use: self.in_use,
+            });
+        }
         space.seal();
-        Fragment {
+        Ok(Fragment {
             root,
             body: Body::Big(Box::new(Big {
                 chunks: core::mem::take(&mut space.chunks),
                 large,
                 shared: shared_refs,
             })),
-        }
+        })
     }
 
     /// Take a message into this heap. Fails (and drops the message) if its

@@ -15,7 +15,9 @@
 //! the shared pointers it met: counts on shared objects no longer reached are
 //! released.
 
-use crate::chunk::{self, Chunk, Space, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD};
+use crate::chunk::{
+    self, Chunk, Space, LARGE_WORDS, NURSERY_FIRST_WORDS, OLD_FIRST_WORDS, OLD_MAX_WORDS, WORD,
+};
 use crate::copy::Copier;
 use crate::heap::{nursery_budget_for, Heap, MIN_MAJOR_HEADROOM};
 use crate::object::{self, flag};
@@ -24,13 +26,59 @@ use crate::shared::{self, PtrSet};
 use crate::value::Value;
 use std::time::Instant;
 
-/// Minor: copy young objects; note shared ones in `owned`.
-#[inline(always)]
-/// A copier into old space, where both collections put what survives.
-fn promoting_copier<'a>(old: &'a mut Space, large: &'a mut Vec<Chunk>, first: usize) -> Copier<'a> {
-    Copier::new(old, large, false, first, OLD_MAX_WORDS)
+/// A copier into old space, where both collections put what survives,
+/// taking its chunks from `reserve` first.
+fn promoting_copier<'a>(
+    old: &'a mut Space,
+    large: &'a mut Vec<Chunk>,
+    first: usize,
+    reserve: (Vec<Chunk>, Vec<Chunk>),
+) -> Copier<'a> {
+    Copier::new(old, large, false, first, OLD_MAX_WORDS).with_reserve(reserve)
 }
 
+/// The to-space a collection may need, allocated before it starts: a copy
+/// cannot stop half-way (objects already forwarded, roots half rewritten),
+/// so a collection either has all the memory its survivors could take or
+/// does not start. Survivors of ordinary objects take at most `normal`
+/// bytes, plus, per chunk, the tail left when the next object does not fit
+/// (under `LARGE_WORDS`); each large object takes a chunk of its size.
+/// `None` if the system refuses any of it (what was taken goes back).
+fn reserve_to_space(
+    normal: usize,
+    large_words: impl Iterator<Item = usize>,
+) -> Option<(Vec<Chunk>, Vec<Chunk>)> {
+    let words = normal.div_ceil(WORD);
+    let mut chunks = Vec::new();
+    if words > OLD_MAX_WORDS {
+        let per_chunk = OLD_MAX_WORDS - LARGE_WORDS;
+        for _ in 0..words.div_ceil(per_chunk) {
+            chunks.push(Chunk::try_new(OLD_MAX_WORDS)?);
+        }
+    } else if words > 0 {
+        chunks.push(Chunk::try_new(first_chunk_words(normal).max(words))?);
+    }
+    let large = large_words
+        .map(Chunk::try_new)
+        .collect::<Option<Vec<Chunk>>>()?;
+    Some((chunks, large))
+}
+
+/// Object words of the large objects in `large` that `pick` selects by
+/// header.
+fn large_objects(large: &[Chunk], pick: impl Fn(u64) -> bool) -> Vec<usize> {
+    large
+        .iter()
+        .filter_map(|c| {
+            // SAFETY: a large chunk holds one object at its start.
+            let h = unsafe { *c.start() };
+            pick(h).then(|| object::object_words(h))
+        })
+        .collect()
+}
+
+/// Minor: copy young objects; note shared ones in `owned`.
+#[inline(always)]
 fn minor_visit(c: &mut Copier<'_>, owned: &mut PtrSet, v: &mut Value) {
     let Some(p) = v.ptr() else { return };
     if v.is_local() {
@@ -86,16 +134,27 @@ fn first_chunk_words(bytes: usize) -> usize {
 
 impl Heap {
     /// Copy the live young objects to old space. Updates every root.
+    ///
+    /// If the memory the survivors could need cannot be had, nothing is
+    /// collected and the heap refuses every later allocation (see
+    /// [`Heap::starve`]): the owner dies with `{:heap-limit bytes}` at its
+    /// next allocation instead of the process at the allocator.
     pub fn minor_gc(&mut self, roots: &mut dyn Roots) {
         let t0 = Instant::now();
         let large_before = self.large.len();
         // Survivors fit in what the nursery holds: size the first old chunk
         // for that instead of ramping up from a small one.
-        let first = first_chunk_words(self.nursery.used_bytes());
+        let used = self.nursery.used_bytes();
+        let first = first_chunk_words(used);
+        let young_large = large_objects(&self.large, |h| h & flag::YOUNG != 0);
+        let Some(reserve) = reserve_to_space(used, young_large.into_iter()) else {
+            return self.starve();
+        };
+        let left;
         {
             let owned = &mut self.owned;
             let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
-            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first);
+            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first, reserve);
             roots.visit_roots(&mut |v| minor_visit(&mut c, owned, v));
             for &o in &tenured.remembered {
                 // SAFETY: remembered objects are live old objects (old
@@ -110,7 +169,14 @@ impl Heap {
                 }
             }
             c.drain(|c, v| minor_visit(c, owned, v));
+            // The reserve covers every survivor: a copy that still ran
+            // out would leave the heap half-forwarded.
+            if c.failed() {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; OLD_MAX_WORDS]>());
+            }
+            left = c.take_reserve();
         }
+        chunk::free_chunks(left);
         self.tenured().remembered.clear();
         // Young large objects were copied (forwarded) or are garbage (still
         // YOUNG): either way their chunks go.
@@ -129,18 +195,35 @@ impl Heap {
 
     /// Copy every live private object into fresh, compact old space and
     /// release the shared objects this heap no longer reaches.
+    ///
+    /// Like [`Heap::minor_gc`], collects nothing (and starves the heap) if
+    /// the to-space cannot be had.
     pub fn major_gc(&mut self, roots: &mut dyn Roots) {
         let t0 = Instant::now();
+        let old_used = self.tenured.as_ref().map_or(0, |t| t.old.used_bytes());
+        let used = old_used + self.nursery.used_bytes();
+        let all_large = large_objects(&self.large, |_| true);
+        let Some(reserve) = reserve_to_space(used, all_large.into_iter()) else {
+            return self.starve();
+        };
         let from_old = core::mem::take(&mut self.tenured().old);
         let from_large = core::mem::take(&mut self.large);
         let mut reached = PtrSet::default();
-        let first = first_chunk_words(from_old.used_bytes() + self.nursery.used_bytes());
+        let first = first_chunk_words(used);
+        let left;
         {
             let tenured = &mut **self.tenured.get_or_insert_with(Box::default);
-            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first);
+            let mut c = promoting_copier(&mut tenured.old, &mut self.large, first, reserve);
             roots.visit_roots(&mut |v| major_visit(&mut c, &mut reached, v));
             c.drain(|c, v| major_visit(c, &mut reached, v));
+            // The reserve covers every survivor: a copy that still ran
+            // out would leave the heap half-forwarded.
+            if c.failed() {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; OLD_MAX_WORDS]>());
+            }
+            left = c.take_reserve();
         }
+        chunk::free_chunks(left);
         // Remembered objects were all in from-space.
         self.tenured().remembered.clear();
         let mut from = from_large;
@@ -169,6 +252,15 @@ impl Heap {
         if self.live_after > self.old_threshold {
             self.major_gc(roots);
         }
+    }
+
+    /// A collection could not get its to-space: lower the limit to what the
+    /// heap holds now, so that its next allocation that needs a chunk fails
+    /// with `HeapError::Limit` and the owner ends, while every value it holds
+    /// stays valid.
+    fn starve(&mut self) {
+        self.limit = self.limit.min(self.in_use);
+        self.gc_wanted = false;
     }
 
     /// Common end of both collections: reset the nursery, recount, time.

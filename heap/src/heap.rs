@@ -167,6 +167,14 @@ impl Heap {
         }
     }
 
+    /// The error for a refused system allocation of `words` words.
+    pub(crate) fn out_of_memory(&self, words: usize) -> HeapError {
+        HeapError::OutOfMemory {
+            requested: words.saturating_mul(WORD),
+            in_use: self.in_use,
+        }
+    }
+
     /// Account for `bytes` of new young memory.
     pub(crate) fn grew_young(&mut self, bytes: usize) {
         self.in_use += bytes;
@@ -218,7 +226,7 @@ impl Heap {
         }
         if words > LARGE_WORDS {
             self.check_limit(words * WORD)?;
-            let mut c = Chunk::new(words);
+            let mut c = Chunk::try_new(words).ok_or(self.out_of_memory(words))?;
             c.used = words;
             let p = c.start();
             self.large.push(c);
@@ -233,7 +241,15 @@ impl Heap {
             self.check_limit(words * WORD)?;
             want = (self.limit - self.in_use) / WORD;
         }
-        self.nursery.start_chunk(Chunk::new(want));
+        let chunk = match Chunk::try_new(want) {
+            Some(c) => c,
+            // Refused: try for just the object before giving up.
+            None => {
+                want = words;
+                Chunk::try_new(words).ok_or(self.out_of_memory(words))?
+            }
+        };
+        self.nursery.start_chunk(chunk);
         self.grew_young(want * WORD);
         match self.nursery.try_bump(words) {
             Some(p) => Ok(p),
@@ -292,7 +308,10 @@ impl Heap {
     /// shared heap, owned by this heap until it no longer reaches them.
     pub fn string(&mut self, s: &str) -> Result<Value, HeapError> {
         if s.len() >= LARGE_STRING {
-            let p = shared::alloc_string(s);
+            let p = shared::alloc_string(s).ok_or(HeapError::OutOfMemory {
+                requested: s.len(),
+                in_use: self.in_use,
+            })?;
             self.own_shared(p);
             return Ok(Value::shared_ptr(p));
         }
@@ -392,8 +411,14 @@ impl Heap {
     /// A shared box holding a shared deep copy of `v`. The heap owns one
     /// count on it; `to_shared` it (or send it) to hand it to others.
     pub fn make_box(&mut self, v: Value) -> Result<Value, HeapError> {
-        let inner = self.to_shared(v).into_owned();
-        let p = shared::alloc_shared(object::header(ObjKind::Box, 0, 1));
+        let inner = self.to_shared(v);
+        let p = shared::try_alloc_shared(object::header(ObjKind::Box, 0, 1)).ok_or(
+            HeapError::OutOfMemory {
+                requested: 3 * WORD,
+                in_use: self.in_use,
+            },
+        )?;
+        let inner = inner.into_owned();
         // SAFETY: a box has one payload word; the box takes over the count
         // `to_shared` gave us on `inner`.
         unsafe { p.add(1).write(inner.to_bits()) };

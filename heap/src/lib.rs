@@ -29,6 +29,7 @@ mod debug_checks;
 pub mod fragment;
 mod gc;
 pub mod heap;
+pub mod memory;
 pub mod object;
 mod read;
 mod reaper;

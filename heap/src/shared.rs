@@ -22,7 +22,10 @@ use crate::object::{self, flag, ErrorParts, ListKind, ObjKind};
 use crate::read::read_methods;
 use crate::value::Value;
 use core::hash::{BuildHasherDefault, Hasher};
+use core::ptr::NonNull;
 use std::alloc::{self, Layout};
+
+use crate::memory;
 use std::any::Any;
 use std::collections::HashSet;
 // The opaque payload's `Arc` is the embedder's object, not a protocol of
@@ -50,23 +53,17 @@ pub fn shared_stats() -> SharedStats {
     }
 }
 
-fn layout(payload_words: usize) -> Layout {
-    match Layout::array::<u64>(payload_words + 2) {
-        Ok(l) => l,
-        Err(_) => alloc::handle_alloc_error(Layout::new::<u64>()),
-    }
+fn layout(payload_words: usize) -> Option<Layout> {
+    Layout::array::<u64>(payload_words.checked_add(2)?).ok()
 }
 
 /// Allocate a shared object with count 0 and the given header; the payload
-/// is uninitialised. Returns the header address.
-pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
+/// is uninitialised. Returns the header address, or `None` if the system
+/// allocator (or the hard memory limit) refuses.
+pub(crate) fn try_alloc_shared(header: u64) -> Option<*mut u64> {
     let words = object::payload_words(header);
-    let layout = layout(words);
-    // SAFETY: the layout is at least two words, so non-zero.
-    let base = unsafe { alloc::alloc(layout) } as *mut u64;
-    if base.is_null() {
-        alloc::handle_alloc_error(layout);
-    }
+    let layout = layout(words)?;
+    let base = memory::alloc(layout)?.as_ptr();
     // SAFETY: `base` is a fresh allocation of `words + 2` words.
     unsafe {
         init_count(base);
@@ -74,7 +71,18 @@ pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
     }
     LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
     LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-    base.wrapping_add(1)
+    Some(base.wrapping_add(1))
+}
+
+/// [`try_alloc_shared`] where a refusal is the allocation error handler's:
+/// `to_shared` (whose callers cannot take an error yet) and opaque objects.
+pub(crate) fn alloc_shared(header: u64) -> *mut u64 {
+    match try_alloc_shared(header) {
+        Some(p) => p,
+        None => alloc::handle_alloc_error(
+            layout(object::payload_words(header)).unwrap_or(Layout::new::<u64>()),
+        ),
+    }
 }
 
 /// Writes a count of zero into the count word at `base`.
@@ -238,7 +246,10 @@ unsafe fn free(obj: *mut u64, h: u64) {
         // `SharedValue::opaque`; it is dropped exactly once, here.
         unsafe { core::ptr::drop_in_place(obj.add(1) as *mut Arc<dyn Any + Send + Sync>) };
     }
-    let layout = layout(object::payload_words(h));
+    // A live object's size had a layout when it was made.
+    let Some(layout) = layout(object::payload_words(h)) else {
+        return;
+    };
     LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
     LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
     #[cfg(valk_loom)]
@@ -249,15 +260,16 @@ unsafe fn free(obj: *mut u64, h: u64) {
         // Freeing writes the object's memory.
         model.memory.with_mut(|_| ());
     }
-    // SAFETY: the base (one word before the header) came from `alloc_shared`
-    // with this layout.
-    unsafe { alloc::dealloc(obj.sub(1) as *mut u8, layout) };
+    // SAFETY: the base (one word before the header) came from
+    // `memory::alloc` (in `try_alloc_shared`) with this layout.
+    unsafe { memory::dealloc(NonNull::new_unchecked(obj.sub(1)), layout) };
 }
 
-/// A shared string with count 0 (the caller takes the first reference).
-pub(crate) fn alloc_string(s: &str) -> *mut u64 {
+/// A shared string with count 0 (the caller takes the first reference);
+/// `None` if the memory is refused.
+pub(crate) fn alloc_string(s: &str) -> Option<*mut u64> {
     let words = object::str_payload_words(s.len());
-    let p = alloc_shared(object::header(ObjKind::Str, 0, words));
+    let p = try_alloc_shared(object::header(ObjKind::Str, 0, words))?;
     // SAFETY: the payload has `words` words: a length word and room for
     // `s.len()` bytes; we zero the last word first so padding is defined.
     unsafe {
@@ -265,7 +277,7 @@ pub(crate) fn alloc_string(s: &str) -> *mut u64 {
         p.add(1).write(s.len() as u64);
         core::ptr::copy_nonoverlapping(s.as_ptr(), p.add(2) as *mut u8, s.len());
     }
-    p
+    Some(p)
 }
 
 /// Deep-copy a private object graph into the shared heap, preserving

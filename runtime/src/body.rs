@@ -17,6 +17,9 @@ pub struct Body {
     /// that are shared-heap values or immediates (`(spawn idler)`) then take
     /// no heap chunk in the new actor at all.
     start: Option<Box<[Fragment]>>,
+    /// Bytes of the messages queued to it and not yet received, at the
+    /// start of its last slice (reported with its heap, see `heap_bytes`).
+    mailbox_bytes: usize,
 }
 
 impl Body {
@@ -30,6 +33,7 @@ impl Body {
         Body {
             interp,
             start: Some(start.into_boxed_slice()),
+            mailbox_bytes: 0,
         }
     }
 
@@ -58,6 +62,14 @@ impl Actor<ValkSystem> for Body {
                 return Step::Exit(r);
             }
         }
+        // Messages queued to the actor and not yet received count against
+        // its heap limit: an actor that lets its mailbox grow without bound
+        // dies like one that grows its heap (as Erlang's max_heap_size,
+        // which counts the message queue, kills the receiver).
+        self.mailbox_bytes = cx.mailbox_bytes();
+        if let Some(total) = self.over_limit() {
+            return Step::Exit(Reason::HeapLimit(total));
+        }
         // One budget: the scheduler's slice (`Config.reductions`), charged
         // with what the interpreter spent.
         let budget = cx.reductions_left().max(1);
@@ -74,8 +86,19 @@ impl Actor<ValkSystem> for Body {
         }
     }
 
+    /// Its heap and the messages it has not received yet: what the
+    /// memory governor compares between actors.
     fn heap_bytes(&self) -> usize {
-        self.interp.heap().bytes_in_use()
+        self.interp.heap().bytes_in_use() + self.mailbox_bytes
+    }
+}
+
+impl Body {
+    /// Heap and unreceived messages together, if they pass the heap limit.
+    fn over_limit(&self) -> Option<usize> {
+        let limit = self.interp.globals().heap_limit()?;
+        let total = self.interp.heap().bytes_in_use() + self.mailbox_bytes;
+        (total > limit).then_some(total)
     }
 }
 

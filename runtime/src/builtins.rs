@@ -169,11 +169,11 @@ fn do_spawn(
     opts: SpawnOpts,
 ) -> Result<(Pid, Option<MonitorRef>), Failure> {
     sched(cx)?;
-    let f = cx.heap.copy_to_fragment(args[0]);
+    let f = cx.heap.try_copy_to_fragment(args[0])?;
     let rest = args[1..]
         .iter()
-        .map(|&a| cx.heap.copy_to_fragment(a))
-        .collect();
+        .map(|&a| cx.heap.try_copy_to_fragment(a))
+        .collect::<Result<_, _>>()?;
     let body = Body::new(cx.globals.clone(), f, rest);
     Ok(sched(cx)?.spawn(body, opts))
 }
@@ -215,7 +215,7 @@ fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Some(pid_arg(cx, args, 0)?)
     };
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[1]);
+    let frag = cx.heap.try_copy_to_fragment(args[1])?;
     let copied = frag.byte_size();
     let frag = frag.into();
     let s = sched(cx)?;
@@ -340,7 +340,7 @@ fn send_after(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> 
     let delay = millis(cx, args, 0)?;
     let pid = pid_arg(cx, args, 1)?;
     sched(cx)?;
-    let frag = cx.heap.copy_to_fragment(args[2]).into();
+    let frag = cx.heap.try_copy_to_fragment(args[2])?.into();
     let t = sched(cx)?.send_after(delay, pid, frag);
     Ok(cx.heap.make_ref(t.to_u64())?)
 }

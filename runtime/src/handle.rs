@@ -13,6 +13,7 @@ use valk_sync::Mutex;
 use valk_lang::{BuiltinSet, Globals, HostFn, Interp, ValkError};
 use valk_scheduler::{Actor, Config, Pid, Runtime};
 
+use crate::memory::{Governed, Registration};
 use crate::session::Session;
 use crate::system::{Message, Reason, ValkSystem};
 
@@ -24,8 +25,16 @@ pub const MAX_SCHEDULERS: usize = 1024;
 pub struct Options {
     /// Worker threads (0: `$VALK_SCHEDULERS`, else one per core).
     pub schedulers: usize,
-    /// Most bytes each actor's heap may hold (`None`: no limit).
+    /// Most bytes each actor's heap may hold, messages queued to it and not
+    /// yet received included (`None`: no limit). Past it the actor ends
+    /// with `{:heap-limit bytes}`.
     pub max_heap: Option<usize>,
+    /// The memory ceiling of the whole runtime (`None`: the default,
+    /// [`crate::memory::default_max_memory`], 80% of physical memory).
+    /// Past it, the actor holding the most memory is killed with
+    /// `{:heap-limit bytes}` (logged to stderr) instead of the process
+    /// dying; see `docs/gc.md`.
+    pub max_memory: Option<usize>,
     /// Reductions per slice (0: the scheduler's default, 4,000).
     pub reductions: u32,
     /// The builtins (`None`: the core's and the actor layer's).
@@ -57,6 +66,22 @@ struct Inner {
     globals: Arc<Globals>,
     /// The session [`Handle::eval`]-style callers share, made on first use.
     shared_session: Mutex<Option<Arc<Session>>>,
+    /// The memory governor watches this runtime while this lives.
+    _memory: Option<Registration>,
+}
+
+impl Governed for Inner {
+    fn heaviest_actor(&self) -> Option<(Pid, usize)> {
+        self.rt.heaviest_actor()
+    }
+
+    fn kill_for_memory(&self, pid: Pid, bytes: usize) {
+        self.rt.exit_signal(pid, Reason::HeapLimit(bytes));
+    }
+
+    fn alive(&self, pid: Pid) -> bool {
+        self.rt.alive(pid)
+    }
 }
 
 impl Drop for Inner {
@@ -89,13 +114,19 @@ impl Handle {
             config.reductions = options.reductions;
         }
         let rt = Runtime::new(ValkSystem::new(), config);
-        Ok(Handle {
-            inner: Arc::new(Inner {
+        let ceiling = options
+            .max_memory
+            .unwrap_or_else(crate::memory::default_max_memory);
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak: Weak<dyn Governed> = weak.clone();
+            Inner {
                 rt,
                 globals,
                 shared_session: Mutex::new(None),
-            }),
-        })
+                _memory: Some(crate::memory::register(ceiling, weak)),
+            }
+        });
+        Ok(Handle { inner })
     }
 
     /// A handle that does not keep the runtime running.

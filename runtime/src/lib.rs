@@ -20,6 +20,7 @@ mod builtins;
 pub mod handle;
 #[allow(unsafe_code)]
 mod host;
+pub mod memory;
 mod program;
 pub mod session;
 pub mod system;

@@ -51,6 +51,14 @@ impl ExitReason for Reason {
     fn is_kill(&self) -> bool {
         matches!(self, Reason::Kill)
     }
+    fn out_of_memory(bytes: usize) -> Self {
+        Reason::HeapLimit(bytes)
+    }
+    /// Only the runtime makes `HeapLimit` (a Valk `{:heap-limit n}` value
+    /// is `Value`): the memory governor's kill cannot be trapped.
+    fn untrappable(&self) -> bool {
+        matches!(self, Reason::HeapLimit(_))
+    }
 }
 
 fn kw(name: &str) -> Value {
@@ -152,6 +160,16 @@ impl System for ValkSystem {
             return message(&[]);
         };
         heap.copy_to_fragment(v).into()
+    }
+
+    /// A message not yet adopted holds its fragment's memory; it counts
+    /// against the receiver's heap limit until a receive adopts it (its
+    /// slot in the queue counts until it leaves: the scheduler adds it).
+    fn message_bytes(msg: &Message) -> usize {
+        match msg {
+            Message::Fragment(f) => f.byte_size(),
+            Message::Adopted(_) => 0,
+        }
     }
 
     fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Message {

@@ -29,6 +29,17 @@ pub trait ExitReason: Clone + Send + 'static {
     fn is_normal(&self) -> bool;
     /// Is this `:kill`?
     fn is_kill(&self) -> bool;
+    /// The reason of an actor whose mailbox could not grow (the system
+    /// refused memory) while holding `bytes` (Valk: `{:heap-limit bytes}`).
+    fn out_of_memory(_bytes: usize) -> Self {
+        Self::killed()
+    }
+    /// Does an exit signal with this reason (not through a link) end the
+    /// actor even if it traps exits, with this reason? For reasons the
+    /// runtime itself sends (the memory governor's `{:heap-limit bytes}`).
+    fn untrappable(&self) -> bool {
+        false
+    }
 }
 
 /// The hosted language's types, plugged into the runtime.
@@ -41,6 +52,13 @@ pub trait System: Send + Sync + 'static {
     fn exit_message(&self, from: Pid, reason: &Self::Reason) -> Self::Msg;
     /// The message a monitoring actor receives: `{:DOWN mref from reason}`.
     fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Self::Reason) -> Self::Msg;
+    /// Bytes a queued message holds that count against its receiver's
+    /// memory until a receive is offered it ([`Cx::mailbox_bytes`]).
+    ///
+    /// [`Cx::mailbox_bytes`]: crate::Cx::mailbox_bytes
+    fn message_bytes(_msg: &Self::Msg) -> usize {
+        0
+    }
 }
 
 /// How a run of an actor ended.

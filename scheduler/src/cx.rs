@@ -279,6 +279,15 @@ impl<'a, S: System> Cx<'a, S> {
         st.mailbox.len() + cell.inbox.pending_messages()
     }
 
+    /// Bytes of the queued messages no receive has been offered yet
+    /// ([`System::message_bytes`](crate::System::message_bytes)): they
+    /// count against the actor's heap limit. Takes the inbox's new items
+    /// first.
+    pub fn mailbox_bytes(&mut self) -> usize {
+        self.take_incoming();
+        self.state().mailbox.bytes()
+    }
+
     // ----- reductions and suspension --------------------------------------
 
     /// Charges `n` reductions. Returns false when the slice's budget is spent

@@ -98,6 +98,7 @@ pub use api::{
     ActorInfo, ActorStatus, ExitReason, RegisterError, SpawnOpts, Step, System, WaitResult,
     DEFAULT_REDUCTIONS,
 };
+pub use mailbox::queued_message_bytes;
 pub use pid::{MonitorRef, Pid, TimerRef};
 
 #[cfg(not(valk_loom))]

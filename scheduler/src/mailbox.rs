@@ -27,6 +27,9 @@
 
 use std::collections::VecDeque;
 
+use core::sync::atomic::Ordering::Relaxed as StaticRelaxed;
+use valk_sync::statics::AtomicUsize as StaticUsize;
+
 use crate::sync::{
     AtomicBool, Mutex,
     Ordering::{Acquire, Relaxed, Release},
@@ -113,6 +116,11 @@ impl<T, B> Inbox<T, B> {
             _ if inner.key != key => Push::Rejected(item),
             RunState::Exited => Push::Rejected(item),
             state => {
+                // No memory to queue a message: it is dropped, as if the
+                // receiver were gone (its own queue fails next and ends it).
+                if is_message && inner.items.try_reserve(1).is_err() {
+                    return Push::Rejected(item);
+                }
                 inner.items.push_back(item);
                 inner.messages += usize::from(is_message);
                 self.has_items.store(true, Release);
@@ -225,6 +233,46 @@ impl<T, B> Inbox<T, B> {
     pub(crate) fn pending_messages(&self) -> usize {
         self.inner.lock().messages
     }
+
+    /// The owner's key, unless it has exited.
+    pub(crate) fn live_key(&self) -> Option<u64> {
+        let inner = self.inner.lock();
+        (inner.state != RunState::Exited).then_some(inner.key)
+    }
+}
+
+/// Bytes queued in every mailbox of the process, as published: a signed
+/// figure in wrapping arithmetic (one thread may publish a removal before
+/// another publishes the push), batched per thread like the heap's count.
+static QUEUED: StaticUsize = StaticUsize::new(0);
+
+/// A thread publishes its balance once it moved by this much (256 KiB).
+const FLUSH_BYTES: isize = 256 << 10;
+
+std::thread_local! {
+    static UNPUBLISHED: core::cell::Cell<isize> = const { core::cell::Cell::new(0) };
+}
+
+fn account(delta: isize) {
+    let batched = UNPUBLISHED.try_with(|b| {
+        let v = b.get() + delta;
+        if v.abs() >= FLUSH_BYTES {
+            QUEUED.fetch_add(v as usize, StaticRelaxed);
+            b.set(0);
+        } else {
+            b.set(v);
+        }
+    });
+    if batched.is_err() {
+        QUEUED.fetch_add(delta as usize, StaticRelaxed);
+    }
+}
+
+/// Bytes held by messages queued in the private mailboxes of every actor
+/// of the process ([`Mailbox::bytes`]), within 256 KiB per thread: the
+/// memory governor adds it to the heap's figure.
+pub fn queued_message_bytes() -> usize {
+    usize::try_from(QUEUED.load(StaticRelaxed) as isize).unwrap_or(0)
 }
 
 /// Largest private-queue buffer kept when a control block is recycled.
@@ -233,24 +281,87 @@ const RECYCLED_CAPACITY: usize = 16;
 /// The private message queue of a running actor, with a save position:
 /// messages before `save` were already rejected by the current receive and are
 /// not offered to it again when the actor wakes up for a new message.
+///
+/// It also weighs itself ([`Mailbox::bytes`], counted against the actor's
+/// heap limit, and in the process-wide [`queued_message_bytes`]): every
+/// queued message's slot, plus the memory (`System::message_bytes`,
+/// measured when it arrives) of each message no receive has been offered
+/// yet: those from `counted_from` on. An offered message's memory is the
+/// receiver's business (the Valk host adopts it into its heap at once,
+/// where the heap counts it), so offering one stops counting that part.
 #[derive(Debug)]
 pub(crate) struct Mailbox<M> {
     queue: VecDeque<M>,
     save: usize,
+    /// Messages from this index on were never offered and are counted.
+    counted_from: usize,
+    /// Their memory (`size`), slots not included.
+    bytes: usize,
+    size: fn(&M) -> usize,
 }
 
 impl<M> Default for Mailbox<M> {
     fn default() -> Self {
-        Mailbox {
-            queue: VecDeque::new(),
-            save: 0,
-        }
+        Mailbox::with_size(|_| 0)
     }
 }
 
 impl<M> Mailbox<M> {
+    /// An empty mailbox whose messages weigh `size` bytes each.
+    pub(crate) fn with_size(size: fn(&M) -> usize) -> Self {
+        Mailbox {
+            queue: VecDeque::new(),
+            save: 0,
+            counted_from: 0,
+            bytes: 0,
+            size,
+        }
+    }
+
+    /// Queues `msg`; gives it back if the queue cannot grow (the system
+    /// refused the memory): the caller ends the actor.
+    pub(crate) fn try_push(&mut self, msg: M) -> Result<(), M> {
+        if self.queue.try_reserve(1).is_err() {
+            return Err(msg);
+        }
+        self.push(msg);
+        Ok(())
+    }
+
     pub(crate) fn push(&mut self, msg: M) {
+        let bytes = (self.size)(&msg);
+        self.bytes += bytes;
+        account((bytes + Self::SLOT) as isize);
         self.queue.push_back(msg);
+    }
+
+    /// What one queued message takes in the queue itself.
+    const SLOT: usize = core::mem::size_of::<M>();
+
+    /// Bytes the queue holds: every message's slot, and the memory of
+    /// those never offered to a receive.
+    pub(crate) fn bytes(&self) -> usize {
+        self.queue.len() * Self::SLOT + self.bytes
+    }
+
+    /// Bookkeeping for the message at `i` leaving the queue.
+    fn removing(&mut self, i: usize) {
+        let mut freed = Self::SLOT;
+        if i >= self.counted_from {
+            let bytes = (self.size)(&self.queue[i]);
+            self.bytes -= bytes;
+            freed += bytes;
+        } else {
+            self.counted_from -= 1;
+        }
+        account(-(freed as isize));
+    }
+
+    /// Every message leaves (the queue is emptied or dropped).
+    fn removing_all(&mut self) {
+        account(-(self.bytes() as isize));
+        self.counted_from = 0;
+        self.bytes = 0;
     }
 
     /// Offers the messages after the save position, oldest first, to
@@ -259,6 +370,9 @@ impl<M> Mailbox<M> {
     /// match it moves to the end, so the next call only sees newer messages.
     pub(crate) fn take_matching(&mut self, matches: &mut dyn FnMut(&M) -> bool) -> Option<M> {
         let found = (self.save..self.queue.len()).find(|&i| matches(&self.queue[i]));
+        if let Some(i) = found {
+            self.removing(i);
+        }
         match found {
             Some(0) => {
                 self.save = 0;
@@ -283,8 +397,17 @@ impl<M> Mailbox<M> {
     ///
     /// [`Cx::receive_next`]: crate::Cx::receive_next
     pub(crate) fn next_unscanned(&mut self) -> Option<&mut M> {
-        let msg = self.queue.get_mut(self.save)?;
+        let at = self.save;
+        let msg = self.queue.get_mut(at)?;
         self.save += 1;
+        if at >= self.counted_from {
+            // Offered now: from here on the receiver accounts for it. The
+            // messages before it were offered before (offers go in order).
+            let bytes = (self.size)(msg);
+            self.bytes -= bytes;
+            account(-(bytes as isize));
+            self.counted_from = at + 1;
+        }
         Some(msg)
     }
 
@@ -293,6 +416,9 @@ impl<M> Mailbox<M> {
     /// to the start. `None` (the receive still ends) if nothing was offered.
     #[inline]
     pub(crate) fn accept_offered(&mut self) -> Option<M> {
+        if self.save > 0 {
+            self.removing(self.save - 1);
+        }
         let taken = match self.save {
             0 => None,
             // The usual case (the oldest message matched): no shifting.
@@ -311,6 +437,7 @@ impl<M> Mailbox<M> {
     /// Empties the queue for the next actor of a recycled control block,
     /// keeping a small buffer (a large one would pin memory while idle).
     pub(crate) fn recycle(&mut self) {
+        self.removing_all();
         if self.queue.capacity() > RECYCLED_CAPACITY {
             self.queue = VecDeque::new();
         } else {
@@ -329,9 +456,59 @@ impl<M> Mailbox<M> {
     }
 }
 
+impl<M> Drop for Mailbox<M> {
+    fn drop(&mut self) {
+        self.removing_all();
+    }
+}
+
 #[cfg(all(test, not(valk_loom)))]
 mod tests {
     use super::*;
+
+    /// Messages weigh their value in bytes (plus their slot).
+    fn weighed() -> Mailbox<usize> {
+        Mailbox::with_size(|m| *m)
+    }
+
+    /// `bytes()` less the slots.
+    fn unoffered(mb: &Mailbox<usize>) -> usize {
+        mb.bytes() - mb.len() * core::mem::size_of::<usize>()
+    }
+
+    #[test]
+    fn unoffered_messages_are_counted_until_offered_or_taken() {
+        let mut mb = weighed();
+        for m in [10, 20, 30, 40] {
+            mb.push(m);
+        }
+        assert_eq!(unoffered(&mb), 100);
+        // Offering 10 and 20 stops counting them (the receiver adopts them).
+        assert_eq!(mb.next_unscanned().copied(), Some(10));
+        assert_eq!(mb.next_unscanned().copied(), Some(20));
+        assert_eq!(unoffered(&mb), 70);
+        // Taking the offered 20 changes nothing; 10 stays, offered.
+        assert_eq!(mb.accept_offered(), Some(20));
+        assert_eq!(unoffered(&mb), 70);
+        // Offered again from the start: 10 is not subtracted twice.
+        assert_eq!(mb.next_unscanned().copied(), Some(10));
+        assert_eq!(unoffered(&mb), 70);
+        assert_eq!(mb.next_unscanned().copied(), Some(30));
+        assert_eq!(unoffered(&mb), 40);
+        mb.reset_save();
+        // A match without an offer (Rust actors) takes a counted message.
+        assert_eq!(mb.take_matching(&mut |m| *m == 40), Some(40));
+        assert_eq!(unoffered(&mb), 0);
+        mb.push(5);
+        assert_eq!(mb.take_matching(&mut |m| *m == 10), Some(10));
+        assert_eq!(unoffered(&mb), 5);
+        assert_eq!(mb.take_matching(&mut |m| *m == 5), Some(5));
+        assert_eq!(unoffered(&mb), 0);
+        mb.push(7);
+        mb.recycle();
+        assert_eq!(unoffered(&mb), 0);
+        assert_eq!(mb.len(), 0);
+    }
 
     #[test]
     fn save_position_skips_rejected_messages() {

@@ -20,7 +20,7 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use crate::api::{Actor, ActorInfo, ActorStatus, Step, System};
+use crate::api::{Actor, ActorInfo, ActorStatus, ExitReason, Step, System};
 use crate::coroutine::Fiber;
 use crate::mailbox::{Inbox, Mailbox, RunState};
 use crate::pid::Pid;
@@ -201,7 +201,7 @@ impl<S: System> ActorState<S> {
         ActorState {
             pid,
             is_main,
-            mailbox: Mailbox::default(),
+            mailbox: Mailbox::with_size(S::message_bytes),
             rel: Relations::default(),
             trap_exit: false,
             receive_timer: None,
@@ -227,7 +227,15 @@ impl<S: System> ActorState<S> {
     #[inline]
     pub(crate) fn apply(&mut self, system: &S, me: Pid, item: ItemOf<S>) {
         match item {
-            Item::Msg(msg) => self.mailbox.push(msg),
+            Item::Msg(msg) => {
+                if let Err(msg) = self.mailbox.try_push(msg) {
+                    // Out of memory for the queue: the message is lost and
+                    // the actor ends, as over its heap limit.
+                    drop(msg);
+                    let bytes = self.mailbox.bytes();
+                    self.dying.get_or_insert(S::Reason::out_of_memory(bytes));
+                }
+            }
             Item::Sig(signal) => self.apply_signal(system, me, signal),
         }
     }

@@ -452,6 +452,22 @@ impl<S: System> Runtime<S> {
         self.shared.registry.whereis(name)
     }
 
+    /// The live actor holding the most memory by its last report
+    /// ([`Actor::heap_bytes`], refreshed after each of its slices), with
+    /// that figure. O(actors ever made): for rare checks (the memory
+    /// governor), not for hot paths.
+    pub fn heaviest_actor(&self) -> Option<(Pid, usize)> {
+        self.shared
+            .table
+            .snapshot()
+            .into_iter()
+            .filter_map(|task| {
+                let pid = Pid::from_u64(task.inbox.live_key()?);
+                Some((pid, task.stats.heap_bytes.load(Relaxed)))
+            })
+            .max_by_key(|&(_, bytes)| bytes)
+    }
+
     /// Actors alive right now.
     pub fn actor_count(&self) -> usize {
         self.shared.table.len()

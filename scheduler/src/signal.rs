@@ -67,6 +67,8 @@ pub(crate) fn exit_action<R: ExitReason>(
 ) -> ExitAction<R> {
     if reason.is_kill() && !linked {
         ExitAction::Die(R::killed())
+    } else if reason.untrappable() && !linked {
+        ExitAction::Die(reason.clone())
     } else if trapping {
         ExitAction::Trap
     } else if reason.is_normal() && !to_self {

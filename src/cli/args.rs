@@ -28,6 +28,15 @@ pub enum Command {
         /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         schedulers: Option<u16>,
+        /// Most memory one actor may hold, unreceived messages included
+        /// (like 64M); past it the actor ends with {:heap-limit bytes}.
+        #[arg(long, value_name = "BYTES", value_parser = valk_runtime::memory::parse_size)]
+        max_heap: Option<usize>,
+        /// Memory ceiling of the whole program (like 512M or 2G; default:
+        /// 80% of physical memory). Past it the actor holding the most
+        /// memory is killed with {:heap-limit bytes}, logged on stderr.
+        #[arg(long, value_name = "BYTES", value_parser = valk_runtime::memory::parse_size)]
+        max_memory: Option<usize>,
         /// The program to run.
         file: PathBuf,
         /// Arguments for the program (everything after FILE, flags included).

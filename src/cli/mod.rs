@@ -37,9 +37,21 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         None => repl::run(schedulers),
-        Some(Command::Run { file, args, .. }) => {
-            status_code(run::run_file(&file, &args, schedulers))
-        }
+        Some(Command::Run {
+            max_heap,
+            max_memory,
+            file,
+            args,
+            ..
+        }) => status_code(run::run_file(
+            &file,
+            &args,
+            schedulers,
+            session::Limits {
+                max_heap,
+                max_memory,
+            },
+        )),
         Some(Command::Eval { expr, .. }) => status_code(run::eval_expression(&expr, schedulers)),
         Some(Command::Test { paths }) => status_code(test_runner::run(&paths, schedulers)),
         Some(Command::Repl { .. }) => repl::run(schedulers),

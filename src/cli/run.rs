@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use super::output::{err_line, out_line, program_output_closed, CLOSED_PIPE_STATUS};
-use super::session::{Failure, Reply, Session, Step};
+use super::session::{Failure, Limits, Reply, Session, Step};
 
-/// Run a program file on `schedulers` worker threads (0: one per core);
-/// returns the exit status.
-pub fn run_file(file: &Path, args: &[String], schedulers: usize) -> i32 {
+/// Run a program file on `schedulers` worker threads (0: one per core)
+/// under memory `limits`; returns the exit status.
+pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits) -> i32 {
     let name = file.display().to_string();
     let source = match super::read_source(file) {
         Ok(source) => source,
@@ -16,7 +16,7 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize) -> i32 {
             return 1;
         }
     };
-    let session = match Session::new(schedulers) {
+    let session = match Session::with_limits(schedulers, limits) {
         Ok(session) => session,
         Err(message) => {
             err_line(&format!("valk: {message}"));

@@ -91,12 +91,27 @@ fn show(it: &mut Interp, out: Outcome) -> Shown {
     }
 }
 
+/// Memory limits of a runtime (`valk run --max-heap / --max-memory`;
+/// `None`: the runtime's defaults).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub max_heap: Option<usize>,
+    pub max_memory: Option<usize>,
+}
+
 impl Session {
     /// Starts a runtime on `schedulers` threads (0: the default) and its
     /// main session.
     pub fn new(schedulers: usize) -> Result<Session, String> {
+        Session::with_limits(schedulers, Limits::default())
+    }
+
+    /// [`Session::new`] under memory `limits`.
+    pub fn with_limits(schedulers: usize, limits: Limits) -> Result<Session, String> {
         let handle = Handle::start(Options {
             schedulers,
+            max_heap: limits.max_heap,
+            max_memory: limits.max_memory,
             ..Options::default()
         })
         .map_err(|e| e.to_string())?;
