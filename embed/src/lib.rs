@@ -250,13 +250,18 @@ impl Runtime {
     /// Spawns an actor running the global function `name` on `args`; its
     /// pid. (Valk code does the same with `(spawn name args...)`.)
     pub fn spawn(&self, name: &str, args: &[Term]) -> Result<Term, Error> {
-        let Some(f) = self.handle.globals().get(valk_heap::intern(name)) else {
+        let mut heap = Heap::new();
+        // Counted for `heap`: a `def` racing with us cannot free it.
+        let Some(f) = self
+            .handle
+            .globals()
+            .get_kept(valk_heap::intern(name), &mut heap)
+        else {
             return Err(Error::Valk {
                 message: format!("unbound symbol `{name}`"),
                 located: format!("error: unbound symbol `{name}`"),
             });
         };
-        let mut heap = Heap::new();
         // A global is a shared value (or an immediate): the fragment
         // carries a reference count, not a copy.
         let f = heap

@@ -265,6 +265,17 @@ impl Heap {
         }
     }
 
+    /// Take a count on the shared object `v` points to (it joins the owned
+    /// set; nothing for immediates and private pointers). A reader of a
+    /// global calls it before the global may be replaced and reclaimed.
+    /// The caller keeps `v` alive until then (a global, or a pin of the
+    /// globals' reclaimer).
+    pub fn keep_shared(&mut self, v: Value) {
+        if let Some(p) = v.ptr().filter(|_| v.is_shared()) {
+            self.own_shared(p);
+        }
+    }
+
     /// An integer: inline if it fits in 48 bits, boxed otherwise.
     pub fn int(&mut self, i: i64) -> Result<Value, HeapError> {
         if let Some(v) = Value::small_int(i) {

@@ -49,7 +49,7 @@ pub use object::{ErrorParts, ListKind, ObjKind, SourceLoc};
 pub use roots::{Roots, RootsFn};
 pub use shared::{shared_stats, SharedReader, SharedStats, SharedValue};
 pub use stats::{GcStats, HeapError};
-pub use symbol::{intern, symbol_name};
+pub use symbol::{intern, symbol_name, try_intern, SymbolLimit};
 pub use value::Value;
 
 const _: () = assert!(core::mem::size_of::<Value>() == 8);

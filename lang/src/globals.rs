@@ -1,23 +1,25 @@
 //! The global environment of one runtime: what `def` binds, shared by every
 //! actor. A grow-only table of atomic slots indexed by symbol id, so a read
 //! is two loads and no lock. Values live in the shared heap; a replaced value
-//! is retired (kept alive) rather than freed, because another actor may have
-//! just read it and not yet made its own reference.
+//! is retired to the epoch reclaimer (`reclaim.rs`) and freed once no thread
+//! is inside a slice that may have read it without taking a count.
 //!
 //! Every atomic and lock comes from the `valk-sync` facade; the loom models
-//! (`loom_tests.rs`) check a read racing with a `def`, the first touch of a
-//! chunk, and the builtin fast-path flags. Under `--cfg valk_loom` the table
+//! (`loom_tests.rs`) check a read racing with a `def` and the reclamation,
+//! the first touch of a chunk, and the builtin fast-path flags. Under `--cfg valk_loom` the table
 //! is shrunk (4 chunks of 4 slots, 8 tracked builtins) so that a model's
 //! table is a few dozen loom objects; the protocol does not depend on sizes.
 
 use valk_sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering};
 
 use valk_heap::symbol::intern;
-use valk_heap::{SharedValue, Value};
+use valk_heap::{Heap, SharedValue, Value};
 
 use std::collections::HashMap;
 
 use crate::builtins::{self, BuiltinSet};
+use crate::reclaim::Reclaimer;
+use valk_sync::Arc;
 
 #[cfg(not(valk_loom))]
 const CHUNK_BITS: u32 = 12;
@@ -33,19 +35,27 @@ const CHUNKS: usize = 4;
 /// program can make (builtin indices are small).
 pub const UNSET: Value = Value::builtin(u32::MAX);
 
+/// What a store updates under the lock.
+#[derive(Default)]
+struct State {
+    /// Symbol -> the builtin this runtime bound under that name.
+    builtin_names: HashMap<u32, u32>,
+    /// Symbol -> the value its slot holds, counted (the slot's reference).
+    current: HashMap<u32, SharedValue>,
+}
+
 /// One runtime's globals.
 pub struct Globals {
     chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
-    /// Every shared value ever bound, current and retired.
-    owned: Mutex<Vec<SharedValue>>,
+    /// Where replaced values go (the process's; a model's own under loom).
+    reclaimer: Arc<Reclaimer>,
     /// Per builtin index: the global of the same name holds it, so compiled
     /// fast paths for it may be taken (false for builtins this runtime does
     /// not bind, and once a `def` replaces one).
     intact: Box<[AtomicBool]>,
-    /// Symbol -> the builtin this runtime bound under that name. Held
-    /// while a store to such a name updates its slot and `intact` flag, so
-    /// racing stores leave the two agreeing.
-    builtin_names: Mutex<HashMap<u32, u32>>,
+    /// Held while a store updates a slot: racing stores leave a slot, its
+    /// counted value and its `intact` flag agreeing.
+    state: Mutex<State>,
     /// Most bytes each actor's heap may hold (0: no limit).
     heap_limit: AtomicUsize,
 }
@@ -74,11 +84,14 @@ impl Globals {
     pub fn with_builtins(set: &BuiltinSet) -> Globals {
         let g = Globals {
             chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
-            owned: Mutex::new(Vec::new()),
+            #[cfg(not(valk_loom))]
+            reclaimer: crate::reclaim::process().clone(),
+            #[cfg(valk_loom)]
+            reclaimer: Arc::new(Reclaimer::new()),
             intact: (0..MAX_TRACKED_BUILTINS)
                 .map(|_| AtomicBool::new(false))
                 .collect(),
-            builtin_names: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             heap_limit: AtomicUsize::new(0),
         };
         for &i in set.indices() {
@@ -109,17 +122,23 @@ impl Globals {
     /// Binds builtin `index` under the symbol `sym`.
     pub(crate) fn bind_builtin_as(&self, sym: u32, index: u32) {
         let slot = self.slot_or_make(sym);
-        let mut names = self.builtin_names.lock();
+        let mut state = self.state.lock();
         // A builtin of the same name bound before (a layer overriding the
         // core's `exit`, say) no longer holds the name.
-        if let Some(r) = names
+        if let Some(r) = state
+            .builtin_names
             .insert(sym, index)
             .filter(|&b| b != index)
             .and_then(|b| self.intact.get(b as usize))
         {
             r.store(false, Ordering::Release);
         }
-        self.store_locked(&names, slot, sym, Value::builtin(index));
+        let Some(v) = SharedValue::from_immediate(Value::builtin(index)) else {
+            return;
+        };
+        let old = self.store_locked(&mut state, slot, sym, v);
+        drop(state);
+        self.retire(old);
     }
 
     fn slot(&self, sym: u32) -> Option<&AtomicU64> {
@@ -138,50 +157,89 @@ impl Globals {
         chunk.get(sym as usize & (CHUNK - 1))
     }
 
-    /// The value bound to `sym`, if any. A shared pointer stays valid while
-    /// this table lives (values are retired, not freed).
+    /// The value bound to `sym`, if any. A shared pointer stays valid only
+    /// while the caller's thread is pinned ([`Globals::pinned`]): an actor's
+    /// `Interp::run` is, and takes a count on what it read before it unpins;
+    /// elsewhere use [`Globals::get_kept`].
     #[inline]
     pub fn get(&self, sym: u32) -> Option<Value> {
         let v = Value::from_bits(self.slot(sym)?.load(Ordering::Acquire));
         (v != UNSET).then_some(v)
     }
 
-    fn store(&self, sym: u32, v: Value) {
-        // The chunk is made (once, whoever touches it first) outside the lock.
-        let slot = self.slot_or_make(sym);
-        self.store_locked(&self.builtin_names.lock(), slot, sym, v);
+    /// The value bound to `sym`, with a count taken for `heap` (it joins
+    /// the heap's owned set), so it stays valid whatever `def`s follow.
+    pub fn get_kept(&self, sym: u32, heap: &mut Heap) -> Option<Value> {
+        self.pinned(|| {
+            let v = self.get(sym)?;
+            heap.keep_shared(v);
+            Some(v)
+        })
     }
 
-    /// Stores `v` in `sym`'s slot (Release: a reader that sees it sees the
-    /// object it points to) and, if `sym` names a builtin, whether the slot
-    /// still holds it. `names` is the locked `builtin_names`: two stores to
-    /// one name cannot interleave their slot and flag updates.
+    /// Runs `f` with this thread pinned: no global value it reads is freed
+    /// before `f` returns (see `reclaim.rs`). Pins nest.
+    pub fn pinned<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(not(valk_loom))]
+        {
+            crate::reclaim::with_pin(f)
+        }
+        #[cfg(valk_loom)]
+        {
+            let p = Reclaimer::participant(&self.reclaimer);
+            let _pin = p.pin();
+            f()
+        }
+    }
+
+    /// A participant of this table's reclaimer (loom models pin their
+    /// threads explicitly; an `Interp` pins through [`Globals::pinned`]).
+    pub fn participant(&self) -> crate::reclaim::Participant {
+        Reclaimer::participant(&self.reclaimer)
+    }
+
+    /// The reclaimer replaced values go to.
+    pub fn reclaimer(&self) -> &Arc<Reclaimer> {
+        &self.reclaimer
+    }
+
+    /// Stores `v` in `sym`'s slot (AcqRel swap: a reader that sees it sees
+    /// the object it points to; the retire that follows is ordered after
+    /// it) and, if `sym` names a builtin, whether the slot still holds it.
+    /// `state` is locked: two stores to one name cannot interleave their
+    /// slot, count and flag updates. Returns the counted value replaced.
     fn store_locked(
         &self,
-        names: &HashMap<u32, u32>,
+        state: &mut State,
         slot: Option<&AtomicU64>,
         sym: u32,
-        v: Value,
-    ) {
-        if let Some(s) = slot {
-            s.store(v.to_bits(), Ordering::Release);
-        }
-        if let Some(&i) = names.get(&sym) {
+        v: SharedValue,
+    ) -> Option<SharedValue> {
+        let raw = v.value();
+        let s = slot?;
+        s.swap(raw.to_bits(), Ordering::AcqRel);
+        let old = state.current.insert(sym, v);
+        if let Some(&i) = state.builtin_names.get(&sym) {
             if let Some(r) = self.intact.get(i as usize) {
-                r.store(v == Value::builtin(i), Ordering::Release);
+                r.store(raw == Value::builtin(i), Ordering::Release);
             }
+        }
+        old
+    }
+
+    fn retire(&self, old: Option<SharedValue>) {
+        if let Some(old) = old {
+            self.reclaimer.retire(old);
         }
     }
 
     /// Bind `sym` to a shared value (a `def`). A value it replaces is
-    /// retired, not freed: it stays alive as long as the table.
+    /// retired: freed once no thread may still read it uncounted.
     pub fn define(&self, sym: u32, v: SharedValue) {
-        let raw = v.value();
-        if raw.is_ptr() {
-            // Owned before it is published, so no reader can see it freed.
-            self.owned.lock().push(v);
-        }
-        self.store(sym, raw);
+        // The chunk is made (once, whoever touches it first) outside the lock.
+        let slot = self.slot_or_make(sym);
+        let old = self.store_locked(&mut self.state.lock(), slot, sym, v);
+        self.retire(old);
     }
 
     /// Does the global named like builtin `index` still hold it?

@@ -47,6 +47,11 @@ pub trait Host: 'static {
     /// The budget ran out while running to completion (a top-level form),
     /// or a long builtin has done a slice's worth of work
     /// (`builtins::fair`): let other work run, keeping the native stack.
+    ///
+    /// A host that switches coroutines here or in [`Host::receive_next`]
+    /// (the coroutine may resume on another thread) must make the switch
+    /// inside [`crate::reclaim::suspended`], which moves the slice's
+    /// reclamation pin along.
     fn yield_now(&mut self) {}
 
     /// A `receive` begins: the next [`Host::receive_next`] offers the oldest

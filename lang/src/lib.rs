@@ -47,6 +47,7 @@ pub mod ir;
 pub mod prelude;
 pub mod printer;
 pub mod reader;
+pub mod reclaim;
 pub mod syntax;
 
 #[cfg(all(test, valk_loom))]

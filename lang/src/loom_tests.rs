@@ -1,7 +1,9 @@
-//! loom models of the globals table (`globals.rs`): the real `Globals`
-//! (atomic slots, chunks made on first touch, the `owned` retire list, the
-//! builtin `intact` flags) on the `valk-sync` facade, shrunk under
-//! `valk_loom` to 4 chunks of 4 slots. Run with `scripts/loom.sh`.
+//! loom models of the globals table (`globals.rs`) and the reclamation of
+//! replaced values (`reclaim.rs`): the real `Globals` (atomic slots, chunks
+//! made on first touch, the epoch reclaimer with its participants and
+//! retired list, the builtin `intact` flags) on the `valk-sync` facade,
+//! shrunk under `valk_loom` to 4 chunks of 4 slots (and a reclaim tried on
+//! every retire). Run with `scripts/loom.sh`.
 //!
 //! Shared values are real shared-heap objects; under `valk_loom` the heap
 //! gives each a loom cell standing for its memory (`model_read` reads it,
@@ -11,7 +13,7 @@
 use std::any::Any;
 
 use valk_heap::shared::model_read;
-use valk_heap::{SharedReader, SharedValue, Value};
+use valk_heap::{Heap, SharedValue, Value};
 use valk_sync::thread;
 use valk_sync::{model, Arc, AtomicUsize, Ordering::SeqCst};
 
@@ -51,13 +53,17 @@ fn int(i: i64) -> Value {
     Value::small_int(i).expect("a small integer")
 }
 
-/// One thread `def`s a new value over a global while another reads it
-/// twice: each read sees the old or the new value (never a regression from
-/// new to old), fully published (the slot's Release/Acquire pair orders the
-/// new object's making before the read) and alive (the old one is retired,
-/// not freed). Both are freed exactly once, with the table.
+/// One thread `def`s a new value over a global (retiring the old one and
+/// trying to reclaim it at once) while another reads it twice inside a pin:
+/// each read sees the old or the new value (never a regression from new to
+/// old), fully published (the slot's swap orders the new object's making
+/// before the read) and alive while the reader is pinned. The reader then
+/// takes its own count (as a slice does before it unpins,
+/// `Interp::keep_read_globals`) and reads again after unpinning. Once the
+/// reader is gone the old value is freed by the next reclaim, exactly
+/// once; the new one with the table.
 #[test]
-fn loom_globals_reader_sees_old_or_new_never_freed() {
+fn loom_globals_read_racing_a_def_and_the_reclaim() {
     const SYM: u32 = 1;
     model(|| {
         let dropped = Arc::new(AtomicUsize::new(0));
@@ -67,9 +73,18 @@ fn loom_globals_reader_sees_old_or_new_never_freed() {
         let reader = {
             let g = g.clone();
             thread::spawn(move || {
+                let me = g.participant();
+                let mut heap = Heap::new();
+                let pin = me.pin();
                 let first = g.get(SYM).expect("defined");
                 model_read(first);
                 let second = g.get(SYM).expect("defined");
+                model_read(second);
+                heap.keep_shared(first);
+                heap.keep_shared(second);
+                drop(pin);
+                // Counted by the heap: alive after the unpin too.
+                model_read(first);
                 model_read(second);
                 (first, second)
             })
@@ -81,13 +96,97 @@ fn loom_globals_reader_sees_old_or_new_never_freed() {
         let (first, second) = reader.join().unwrap();
         assert!(first == old || first == new_v);
         assert!(second == old || second == new_v);
-        assert!(!(first == new_v && second == old), "read went back in time");
+        assert!(
+            !(first == new_v && second != new_v),
+            "read went back in time"
+        );
         assert_eq!(g.get(SYM), Some(new_v));
-        // The replaced value is retired: still referenced, not freed.
-        assert_eq!(SharedReader.ref_count(old), Some(1));
-        assert_eq!(dropped.load(SeqCst), 0);
+        // No thread is pinned now: the retired value goes.
+        g.reclaimer().reclaim();
+        assert_eq!(g.reclaimer().retired_len(), 0);
+        assert_eq!(dropped.load(SeqCst), 0b01, "the replaced value is freed");
         drop(g);
-        assert_eq!(dropped.load(SeqCst), 0b11, "both freed with the table");
+        assert_eq!(dropped.load(SeqCst), 0b11, "the current one with the table");
+    });
+}
+
+/// A reader pinned before a `def` keeps the replaced value alive through
+/// any number of reclaims; its unpin lets the next reclaim free it.
+#[test]
+fn loom_globals_a_pinned_reader_holds_off_the_free() {
+    const SYM: u32 = 1;
+    model(|| {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let g = empty_globals();
+        g.define(SYM, shared_probe(0, &dropped));
+        let me = g.participant();
+        let pin = me.pin();
+        let seen = g.get(SYM).expect("defined");
+        let writer = {
+            let g = g.clone();
+            let dropped = dropped.clone();
+            thread::spawn(move || {
+                g.define(SYM, shared_probe(1, &dropped));
+                g.reclaimer().reclaim();
+            })
+        };
+        model_read(seen);
+        writer.join().unwrap();
+        model_read(seen);
+        assert_eq!(dropped.load(SeqCst), 0, "freed under a pinned reader");
+        drop(pin);
+        g.reclaimer().reclaim();
+        assert_eq!(dropped.load(SeqCst), 0b01);
+        drop(me);
+        drop(g);
+        assert_eq!(dropped.load(SeqCst), 0b11);
+    });
+}
+
+/// A reader pinned on one thread parks its pin (a coroutine switch inside a
+/// slice) and resumes it on another, while a writer replaces the global and
+/// reclaims: the value the reader saw stays alive across the move, and the
+/// unpin on the new thread lets the next reclaim free it, exactly once.
+#[test]
+fn loom_globals_a_parked_pin_holds_off_the_free_on_its_new_thread() {
+    const SYM: u32 = 1;
+    model(|| {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let g = empty_globals();
+        g.define(SYM, shared_probe(0, &dropped));
+        let writer = {
+            let g = g.clone();
+            let dropped = dropped.clone();
+            thread::spawn(move || {
+                g.define(SYM, shared_probe(1, &dropped));
+                g.reclaimer().reclaim();
+            })
+        };
+        let reader = {
+            let g = g.clone();
+            thread::spawn(move || {
+                let me = g.participant();
+                me.pin_raw();
+                let seen = g.get(SYM).expect("defined");
+                model_read(seen);
+                let parked = me.park().expect("pinned");
+                // The thread's slot is quiet now: its participant may go.
+                (seen, parked)
+            })
+        };
+        let (seen, parked) = reader.join().unwrap();
+        let here = g.participant();
+        here.resume(parked);
+        model_read(seen);
+        g.reclaimer().reclaim();
+        model_read(seen);
+        here.unpin_raw();
+        writer.join().unwrap();
+        g.reclaimer().reclaim();
+        assert_eq!(dropped.load(SeqCst), 0b01, "the replaced value is freed");
+        drop(here);
+        drop(g);
+        assert_eq!(dropped.load(SeqCst), 0b11);
     });
 }
 

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use valk_heap::symbol::{intern, symbol_name};
+use valk_heap::symbol::{intern, symbol_name, try_intern};
 use valk_heap::ListKind;
 
 use crate::syntax::{Node, Span, Syn};
@@ -237,7 +237,8 @@ impl<'s> Reader<'s> {
                     return Err(self.err(self.span(), "expected a keyword name after `:`"));
                 }
                 self.check_delimited()?;
-                Ok(Ok(Node::new(Syn::Kw(intern(name)), span)))
+                let id = try_intern(name).map_err(|e| self.err(span, e.to_string()))?;
+                Ok(Ok(Node::new(Syn::Kw(id), span)))
             }
             _ => {
                 let tok = self.token();
@@ -379,7 +380,10 @@ fn atom(tok: &str, span: Span) -> Result<Node, String> {
             Ok(f) => Ok(Node::new(Syn::Float(f), span)),
             Err(_) => Err(format!("expected a number, found `{tok}`")),
         },
-        NumKind::NotNumber => Ok(Node::new(Syn::Sym(intern(tok)), span)),
+        NumKind::NotNumber => match try_intern(tok) {
+            Ok(id) => Ok(Node::new(Syn::Sym(id), span)),
+            Err(e) => Err(e.to_string()),
+        },
     }
 }
 

@@ -72,7 +72,10 @@ impl Host for ActorHost {
     }
 
     fn yield_now(&mut self) {
-        self.sched().yield_now();
+        // May resume on another thread: the slice's reclamation pin moves
+        // with the coroutine (see `valk_lang::reclaim`).
+        let cx = self.sched();
+        valk_lang::reclaim::suspended(|| cx.yield_now());
     }
 
     fn receive_start(&mut self) {
@@ -121,7 +124,7 @@ impl ActorHost {
     ) -> Result<Next, Failure> {
         loop {
             let cx = self.sched();
-            cx.wait(timeout_ms.map(Duration::from_millis));
+            valk_lang::reclaim::suspended(|| cx.wait(timeout_ms.map(Duration::from_millis)));
             if let Some(msg) = cx.receive_next() {
                 return Ok(Next::Message(msg.adopt(heap)?));
             }

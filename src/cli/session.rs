@@ -209,7 +209,7 @@ impl Session {
     pub fn test_counts(&self) -> Option<(u64, u64, u64)> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let job = Job::With(Box::new(move |it| {
-            let read = |name: &str| -> Option<u64> {
+            let mut read = |name: &str| -> Option<u64> {
                 let v = it.global(name)?;
                 let n = it.heap().as_int(v)?;
                 u64::try_from(n).ok()

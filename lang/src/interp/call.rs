@@ -349,7 +349,7 @@ impl Interp {
 
     /// A global, else a dynamic binding, else the unbound-symbol error.
     pub(crate) fn lookup(&mut self, sym: u32, span: Span) -> Result<Value, Stop> {
-        if let Some(v) = self.globals.get(sym) {
+        if let Some(v) = self.read_global(sym) {
             return Ok(v);
         }
         if let Some(v) = self.dynamic_lookup(sym) {

@@ -133,6 +133,9 @@ pub struct Interp {
     /// What most actors never use, allocated on first use: a parked actor
     /// costs its heap and this struct, so every word here counts.
     pub(crate) cold: Option<Box<Cold>>,
+    /// The last shared pointer read from a global this slice and listed in
+    /// `Cold::read_globals` (`NIL`: none listed).
+    pub(crate) last_read: Value,
 }
 
 /// The rarely used part of an [`Interp`].
@@ -140,6 +143,10 @@ pub struct Interp {
 pub(crate) struct Cold {
     /// Code compiled at run time (`eval`, computed special forms).
     pub(crate) eval_cache: HashMap<(u8, u64), Vec<(SharedValue, u32)>>,
+    /// Shared pointers read from globals in this slice, without a count
+    /// yet: the heap takes one on each before the slice unpins its thread
+    /// (`reclaim.rs`), so a later `def` may free what it replaces.
+    pub(crate) read_globals: Vec<Value>,
     /// Where `print` writes (`None`: standard output).
     pub(crate) out: Option<Box<dyn Write + Send>>,
     /// The message of the fatal error that stopped the run.
@@ -196,6 +203,7 @@ impl Interp {
             debt: 0,
             host: host_slot::HostSlot::default(),
             cold: None,
+            last_read: Value::NIL,
         }
     }
 
@@ -291,9 +299,74 @@ impl Interp {
         Ok(())
     }
 
-    /// The value of global `name`, if bound.
-    pub fn global(&self, name: &str) -> Option<Value> {
-        self.globals.get(valk_heap::intern(name))
+    /// The value of global `name`, if bound (this heap takes a count on
+    /// it, so it stays valid after the global is replaced).
+    pub fn global(&mut self, name: &str) -> Option<Value> {
+        self.globals
+            .get_kept(valk_heap::intern(name), &mut self.heap)
+    }
+
+    /// Reads global `sym` inside a slice, listing a shared pointer for
+    /// [`Interp::keep_read_globals`].
+    #[inline(always)]
+    pub(crate) fn read_global(&mut self, sym: u32) -> Option<Value> {
+        let v = self.globals.get(sym)?;
+        if v.is_ptr() && v != self.last_read {
+            self.note_read_global(v);
+        }
+        Some(v)
+    }
+
+    #[inline(never)]
+    fn note_read_global(&mut self, v: Value) {
+        self.last_read = v;
+        let list = &mut self.cold().read_globals;
+        // A loop over a few globals lists each once.
+        if list.iter().rev().take(4).any(|&w| w == v) {
+            return;
+        }
+        list.push(v);
+        if list.len() >= 1024 {
+            // Counting early is always safe; it bounds the list.
+            self.keep_read_globals();
+        }
+    }
+
+    /// Takes a count (in this heap's owned set) on every shared pointer read
+    /// from a global since the last call or collection: after it, this actor
+    /// holds nothing a retired global alone keeps alive.
+    pub(crate) fn keep_read_globals(&mut self) {
+        if self.last_read == Value::NIL {
+            return;
+        }
+        self.last_read = Value::NIL;
+        if let Some(c) = self.cold.as_mut() {
+            for v in c.read_globals.drain(..) {
+                self.heap.keep_shared(v);
+            }
+        }
+    }
+
+    /// Runs `f` (a slice) with this thread pinned, then counts what it
+    /// read from globals before unpinning (see `reclaim.rs`).
+    pub(crate) fn run_pinned<R>(&mut self, f: impl FnOnce(&mut Interp) -> R) -> R {
+        #[cfg(not(valk_loom))]
+        {
+            crate::reclaim::with_pin(|| {
+                let r = f(self);
+                self.keep_read_globals();
+                r
+            })
+        }
+        #[cfg(valk_loom)]
+        {
+            let g = self.globals.clone();
+            g.pinned(|| {
+                let r = f(self);
+                self.keep_read_globals();
+                r
+            })
+        }
     }
 
     /// Evaluate a file's text form by form; the value of the last form, or
@@ -544,6 +617,13 @@ impl Interp {
             host: &mut self.host,
         };
         self.heap.collect(&mut roots);
+        // The collection counted every shared pointer still reachable.
+        if self.last_read != Value::NIL {
+            self.last_read = Value::NIL;
+            if let Some(c) = self.cold.as_mut() {
+                c.read_globals.clear();
+            }
+        }
     }
 
     /// Heap figures for this actor.

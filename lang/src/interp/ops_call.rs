@@ -102,7 +102,7 @@ impl Interp {
         res: &Reg,
         done: &u32,
     ) -> OpResult {
-        let f = match self.globals.get(*sym) {
+        let f = match self.read_global(*sym) {
             Some(v) => v,
             None => self.lookup(*sym, s.span())?,
         };

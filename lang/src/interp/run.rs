@@ -99,7 +99,7 @@ impl Interp {
     /// host ([`Interp::with_host`]), whose budget is normally the one given.
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
-        let o = self.exec(&mut fuel);
+        let o = self.run_pinned(|it| it.exec(&mut fuel));
         // Builtin work not yet paid at a safepoint is this slice's too.
         let debt = std::mem::take(&mut self.debt);
         self.reductions += u64::from(debt);
@@ -286,7 +286,7 @@ impl Interp {
                     }
                     Op::Move { dst, src } => reg!(*dst) = reg!(*src),
                     Op::Global { dst, sym } => {
-                        let v = match self.globals.get(*sym) {
+                        let v = match self.read_global(*sym) {
                             Some(v) => v,
                             None => tri!(self.lookup(*sym, site!().span())),
                         };

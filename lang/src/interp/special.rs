@@ -133,6 +133,9 @@ impl Interp {
         if v.is_nil() || v.is_empty_s() || self.heap.list_kind(v).is_none() {
             return Ok(Called::Value(if v.is_nil() { Value::EMPTY_S } else { v }));
         }
+        if let Some(called) = self.eval_plain_call(v, ret, tail, span)? {
+            return Ok(called);
+        }
         let proto = match self.cached(TAG_EVAL, v, span, |c, node, span| {
             let items: &[Node] = match &node.syn {
                 Syn::List(_, items) => items,
@@ -144,6 +147,71 @@ impl Interp {
             Err(e) => return Ok(Called::Value(e)),
         };
         self.run_chunk(proto, ret, tail, span)
+    }
+
+    /// `eval` of a plain call, `(f a b ...)` or `{f a b ...}`: the head a function (or a
+    /// global naming one) that is neither a macro nor a special form, every
+    /// argument a value that evaluates to itself or a global's name. It is
+    /// applied directly, compiling nothing (a run-time loop through `eval`
+    /// makes a new list each step: compiling each would keep code per
+    /// step), and in tail position it is a tail call. `None`: compile it.
+    fn eval_plain_call(
+        &mut self,
+        v: Value,
+        ret: Reg,
+        tail: bool,
+        span: Span,
+    ) -> Result<Option<Called>, Stop> {
+        let Some(items) = self.heap.list_to_vec(v) else {
+            return Ok(None);
+        };
+        let Some((&head, rest)) = items.split_first() else {
+            return Ok(None);
+        };
+        let code = |it: &Interp, a: Value| {
+            a.is_nil() || a.is_empty_s() || it.heap.list_kind(a) == Some(ListKind::S)
+        };
+        if rest.iter().any(|&a| code(self, a)) {
+            return Ok(None);
+        }
+        let f = match head.as_symbol() {
+            Some(sym) => match self.read_global(sym) {
+                Some(f) => f,
+                None => return Ok(None),
+            },
+            None => head,
+        };
+        let plain = match f.as_builtin() {
+            Some(i) => {
+                builtins::def(i).is_some_and(|d| !matches!(d.imp, builtins::Imp::Special(_)))
+            }
+            None => {
+                f.is_ptr()
+                    && self.heap.kind(f) == Some(valk_heap::ObjKind::Closure)
+                    && !self
+                        .heap
+                        .closure_parts(f)
+                        .and_then(|(c, _)| code::decode(c))
+                        .is_some_and(|(_, is_macro)| is_macro)
+            }
+        };
+        if !plain {
+            return Ok(None);
+        }
+        let mut args = Vec::with_capacity(rest.len());
+        for &a in rest {
+            match a.as_symbol() {
+                // A global; a dynamic binding or an unbound name compiles.
+                Some(sym) => match self.read_global(sym) {
+                    Some(x) => args.push(x),
+                    None => return Ok(None),
+                },
+                None => args.push(a),
+            }
+        }
+        self.argbuf.clear();
+        self.argbuf.extend_from_slice(&args);
+        self.apply(f, ret, tail, span).map(Some)
     }
 
     /// The run-time path of a special form whose builtin was redefined.
@@ -312,6 +380,9 @@ impl Interp {
         };
         let mut items = Vec::with_capacity(pairs.len());
         for (s, v) in pairs {
+            // A global's value, now in this heap's list: counted, so a
+            // later `def` of the name cannot free it under the list.
+            self.heap.keep_shared(v);
             let p = self
                 .heap
                 .list(&[Value::symbol(s), v], ListKind::Q)
