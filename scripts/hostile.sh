@@ -158,6 +158,18 @@ cat >"$WORK/eval_loop.valk" <<'EOF'
 (fun {loop n} {if (== n 0) {:done} {eval (list loop (- n 1))}})
 (print (loop 1000000))
 EOF
+cat >"$WORK/eval_compiled.valk" <<'EOF'
+(def {six} (read-forms "(* 2 3)"))
+(fun {loop n} {if (== n 0) {:done} {do (eval (cons + (cons n six))) (loop (- n 1))}})
+(print (loop 1000000))
+EOF
+cat >"$WORK/big_builtins_child.valk" <<'EOF'
+(spawn-monitor (\ {} {len (join (range 0 50000000) (range 0 50000000))}))
+(receive {{:DOWN r p why} (print :join why)})
+(spawn-monitor (\ {} {len (str (range 0 50000000))}))
+(receive {{:DOWN r p why} (print :str why)})
+(print :main-alive)
+EOF
 cat >"$WORK/starve.valk" <<'EOF'
 (def {big} (range 0 30000))
 (spawn (\ {} {do (fun {spin} {do (sort (reverse big)) (spin)}) (spin)}))
@@ -191,10 +203,12 @@ case_ flood_mailbox_in_main - '"$VALK" run flood_main.valk'
 case_ spawn_flood - '"$VALK" run spawn_flood.valk'
 case_ huge_symbol - '"$VALK" run huge_symbol.valk'
 case_ huge_string - '"$VALK" run huge_string.valk'
+case_ big_builtins_in_child 0 '"$VALK" run big_builtins_child.valk'
 # Reclamation (constant memory under the limit).
 case_ defs_2m 0 '"$VALK" run defs.valk'
 case_ unpack_1m 0 '"$VALK" run unpack.valk'
 case_ eval_loop_1m 0 '"$VALK" run eval_loop.valk'
+case_ eval_compiled_1m 0 '"$VALK" run eval_compiled.valk'
 # Fairness and exit (figures in the output files; checked: no crash).
 case_ starvation_one_scheduler 0 '"$VALK" run --schedulers 1 starve.valk'
 case_ exit_with_busy_actor 0 '"$VALK" run busy_exit.valk'

@@ -46,11 +46,27 @@ const FLOOD: &str = "
 (print :main-goes-on)
 ";
 
+/// One long builtin allocating past the hard limit: the actor dies there,
+/// and its `{:DOWN ..}` is built although the dead actor's memory is still
+/// being given back (it was lost, and main waited forever).
+const RANGE: &str = "
+(spawn-monitor (\\ {} {len (range 0 20000000)}))
+(print (receive {{:DOWN r p reason} (head reason)}))
+(print :main-goes-on)
+";
+
 /// Past the ceiling the heaviest actor is killed (even though it traps
 /// exits), one line goes to stderr, and main goes on.
 #[test]
 fn the_ceiling_kills_the_heaviest_actor_and_logs_it() {
-    for (name, source) in [("grow.valk", GROW), ("flood.valk", FLOOD)] {
+    for (name, source) in [
+        ("grow.valk", GROW),
+        ("flood.valk", FLOOD),
+        ("range.valk", RANGE),
+    ] {
+        // The range dies at the hard limit, often before the governor's
+        // next look: no line to expect then.
+        let logged = name != "range.valk";
         let file = program(name, source);
         let out = run(&[
             "run",
@@ -63,6 +79,9 @@ fn the_ceiling_kills_the_heaviest_actor_and_logs_it() {
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
         assert_eq!(stdout, "{:heap-limit}\n:main-goes-on\n", "{name}");
+        if !logged {
+            continue;
+        }
         let line = stderr
             .lines()
             .find(|l| l.starts_with("valk: memory ceiling of 50331648 bytes passed ("))

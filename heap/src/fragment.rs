@@ -301,7 +301,7 @@ impl Heap {
             // Numbers, keywords, symbols: most replies copy nothing.
             return Ok(Fragment::immediate(v));
         }
-        self.copy_ptr_to_fragment(v)
+        crate::memory::as_owner(self.in_use, || self.copy_ptr_to_fragment(v))
     }
 
     /// [`Heap::try_copy_to_fragment`] for callers that cannot take an

@@ -147,7 +147,10 @@ impl Heap {
         let used = self.nursery.used_bytes();
         let first = first_chunk_words(used);
         let young_large = large_objects(&self.large, |h| h & flag::YOUNG != 0);
-        let Some(reserve) = reserve_to_space(used, young_large.into_iter()) else {
+        let reserve = crate::memory::as_owner(self.in_use, || {
+            reserve_to_space(used, young_large.into_iter())
+        });
+        let Some(reserve) = reserve else {
             return self.starve();
         };
         let left;
@@ -203,7 +206,10 @@ impl Heap {
         let old_used = self.tenured.as_ref().map_or(0, |t| t.old.used_bytes());
         let used = old_used + self.nursery.used_bytes();
         let all_large = large_objects(&self.large, |_| true);
-        let Some(reserve) = reserve_to_space(used, all_large.into_iter()) else {
+        let reserve = crate::memory::as_owner(self.in_use, || {
+            reserve_to_space(used, all_large.into_iter())
+        });
+        let Some(reserve) = reserve else {
             return self.starve();
         };
         let from_old = core::mem::take(&mut self.tenured().old);

@@ -209,6 +209,11 @@ impl Heap {
         self.alloc_slow_from(words, NURSERY_FIRST_WORDS)
     }
 
+    /// A chunk from the system for this heap (see `memory::as_owner`).
+    pub(crate) fn new_chunk(&self, words: usize) -> Option<Chunk> {
+        crate::memory::as_owner(self.in_use, || Chunk::try_new(words))
+    }
+
     /// `alloc_slow`, taking at least `first` words for a new nursery chunk
     /// (`NURSERY_FIRST_WORDS` for allocation; a received message may start
     /// the nursery of a heap that has none smaller).
@@ -226,7 +231,7 @@ impl Heap {
         }
         if words > LARGE_WORDS {
             self.check_limit(words * WORD)?;
-            let mut c = Chunk::try_new(words).ok_or(self.out_of_memory(words))?;
+            let mut c = self.new_chunk(words).ok_or(self.out_of_memory(words))?;
             c.used = words;
             let p = c.start();
             self.large.push(c);
@@ -241,12 +246,12 @@ impl Heap {
             self.check_limit(words * WORD)?;
             want = (self.limit - self.in_use) / WORD;
         }
-        let chunk = match Chunk::try_new(want) {
+        let chunk = match self.new_chunk(want) {
             Some(c) => c,
             // Refused: try for just the object before giving up.
             None => {
                 want = words;
-                Chunk::try_new(words).ok_or(self.out_of_memory(words))?
+                self.new_chunk(words).ok_or(self.out_of_memory(words))?
             }
         };
         self.nursery.start_chunk(chunk);

@@ -35,6 +35,36 @@ static HARD_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 std::thread_local! {
     /// This thread's balance not yet published.
     static UNPUBLISHED: Balance = const { Balance(Cell::new(0)) };
+    /// Set inside [`past_the_hard_limit`].
+    static EXEMPT: Cell<bool> = const { Cell::new(false) };
+    /// Bytes the heap allocating on this thread holds ([`as_owner`]).
+    static OWNER: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Runs `f`, the allocations of a heap holding `bytes`: a light heap may
+/// use the reserve above the hard limit (see `past_limit`).
+#[inline]
+pub(crate) fn as_owner<R>(bytes: usize, f: impl FnOnce() -> R) -> R {
+    let before = OWNER.try_with(|o| o.replace(bytes)).unwrap_or(usize::MAX);
+    let r = f();
+    let _ = OWNER.try_with(|o| o.set(before));
+    r
+}
+
+/// Runs `f` with the hard limit lifted on this thread: for the runtime's
+/// own small notices (an `{:EXIT ..}` or `{:DOWN ..}` telling of an actor
+/// killed for memory is built while the dead actor's memory is still on
+/// its way back to the system; losing it would leave its watchers waiting
+/// forever). Not for anything a Valk program sizes.
+pub fn past_the_hard_limit<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = EXEMPT.try_with(|e| e.set(self.0));
+        }
+    }
+    let _restore = Restore(EXEMPT.try_with(|e| e.replace(true)).unwrap_or(false));
+    f()
 }
 
 struct Balance(Cell<isize>);
@@ -86,7 +116,7 @@ pub fn hard_limit() -> Option<usize> {
 #[inline]
 pub(crate) fn alloc(layout: Layout) -> Option<NonNull<u64>> {
     let limit = HARD_LIMIT.load(Relaxed);
-    if limit != usize::MAX && allocated_bytes().saturating_add(layout.size()) > limit {
+    if limit != usize::MAX && past_limit(limit, layout.size()) {
         return None;
     }
     debug_assert!(layout.size() > 0);
@@ -94,6 +124,26 @@ pub(crate) fn alloc(layout: Layout) -> Option<NonNull<u64>> {
     let p = NonNull::new(unsafe { alloc::alloc(layout) } as *mut u64)?;
     account(layout.size() as isize);
     Some(p)
+}
+
+/// Would allocating `size` more pass the hard limit `limit`? A heap that
+/// holds little, this allocation included (under a quarter of the
+/// reserve), gets a reserve of an eighth
+/// above it (at least 16 MiB): the runaway actor stops at the limit, while
+/// the bystanders (main waiting for its `{:DOWN ..}`) still allocate until
+/// the governor has killed it and its memory is back. Runtime notices
+/// ignore the limit ([`past_the_hard_limit`]).
+#[cold]
+fn past_limit(limit: usize, size: usize) -> bool {
+    let reserve = (limit / 8).max(16 << 20);
+    let owner = OWNER.try_with(Cell::get).unwrap_or(usize::MAX);
+    let light = owner.saturating_add(size) <= reserve / 4;
+    let limit = if light {
+        limit.saturating_add(reserve)
+    } else {
+        limit
+    };
+    allocated_bytes().saturating_add(size) > limit && !EXEMPT.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Give back memory from [`alloc`].

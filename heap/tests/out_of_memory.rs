@@ -138,6 +138,34 @@ fn allocated_bytes_follows_heap_growth() {
     h.check_invariants(&mut vec![l]).unwrap();
 }
 
+/// Past the hard limit the heap that grew there is refused, but a light
+/// heap (a bystander: main waiting for the runaway's `{:DOWN ..}`) still
+/// gets memory from the reserve above it, itself bounded; runtime notices
+/// ignore the limit.
+fn bystanders_use_the_reserve_and_notices_pass_the_limit() {
+    let mut heavy = Heap::new();
+    valk_heap::trim_chunk_pool();
+    limit_in(8 << 20);
+    let (l, _) = grow_until_refused(&mut heavy);
+    assert!(heavy.cons(int(1), l, ListKind::Q).is_err());
+    let mut light = Heap::new();
+    let mut small = Value::NIL;
+    for i in 0..50_000 {
+        small = light
+            .cons(int(i), small, ListKind::Q)
+            .expect("a light heap allocates from the reserve");
+    }
+    // The reserve is bounded too: the light heap is refused once heavy.
+    let (rest, err) = grow_until_refused(&mut light);
+    assert!(matches!(err, HeapError::OutOfMemory { .. }), "{err:?}");
+    // A notice is built past any limit.
+    let notice = valk_heap::memory::past_the_hard_limit(|| heavy.cons(int(2), l, ListKind::Q));
+    set_hard_limit(None);
+    assert!(notice.is_ok());
+    heavy.check_invariants(&mut vec![l]).unwrap();
+    light.check_invariants(&mut vec![rest]).unwrap();
+}
+
 #[test]
 fn allocation_failure_is_an_error_never_an_abort() {
     allocated_bytes_follows_heap_growth();
@@ -145,4 +173,5 @@ fn allocation_failure_is_an_error_never_an_abort() {
     large_objects_and_shared_strings_fail_cleanly();
     a_message_copy_that_runs_out_changes_nothing();
     a_collection_without_to_space_starves_the_heap_instead_of_breaking_it();
+    bystanders_use_the_reserve_and_notices_pass_the_limit();
 }

@@ -3,30 +3,85 @@
 //! for macros: `-(index + 1)`), so closures copy between heaps and into the
 //! shared heap as plain data and any actor can run them.
 //!
-//! Protos are never freed (code is small next to data; the `eval` cache
-//! bounds what run-time compilation adds).
+//! Two lifetimes:
+//!
+//! - **Permanent** protos (functions, and everything a closure may name)
+//!   live as long as the process: a closure's code word is plain data that
+//!   may sit in any heap, so no owner can tell when the last one goes.
+//! - **Transient** protos are the top-level chunks `eval` compiles for a
+//!   list that makes no closure ([`Proto::makes_closures`]): only the frames
+//!   and the `eval` cache of the interpreter that compiled them can name
+//!   them, so that interpreter frees them ([`free_transient`]) once none of
+//!   its frames runs them (`Interp::sweep_transient`). A loop through `eval`
+//!   over a million distinct lists so runs in constant code memory; a freed
+//!   index is reused.
+
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use valk_heap::symbol::symbol_name;
 use valk_heap::Value;
 
 use crate::ir::Proto;
 
-/// Append-only and lock-free to read: every call of a closure looks its
-/// proto up here, from any worker thread, so actors need no local copy.
-static REGISTRY: boxcar::Vec<&'static Proto> = boxcar::Vec::new();
+/// Lock-free to read: every call of a closure looks its proto up here,
+/// from any worker thread, so actors need no local copy. A slot is null
+/// while free.
+static REGISTRY: boxcar::Vec<AtomicPtr<Proto>> = boxcar::Vec::new();
+
+/// Slots freed by [`free_transient`], reused by the next registration.
+static FREE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Protos registered and not freed.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Register a proto; returns its index.
 pub fn register(p: Proto) -> u32 {
-    // Leaked on purpose: code lives as long as the process (see above), and
-    // `&'static` frames need no reference counting on calls.
-    let index = REGISTRY.push(Box::leak(Box::new(p)));
+    let ptr = Box::into_raw(Box::new(p));
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    let reused = FREE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    if let Some(index) = reused {
+        if let Some(slot) = REGISTRY.get(index as usize) {
+            slot.store(ptr, Ordering::Release);
+            return index;
+        }
+    }
+    let index = REGISTRY.push(AtomicPtr::new(ptr));
     u32::try_from(index).expect("more than 2^32 compiled functions")
 }
 
 /// The proto at `index`.
 #[inline]
 pub fn get(index: u32) -> Option<&'static Proto> {
-    REGISTRY.get(index as usize).copied()
+    let ptr = REGISTRY.get(index as usize)?.load(Ordering::Acquire);
+    // SAFETY: a non-null slot holds a `Box<Proto>` leaked by `register`.
+    // Permanent protos are never freed. A transient one is freed only by
+    // `free_transient`, whose caller (the one interpreter that can name
+    // it) guarantees that nothing holds or will look up its index again,
+    // so a reference handed out here is never used after that free.
+    unsafe { ptr.as_ref() }
+}
+
+/// Frees transient proto `index` (compiled by `eval`, see the module note)
+/// and lets a later registration reuse its slot.
+///
+/// The caller must own the index: it was registered for a chunk with no
+/// closures, and no frame runs it, no cache names it and nothing else has
+/// been given it. Freeing any other proto is a use-after-free.
+pub(crate) fn free_transient(index: u32) {
+    let Some(slot) = REGISTRY.get(index as usize) else {
+        return;
+    };
+    let ptr = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: `ptr` came from `Box::into_raw` in `register` and was just
+    // taken out of its slot (the swap), so it is freed once; by the
+    // contract above no reference to it is in use.
+    drop(unsafe { Box::from_raw(ptr) });
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    FREE.lock().unwrap_or_else(|e| e.into_inner()).push(index);
 }
 
 /// The closure code word for a proto.
@@ -75,7 +130,7 @@ pub fn formals_text(code: Value, bound: usize) -> String {
     format!("{{{}}}", parts.join(" "))
 }
 
-/// How many protos are registered.
+/// How many protos are registered and not freed.
 pub fn count() -> usize {
-    REGISTRY.count()
+    LIVE.load(Ordering::Relaxed)
 }

@@ -506,6 +506,13 @@ pub struct Proto {
 }
 
 impl Proto {
+    /// Does running this make a closure (so that another proto's index may
+    /// escape into a value)? A chunk that does not can be transient
+    /// (`code.rs`).
+    pub fn makes_closures(&self) -> bool {
+        self.code.iter().any(|op| matches!(op, Op::Closure { .. }))
+    }
+
     /// Lay out `f`'s blocks in order, resolve targets to instruction
     /// indices, and drop jumps to the next instruction.
     pub fn from_function(f: Function) -> Proto {

@@ -151,3 +151,47 @@ fn distinct_evals_compile_nothing_per_list() {
 fn a_million_distinct_evals_in_constant_memory() {
     distinct_evals(1_000_000);
 }
+
+/// Distinct lists that must be compiled (a nested call is not a plain
+/// call): each compiles a chunk, which is transient and freed once no frame
+/// runs it, so code stays bounded (the sweep keeps at most a few dozen), in
+/// a loop and in a loop through `eval` in tail position.
+fn compiled_evals(n: u64) {
+    let _one = serial();
+    let mut it = Interp::new();
+    it.set_stack_limit(1_000, valk_lang::DEFAULT_MAX_REGS);
+    eval(
+        &mut it,
+        "(def {six} (read-forms \"(* 2 3)\"))
+         (fun {many n acc} {if (== n 0) {acc} {many (- n 1) (+ acc (eval (cons + (cons n six))))}})
+         (fun {lp n} {if (== n 0) {:done} {eval (cons lp (read-forms (str \"(- \" n \" 1)\")))}})",
+    );
+    eval(&mut it, "(many 10 0)");
+    let code_before = valk_lang::code::count();
+    let want = n * (n + 1) / 2 + 6 * n;
+    assert_eq!(eval(&mut it, &format!("(many {n} 0)")), want.to_string());
+    assert_eq!(eval(&mut it, &format!("(lp {n})")), ":done");
+    let code_grown = valk_lang::code::count().saturating_sub(code_before);
+    assert!(
+        code_grown < 300,
+        "{n} compiled evals kept {code_grown} protos"
+    );
+    // The interpreter's transient code goes with it.
+    drop(it);
+    assert!(
+        valk_lang::code::count() <= code_before,
+        "dropping the interpreter left {} protos",
+        valk_lang::code::count().saturating_sub(code_before)
+    );
+}
+
+#[test]
+fn compiled_evals_keep_bounded_code() {
+    compiled_evals(5_000);
+}
+
+#[test]
+#[ignore = "1M evals: run in release from .ci/run"]
+fn a_million_compiled_evals_in_constant_code() {
+    compiled_evals(1_000_000);
+}

@@ -153,13 +153,8 @@ impl System for ValkSystem {
     type Reason = Reason;
 
     fn exit_message(&self, from: Pid, reason: &Reason) -> Message {
-        let mut heap = Heap::new();
-        let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
-        let r = reason.to_value(&mut heap);
-        let Ok(v) = heap.list(&[kw("EXIT"), pid, r], ListKind::Q) else {
-            return message(&[]);
-        };
-        heap.copy_to_fragment(v).into()
+        // A notice is never lost to the memory limit it may be telling of.
+        valk_heap::memory::past_the_hard_limit(|| exit_notice(from, reason))
     }
 
     /// A message not yet adopted holds its fragment's memory; it counts
@@ -173,13 +168,29 @@ impl System for ValkSystem {
     }
 
     fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Message {
-        let mut heap = Heap::new();
-        let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
-        let rf = heap.make_ref(mref.to_u64()).unwrap_or(Value::NIL);
-        let r = reason.to_value(&mut heap);
-        let Ok(v) = heap.list(&[kw("DOWN"), rf, pid, r], ListKind::Q) else {
-            return message(&[]);
-        };
-        heap.copy_to_fragment(v).into()
+        valk_heap::memory::past_the_hard_limit(|| down_notice(mref, from, reason))
     }
+}
+
+/// `{:EXIT pid reason}`.
+fn exit_notice(from: Pid, reason: &Reason) -> Message {
+    let mut heap = Heap::new();
+    let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
+    let r = reason.to_value(&mut heap);
+    let Ok(v) = heap.list(&[kw("EXIT"), pid, r], ListKind::Q) else {
+        return message(&[]);
+    };
+    heap.copy_to_fragment(v).into()
+}
+
+/// `{:DOWN ref pid reason}`.
+fn down_notice(mref: MonitorRef, from: Pid, reason: &Reason) -> Message {
+    let mut heap = Heap::new();
+    let pid = heap.pid(from.to_u64()).unwrap_or(Value::NIL);
+    let rf = heap.make_ref(mref.to_u64()).unwrap_or(Value::NIL);
+    let r = reason.to_value(&mut heap);
+    let Ok(v) = heap.list(&[kw("DOWN"), rf, pid, r], ListKind::Q) else {
+        return message(&[]);
+    };
+    heap.copy_to_fragment(v).into()
 }

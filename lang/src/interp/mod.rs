@@ -151,6 +151,25 @@ pub(crate) struct Cold {
     pub(crate) out: Option<Box<dyn Write + Send>>,
     /// The message of the fatal error that stopped the run.
     pub(crate) fatal: Option<String>,
+    /// Transient protos this interpreter compiled (`code.rs`), each with
+    /// its `eval_cache` key: freed by [`Interp::sweep_transient`] once no
+    /// frame runs them, and with the interpreter.
+    pub(crate) transient: Vec<(u32, (u8, u64))>,
+    /// Sweep when `transient` grows past this (twice what survived the
+    /// last sweep, at least [`TRANSIENT_SWEEP`]).
+    pub(crate) transient_limit: usize,
+}
+
+/// Transient protos kept (and cached) before the first sweep.
+pub(crate) const TRANSIENT_SWEEP: usize = 64;
+
+impl Drop for Cold {
+    fn drop(&mut self) {
+        // The interpreter goes with its frames: nothing can name these.
+        for &(index, _) in &self.transient {
+            crate::code::free_transient(index);
+        }
+    }
 }
 
 /// The prelude files, loaded in this order when present.
@@ -567,6 +586,39 @@ impl Interp {
     /// The rarely used part, allocated now if it was not.
     pub(crate) fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Frees every transient proto (`code.rs`) no frame of this
+    /// interpreter runs, with its `eval` cache entry. Only this
+    /// interpreter's frames and cache can name them, and a running chunk
+    /// is always on `frames` (its registers and pc live there).
+    pub(crate) fn sweep_transient(&mut self) {
+        let Some(cold) = self.cold.as_mut() else {
+            return;
+        };
+        let running: std::collections::HashSet<*const Proto> = self
+            .frames
+            .iter()
+            .map(|f| f.proto as *const Proto)
+            .collect();
+        let mut kept = Vec::new();
+        for (index, key) in std::mem::take(&mut cold.transient) {
+            let in_use =
+                crate::code::get(index).is_some_and(|p| running.contains(&(p as *const Proto)));
+            if in_use {
+                kept.push((index, key));
+                continue;
+            }
+            if let Some(entries) = cold.eval_cache.get_mut(&key) {
+                entries.retain(|&(_, i)| i != index);
+                if entries.is_empty() {
+                    cold.eval_cache.remove(&key);
+                }
+            }
+            crate::code::free_transient(index);
+        }
+        cold.transient_limit = (2 * kept.len()).max(TRANSIENT_SWEEP);
+        cold.transient = kept;
     }
 
     /// A builtin's view of this interpreter; `f` runs with it. (`print`

@@ -281,6 +281,20 @@ impl Interp {
         let compiled = compile(&mut Compiler::new(&mut self.heap), &node, span);
         match compiled {
             Ok(p) => {
+                // A chunk that makes no closure is transient (`code.rs`):
+                // freed once no frame runs it, so distinct lists through
+                // `eval` keep no code. The sweep comes before this one is
+                // listed (it is not on a frame yet).
+                let transient = tag != TAG_LAMBDA
+                    && tag != TAG_MACRO
+                    && code::get(p).is_some_and(|proto| !proto.makes_closures());
+                if transient {
+                    let c = self.cold();
+                    if c.transient.len() >= c.transient_limit.max(super::TRANSIENT_SWEEP) {
+                        self.sweep_transient();
+                    }
+                    self.cold().transient.push((p, (tag, h)));
+                }
                 let sv: SharedValue = self.heap.to_shared(key);
                 self.cold()
                     .eval_cache
