@@ -163,6 +163,17 @@ cat >"$WORK/eval_compiled.valk" <<'EOF'
 (fun {loop n} {if (== n 0) {:done} {do (eval (cons + (cons n six))) (loop (- n 1))}})
 (print (loop 1000000))
 EOF
+cat >"$WORK/text_amplification.valk" <<'EOF'
+(fun {dbl s n} {if (== n 0) {s} {dbl (str s s) (- n 1)}})
+(def {big} (dbl "x" 20))
+(spawn-monitor (\ {} {string/replace big "x" big}))
+(receive {{:DOWN r p why} (print :replace)})
+(spawn-monitor (\ {} {len (string/join (map (\ {i} {big}) (range 0 3000)) "")}))
+(receive {{:DOWN r p why} (print :join)})
+(spawn-monitor (\ {} {len (repr (map (\ {i} {big}) (range 0 3000)))}))
+(receive {{:DOWN r p why} (print :repr)})
+(print :main-alive)
+EOF
 cat >"$WORK/big_builtins_child.valk" <<'EOF'
 (spawn-monitor (\ {} {len (join (range 0 50000000) (range 0 50000000))}))
 (receive {{:DOWN r p why} (print :join why)})
@@ -204,6 +215,7 @@ case_ spawn_flood - '"$VALK" run spawn_flood.valk'
 case_ huge_symbol - '"$VALK" run huge_symbol.valk'
 case_ huge_string - '"$VALK" run huge_string.valk'
 case_ big_builtins_in_child 0 '"$VALK" run big_builtins_child.valk'
+case_ text_amplification_in_child 0 '"$VALK" run text_amplification.valk'
 # Reclamation (constant memory under the limit).
 case_ defs_2m 0 '"$VALK" run defs.valk'
 case_ unpack_1m 0 '"$VALK" run unpack.valk'

@@ -11,10 +11,36 @@ use valk_heap::{Heap, ListKind, ObjKind, Value};
 use crate::builtins;
 use crate::code;
 
+/// The longest text the builtins make (`str`, `repr`, `print`,
+/// `string/replace`, ...): past it they fail with an error instead of asking
+/// the system for more than it may have (a failed Rust allocation aborts
+/// the process).
+pub const MAX_TEXT: usize = 1 << 30;
+
+/// A text would pass its cap, or the system refused memory for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong;
+
+/// Makes room for `more` bytes in `out`, fallibly, within `cap`.
+pub fn try_room(out: &mut String, more: usize, cap: usize) -> Result<(), TooLong> {
+    match out.len().checked_add(more) {
+        Some(n) if n <= cap => out.try_reserve(more).map_err(|_| TooLong),
+        _ => Err(TooLong),
+    }
+}
+
+/// Appends `s` to `out` within `cap` (see [`try_room`]).
+pub fn try_push(out: &mut String, s: &str, cap: usize) -> Result<(), TooLong> {
+    try_room(out, s.len(), cap)?;
+    out.push_str(s);
+    Ok(())
+}
+
 /// The re-readable form: `3`, `1.5`, `"a\nb"`, `:ok`, `{1 {2 3} "x"}`.
+/// (Cut short, never an abort, if memory runs out.)
 pub fn repr(heap: &Heap, v: Value) -> String {
     let mut s = String::new();
-    write_value(heap, v, true, &mut s);
+    let _ = try_write_value(heap, v, true, &mut s, usize::MAX);
     s
 }
 
@@ -24,6 +50,23 @@ pub fn display(heap: &Heap, v: Value) -> String {
         return text.to_owned();
     }
     repr(heap, v)
+}
+
+/// [`repr`] within `cap` bytes.
+pub fn try_repr(heap: &Heap, v: Value, cap: usize) -> Result<String, TooLong> {
+    let mut s = String::new();
+    try_write_value(heap, v, true, &mut s, cap)?;
+    Ok(s)
+}
+
+/// [`display`] within `cap` bytes.
+pub fn try_display(heap: &Heap, v: Value, cap: usize) -> Result<String, TooLong> {
+    if let Some(text) = heap.str(v) {
+        let mut s = String::new();
+        try_push(&mut s, text, cap)?;
+        return Ok(s);
+    }
+    try_repr(heap, v, cap)
 }
 
 /// The name `type` gives a value (without the colon).
@@ -102,22 +145,74 @@ pub fn quote_str(s: &str, out: &mut String) {
 enum Work {
     Value(Value),
     Text(&'static str),
+    /// The rest of a list from `cur` (`first`: no space before it). A list
+    /// is walked a cell at a time, so the stack grows with nesting only.
+    Rest {
+        cur: Value,
+        first: bool,
+    },
 }
 
-/// Append the form of `v`; `quote_top` says whether a top-level string is quoted.
+/// Room every item but a string's text needs (numbers, names, markers).
+const ITEM_ROOM: usize = 128;
+
+/// Append the form of `v`; `quote_top` says whether a top-level string is
+/// quoted. (Cut short if memory runs out.)
 pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
+    let _ = try_write_value(heap, v, quote_top, out, usize::MAX);
+}
+
+/// [`write_value`] within `cap` bytes of `out`: `Err` (with `out` cut
+/// short) past it or when the system refuses memory. Room is reserved
+/// fallibly before each item, so no push reallocates.
+pub fn try_write_value(
+    heap: &Heap,
+    v: Value,
+    quote_top: bool,
+    out: &mut String,
+    cap: usize,
+) -> Result<(), TooLong> {
     let mut stack = vec![Work::Value(v)];
     let mut top = true;
     while let Some(w) = stack.pop() {
         let v = match w {
             Work::Text(t) => {
-                out.push_str(t);
+                try_push(out, t, cap)?;
+                continue;
+            }
+            Work::Rest { cur, first } => {
+                match heap.car_cdr(cur) {
+                    Some((car, cdr)) => {
+                        stack.push(Work::Rest {
+                            cur: cdr,
+                            first: false,
+                        });
+                        stack.push(Work::Value(car));
+                        if !first {
+                            stack.push(Work::Text(" "));
+                        }
+                    }
+                    None if !(cur.is_nil() || cur.is_empty_s()) => {
+                        // An improper tail (only Rust code can build one).
+                        stack.push(Work::Value(cur));
+                        stack.push(Work::Text(" . "));
+                    }
+                    None => {}
+                }
                 continue;
             }
             Work::Value(v) => v,
         };
         let quote = quote_top || !top;
         top = false;
+        // A string needs up to 4 bytes per byte (`\x..` escapes), a name its
+        // length; anything else fits in `ITEM_ROOM`.
+        let room = match (heap.str(v), v.as_symbol().or(v.as_keyword())) {
+            (Some(s), _) => s.len().saturating_mul(4).saturating_add(2),
+            (None, Some(sym)) => symbol_name(sym).len() + 1,
+            _ => ITEM_ROOM,
+        };
+        try_room(out, room, cap)?;
         if let Some(n) = v.as_small_int() {
             let _ = write!(out, "{n}");
         } else if let Some(f) = v.as_float() {
@@ -144,25 +239,11 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
                     let s_list = heap.list_kind(v) == Some(ListKind::S);
                     let (open, close) = if s_list { ("(", ")") } else { ("{", "}") };
                     out.push_str(open);
-                    // Push the elements in reverse so they pop in order.
-                    let mut items = Vec::new();
-                    let mut cur = v;
-                    while let Some((car, cdr)) = heap.car_cdr(cur) {
-                        items.push(car);
-                        cur = cdr;
-                    }
                     stack.push(Work::Text(close));
-                    if !(cur.is_nil() || cur.is_empty_s()) {
-                        // An improper tail (only Rust code can build one).
-                        stack.push(Work::Value(cur));
-                        stack.push(Work::Text(" . "));
-                    }
-                    for (i, item) in items.into_iter().enumerate().rev() {
-                        stack.push(Work::Value(item));
-                        if i > 0 {
-                            stack.push(Work::Text(" "));
-                        }
-                    }
+                    stack.push(Work::Rest {
+                        cur: v,
+                        first: true,
+                    });
                 }
                 Some(ObjKind::Str) => {
                     let s = heap.str(v).unwrap_or("");
@@ -177,12 +258,9 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
                 }
                 Some(ObjKind::Closure) => {
                     let code = heap.closure_parts(v).map(|(c, _)| c).unwrap_or(Value::NIL);
-                    let _ = write!(
-                        out,
-                        "<{} {}>",
-                        code::kind_word(code),
-                        code::formals_text(code, 0)
-                    );
+                    let formals = code::formals_text(code, 0);
+                    try_room(out, formals.len(), cap)?;
+                    let _ = write!(out, "<{} {formals}>", code::kind_word(code));
                 }
                 Some(ObjKind::Partial) => {
                     let (f, bound) = heap
@@ -193,12 +271,9 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
                         let _ = write!(out, "<builtin {}>", b.name);
                     } else {
                         let code = heap.closure_parts(f).map(|(c, _)| c).unwrap_or(Value::NIL);
-                        let _ = write!(
-                            out,
-                            "<{} {}>",
-                            code::kind_word(code),
-                            code::formals_text(code, bound)
-                        );
+                        let formals = code::formals_text(code, bound);
+                        try_room(out, formals.len(), cap)?;
+                        let _ = write!(out, "<{} {formals}>", code::kind_word(code));
                     }
                 }
                 Some(ObjKind::Error) => {
@@ -206,6 +281,7 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
                         .error_parts(v)
                         .and_then(|p| heap.str(p.message))
                         .unwrap_or("");
+                    try_room(out, msg.len(), cap)?;
                     let _ = write!(out, "Error: {msg}");
                 }
                 Some(ObjKind::Pid) => {
@@ -222,12 +298,15 @@ pub fn write_value(heap: &Heap, v: Value, quote_top: bool, out: &mut String) {
                 }
                 Some(ObjKind::Foreign) => {
                     let (addr, tag) = heap.foreign_parts(v).unwrap_or((0, Value::NIL));
-                    let _ = write!(out, "<foreign {} {addr:#x}>", repr(heap, tag));
+                    let tag = repr(heap, tag);
+                    try_room(out, tag.len(), cap)?;
+                    let _ = write!(out, "<foreign {tag} {addr:#x}>");
                 }
                 Some(ObjKind::Opaque) | None => out.push_str("<opaque>"),
             }
         }
     }
+    Ok(())
 }
 
 /// "1 value", "2 values": a count with its noun, for messages.

@@ -73,7 +73,8 @@ fn def(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 fn error(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let msg = cx.display(args[0]);
+    let mut msg = String::new();
+    cx.append_value(&mut msg, args[0], false)?;
     Err(Failure::Message(msg))
 }
 

@@ -98,22 +98,24 @@ fn print(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut line = String::new();
     for (i, &arg) in args.iter().enumerate() {
         if i > 0 {
-            line.push(' ');
+            cx.append_text(&mut line, " ")?;
         }
-        line.push_str(&cx.display(arg));
+        cx.append_value(&mut line, arg, false)?;
     }
-    line.push('\n');
+    cx.append_text(&mut line, "\n")?;
     emit(cx, &line)
 }
 
 fn printf(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let text = format(cx, args)?;
+    cx.meter.bytes(text.len());
     emit(cx, &text)
 }
 
 fn println(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = format(cx, args)?;
-    text.push('\n');
+    cx.meter.bytes(text.len());
+    cx.append_text(&mut text, "\n")?;
     emit(cx, &text)
 }
 
@@ -156,7 +158,7 @@ fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
             )));
         }
         match directive {
-            "%s" => out.push_str(&cx.display(args[next])),
+            "%s" => cx.append_value_unmetered(&mut out, args[next], false)?,
             "%f" => {
                 let _ = write!(out, "{:.6}", cx.float_arg(args, next)?);
             }

@@ -396,6 +396,45 @@ impl<'a> BuiltinCx<'a> {
         printer::display(self.heap, v)
     }
 
+    /// Appends the display form of `v` (`quote`: the re-readable form) to
+    /// `out`, charging the meter for it; an error past
+    /// [`printer::MAX_TEXT`] or when memory runs out (never an abort).
+    pub fn append_value(&mut self, out: &mut String, v: Value, quote: bool) -> Result<(), Failure> {
+        let before = out.len();
+        let done = self.append_value_unmetered(out, v, quote);
+        self.meter.bytes(out.len() - before);
+        done
+    }
+
+    /// [`BuiltinCx::append_value`] without the meter's charge (for callers
+    /// holding borrows of the heap; they charge what they made).
+    pub fn append_value_unmetered(
+        &self,
+        out: &mut String,
+        v: Value,
+        quote: bool,
+    ) -> Result<(), Failure> {
+        let done = match self.heap.str(v) {
+            Some(text) if !quote => printer::try_push(out, text, printer::MAX_TEXT),
+            _ => printer::try_write_value(self.heap, v, quote, out, printer::MAX_TEXT),
+        };
+        done.map_err(|_| self.text_too_long())
+    }
+
+    /// Appends `text` to `out` within [`printer::MAX_TEXT`].
+    pub fn append_text(&mut self, out: &mut String, text: &str) -> Result<(), Failure> {
+        printer::try_push(out, text, printer::MAX_TEXT).map_err(|_| self.text_too_long())
+    }
+
+    /// The error for a text past [`printer::MAX_TEXT`] (or memory refused).
+    pub fn text_too_long(&self) -> Failure {
+        self.error(format!(
+            "`{}`: the text would pass {} bytes (or memory ran out)",
+            self.builtin_name(),
+            printer::MAX_TEXT
+        ))
+    }
+
     /// Argument `i` as an integer.
     pub fn int_arg(&self, args: &[Value], i: usize) -> Result<i64, Failure> {
         let v = args[i];

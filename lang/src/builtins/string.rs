@@ -11,6 +11,7 @@
 use valk_heap::Value;
 
 use super::{BuiltinCx, BuiltinDef, Failure, VARIADIC};
+use crate::printer;
 use crate::reader;
 use crate::syntax::Syn;
 
@@ -99,15 +100,14 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 fn str_concat(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = String::new();
     for &arg in args {
-        let shown = cx.display(arg);
-        cx.meter.bytes(shown.len());
-        text.push_str(&shown);
+        cx.append_value(&mut text, arg, false)?;
     }
     cx.string(&text)
 }
 
 fn repr(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let text = cx.repr(args[0]);
+    let mut text = String::new();
+    cx.append_value(&mut text, args[0], true)?;
     cx.string(&text)
 }
 
@@ -139,11 +139,9 @@ fn join(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let mut text = String::new();
     for (i, &item) in items.iter().enumerate() {
         if i > 0 {
-            text.push_str(&separator);
+            cx.append_text(&mut text, &separator)?;
         }
-        let shown = cx.display(item);
-        cx.meter.bytes(shown.len() + separator.len());
-        text.push_str(&shown);
+        cx.append_value(&mut text, item, false)?;
     }
     cx.string(&text)
 }
@@ -190,9 +188,24 @@ fn replace(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
             cx.builtin_name()
         )));
     }
-    let replaced = s.replace(from, to);
-    let scanned = s.len();
-    cx.meter.bytes(scanned);
+    // The result's size first: a short text replaced by a long one many
+    // times must be an error, not an allocation the system refuses.
+    let matches = s.matches(from).count();
+    let size = (to.len() as u128 * matches as u128) + (s.len() - matches * from.len()) as u128;
+    let mut replaced = String::new();
+    if size > printer::MAX_TEXT as u128
+        || printer::try_room(&mut replaced, size as usize, printer::MAX_TEXT).is_err()
+    {
+        return Err(cx.text_too_long());
+    }
+    let mut last = 0;
+    for (at, _) in s.match_indices(from) {
+        replaced.push_str(&s[last..at]);
+        replaced.push_str(to);
+        last = at + from.len();
+    }
+    replaced.push_str(&s[last..]);
+    cx.meter.bytes(s.len() + replaced.len());
     cx.string(&replaced)
 }
 
