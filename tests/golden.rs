@@ -102,10 +102,38 @@ fn run_golden(file: &Path, scratch: &Path) -> Outcome {
     };
     Outcome {
         stdout: fs::read_to_string(&out_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
-        stderr: fs::read_to_string(&err_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
+        stderr: without_times(
+            &fs::read_to_string(&err_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
+        ),
         // A signal death has no code; -1 never equals an expected status.
         status: status.code().unwrap_or(-1),
     }
+}
+
+/// Log lines and crash reports start with the time of day: compared as
+/// `HH:MM:SS.mmm`.
+fn without_times(text: &str) -> String {
+    let stamped = |l: &str| {
+        let b = l.as_bytes();
+        b.len() > 13
+            && b[2] == b':'
+            && b[5] == b':'
+            && b[8] == b'.'
+            && b[12] == b' '
+            && [0, 1, 3, 4, 6, 7, 9, 10, 11]
+                .iter()
+                .all(|&i| b[i].is_ascii_digit())
+    };
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        if stamped(line) {
+            out.push_str("HH:MM:SS.mmm");
+            out.push_str(&line[12..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn bless(file: &Path, actual: &Outcome) {
@@ -204,7 +232,7 @@ fn every_prelude_name_is_exercised_by_a_golden_file() {
         .collect::<Vec<_>>()
         .join("\n");
     let mut missing = Vec::new();
-    for prelude in ["prelude.valk", "test.valk"] {
+    for prelude in ["prelude.valk", "test.valk", "supervision.valk"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("lang/prelude")
             .join(prelude);

@@ -126,6 +126,11 @@ impl Heap {
         self.limit = limit_bytes.unwrap_or(usize::MAX);
     }
 
+    /// The byte limit, if any.
+    pub fn limit(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then_some(self.limit)
+    }
+
     /// Bytes of private memory held from the system.
     pub fn bytes_in_use(&self) -> usize {
         self.in_use

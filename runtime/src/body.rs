@@ -96,14 +96,17 @@ impl Actor<ValkSystem> for Body {
 impl Body {
     /// Heap and unreceived messages together, if they pass the heap limit.
     fn over_limit(&self) -> Option<usize> {
-        let limit = self.interp.globals().heap_limit()?;
+        let limit = self.interp.heap().limit()?;
         let total = self.interp.heap().bytes_in_use() + self.mailbox_bytes;
         (total > limit).then_some(total)
     }
 }
 
-/// The exit reason of an uncaught Error value (`:stack-overflow` for that one).
+/// The exit reason of an uncaught Error value: `{:error message where}`
+/// with its Valk backtrace for the crash report (`:stack-overflow` for
+/// that one).
 pub(crate) fn error_reason(it: &mut Interp, v: valk_heap::Value) -> Reason {
+    let trace = it.error_trace(v);
     let heap = it.heap_mut();
     if heap.kind(v) == Some(ObjKind::Error) {
         let msg = heap
@@ -114,5 +117,5 @@ pub(crate) fn error_reason(it: &mut Interp, v: valk_heap::Value) -> Reason {
             return Reason::StackOverflow;
         }
     }
-    Reason::Value(heap.to_shared(v))
+    Reason::from_error(heap, v, trace).unwrap_or_else(|| Reason::Value(heap.to_shared(v)))
 }

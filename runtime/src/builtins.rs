@@ -11,6 +11,7 @@ use valk_scheduler::{ActorStatus, Cx as Sched, MonitorRef, Pid, SpawnOpts, Timer
 
 use crate::body::Body;
 use crate::host::ActorHost;
+use crate::log::Level;
 use crate::system::{Reason, ValkSystem};
 
 /// The actor layer's builtins (`exit` replaces the core's: in an actor it
@@ -120,6 +121,70 @@ pub static BUILTINS: &[BuiltinDef] = &[
         "{{:mailbox n} {:heap bytes} {:reductions n} {:status s}} or () if dead.",
         info,
     ),
+    BuiltinDef::new("actor/list", 0, 0, "The pids of every live actor.", actor_list),
+    BuiltinDef::new(
+        "registered",
+        0,
+        0,
+        "The registered names, as keywords.",
+        registered,
+    ),
+    BuiltinDef::new(
+        "actor/set-max-heap",
+        1,
+        1,
+        "(actor/set-max-heap bytes): this actor's heap limit, unreceived messages included (0: none); past it the actor ends with {:heap-limit bytes}.",
+        set_max_heap,
+    ),
+    BuiltinDef::new(
+        "actor/supervised",
+        0,
+        1,
+        "(actor/supervised [pid]): mark pid (default: this actor) as a supervised child: every crash of it gets a crash report on stderr, though its supervisor takes the exit (supervisors call it for each child they start).",
+        supervised,
+    ),
+    BuiltinDef::new(
+        "log/error",
+        0,
+        VARIADIC,
+        "(log/error x...): one line on stderr with the time, the level and this actor's pid (shown unless VALK_LOG=off).",
+        log_error,
+    ),
+    BuiltinDef::new(
+        "log/warn",
+        0,
+        VARIADIC,
+        "(log/warn x...): one line on stderr (shown when VALK_LOG is warn, the default, or more).",
+        log_warn,
+    ),
+    BuiltinDef::new(
+        "log/info",
+        0,
+        VARIADIC,
+        "(log/info x...): one line on stderr (shown when VALK_LOG is info or debug).",
+        log_info,
+    ),
+    BuiltinDef::new(
+        "log/debug",
+        0,
+        VARIADIC,
+        "(log/debug x...): one line on stderr (shown when VALK_LOG=debug).",
+        log_debug,
+    ),
+    BuiltinDef::new(
+        "call/enter",
+        1,
+        1,
+        "(call/enter pid): this actor now waits on a call to pid (server/call uses it); an error starting `deadlock:` if pid waits, through calls in progress, on this actor.",
+        call_enter,
+    ),
+    BuiltinDef::new(
+        "call/leave",
+        0,
+        0,
+        "The call this actor waited on is over (server/call uses it).",
+        call_leave,
+    ),
 ];
 
 fn actor_host<'c>(cx: &'c mut BuiltinCx<'_>) -> Result<&'c mut ActorHost, Failure> {
@@ -169,6 +234,7 @@ fn do_spawn(
     opts: SpawnOpts,
 ) -> Result<(Pid, Option<MonitorRef>), Failure> {
     sched(cx)?;
+    check_function(cx, args)?;
     let f = cx.heap.try_copy_to_fragment(args[0])?;
     let rest = args[1..]
         .iter()
@@ -176,6 +242,18 @@ fn do_spawn(
         .collect::<Result<_, _>>()?;
     let body = Body::new(cx.globals.clone(), f, rest);
     Ok(sched(cx)?.spawn(body, opts))
+}
+
+/// `(spawn 42)` is an error at the call, not an actor that ends at once.
+fn check_function(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<(), Failure> {
+    let f = args[0];
+    let callable = f.as_builtin().is_some()
+        || (f.is_ptr() && matches!(cx.heap.kind(f), Some(ObjKind::Closure | ObjKind::Partial)));
+    if callable {
+        Ok(())
+    } else {
+        Err(cx.arg_error(0, "function", f))
+    }
 }
 
 fn spawn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -222,7 +300,13 @@ fn send(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     match to {
         Some(pid) => s.send(pid, frag),
         None => {
-            s.send_named(u64::from(args[0].as_keyword().unwrap_or(0)), frag);
+            let name = args[0].as_keyword().unwrap_or(0);
+            if !s.send_named(u64::from(name), frag) {
+                return Err(cx.error(format!(
+                    "`send`: no actor registered as `:{}`",
+                    valk_heap::symbol_name(name)
+                )));
+            }
         }
     }
     // A big message costs in proportion to the bytes copied (charged once
@@ -409,4 +493,106 @@ fn exit(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         }
     }
     valk_lang::builtins::system::exit(cx, args)
+}
+
+fn actor_list(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
+    let mut pids = sched(cx)?.actor_pids();
+    pids.sort_by_key(|p| p.to_u64());
+    let mut items = Vec::with_capacity(pids.len());
+    for p in pids {
+        items.push(cx.heap.pid(p.to_u64())?);
+    }
+    cx.qlist(&items)
+}
+
+fn registered(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
+    let mut names: Vec<u32> = sched(cx)?
+        .registered()
+        .into_iter()
+        .filter_map(|(n, _)| u32::try_from(n).ok())
+        .collect();
+    names.sort_by(|a, b| valk_heap::symbol_name(*a).cmp(valk_heap::symbol_name(*b)));
+    let items: Vec<Value> = names.into_iter().map(Value::keyword).collect();
+    cx.qlist(&items)
+}
+
+fn set_max_heap(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let bytes = cx.int_arg(args, 0)?;
+    if bytes < 0 {
+        return Err(cx.error("`actor/set-max-heap`: the limit must be 0 (none) or more bytes"));
+    }
+    sched(cx)?;
+    cx.heap
+        .set_limit((bytes > 0).then_some(bytes as usize));
+    Ok(args[0])
+}
+
+fn supervised(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let who = match args.first() {
+        Some(_) => Some(pid_arg(cx, args, 0)?),
+        None => None,
+    };
+    let s = sched(cx)?;
+    let pid = who.unwrap_or_else(|| s.self_pid());
+    // A pid already dead is not kept (its exit has been seen).
+    if s.alive(pid) {
+        s.system().supervised.lock().insert(pid);
+    }
+    Ok(kw("ok"))
+}
+
+fn log_at(cx: &mut BuiltinCx<'_>, args: &[Value], level: Level) -> Result<Value, Failure> {
+    let s = sched(cx)?;
+    if !s.system().log.allows(level) {
+        return Ok(Value::EMPTY_S);
+    }
+    let me = s.self_pid();
+    let mut text = String::new();
+    for (i, &a) in args.iter().enumerate() {
+        if i > 0 {
+            cx.append_text(&mut text, " ")?;
+        }
+        cx.append_value(&mut text, a, false)?;
+    }
+    crate::log::line(level, me, &text);
+    Ok(Value::EMPTY_S)
+}
+
+fn log_error(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    log_at(cx, args, Level::Error)
+}
+
+fn log_warn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    log_at(cx, args, Level::Warn)
+}
+
+fn log_info(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    log_at(cx, args, Level::Info)
+}
+
+fn log_debug(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    log_at(cx, args, Level::Debug)
+}
+
+fn call_enter(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let to = pid_arg(cx, args, 0)?;
+    let s = sched(cx)?;
+    let me = s.self_pid();
+    match s.system().calls.enter(me, to) {
+        Ok(()) => Ok(kw("ok")),
+        Err(cycle) => {
+            let names: Vec<String> = cycle.iter().map(|&p| crate::log::pid_text(p)).collect();
+            Err(cx.error(format!(
+                "deadlock: {} (each waits on a call to the next)",
+                names.join(" -> ")
+            )))
+        }
+    }
+}
+
+fn call_leave(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
+    let s = sched(cx)?;
+    let me = s.self_pid();
+    s.system().calls.leave(me);
+    Ok(kw("ok"))
 }

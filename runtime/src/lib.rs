@@ -17,9 +17,11 @@
 
 mod body;
 mod builtins;
+pub mod calls;
 pub mod handle;
 #[allow(unsafe_code)]
 mod host;
+pub mod log;
 pub mod memory;
 mod program;
 pub mod session;

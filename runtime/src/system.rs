@@ -1,10 +1,26 @@
 //! The Valk [`System`]: messages are heap fragments, exit reasons a small
 //! enum whose catch-all case holds any Valk value (as a shared value).
 
-use valk_heap::{Fragment, Heap, ListKind, SharedValue, Value};
-use valk_scheduler::{ExitReason, MonitorRef, Pid, System};
+use std::collections::HashSet;
+use std::sync::Arc;
 
+use valk_heap::{Fragment, Heap, ListKind, ObjKind, SharedValue, Value};
+use valk_scheduler::{ExitReason, MonitorRef, Pid, System};
+use valk_sync::Mutex;
+
+use crate::log::{self, Level};
 use crate::program::ProgramEnd;
+
+/// An uncaught error, as an exit reason: `{:error message where}` (plain
+/// data; the Error value itself would propagate into whoever looks at it).
+#[derive(Debug)]
+pub struct ErrorReason {
+    pub message: String,
+    /// `"file:line:col"`, or `""` when unknown.
+    pub place: String,
+    /// The Valk backtrace, innermost first (for the crash report only).
+    pub trace: Vec<String>,
+}
 
 /// Why a Valk actor ended.
 #[derive(Clone, Debug)]
@@ -23,9 +39,11 @@ pub enum Reason {
     HeapLimit(usize),
     /// `(exit N)` with an integer: in the main actor, the program's status.
     Status(i32),
-    /// Any other value (an uncaught Error value, or what `exit` was given).
+    /// `{:error message where}`: an uncaught error.
+    Error(Arc<ErrorReason>),
+    /// Any other value (what `exit` was given).
     Value(SharedValue),
-    /// Rust code panicked inside the actor.
+    /// `{:panic message}`: Rust code panicked inside the actor.
     Panicked(String),
 }
 
@@ -66,8 +84,53 @@ fn kw(name: &str) -> Value {
 }
 
 impl Reason {
+    /// `{:error message where}` for an Error value (`None` for others).
+    pub fn from_error(heap: &Heap, v: Value, trace: Vec<String>) -> Option<Reason> {
+        if heap.kind(v) != Some(ObjKind::Error) {
+            return None;
+        }
+        let parts = heap.error_parts(v)?;
+        let message = heap.str(parts.message).unwrap_or("").to_owned();
+        let place = parts.loc.map_or(String::new(), |l| {
+            format!("{}:{}:{}", valk_heap::symbol_name(l.file), l.line, l.col)
+        });
+        Some(Reason::Error(Arc::new(ErrorReason {
+            message,
+            place,
+            trace,
+        })))
+    }
+
+    /// Not worth a crash report: `:normal`, `:shutdown` and
+    /// `{:shutdown ...}` (how supervisors stop children), as in OTP.
+    pub fn is_quiet(&self) -> bool {
+        match self {
+            Reason::Normal => true,
+            Reason::Value(sv) => {
+                let v = sv.value();
+                let shutdown = Value::keyword(valk_heap::intern("shutdown"));
+                // Reading a shared value needs no heap of its own.
+                v == shutdown || Heap::new().car_cdr(v).is_some_and(|(h, _)| h == shutdown)
+            }
+            _ => false,
+        }
+    }
+
+    /// A crash of the actor's own code: an uncaught error, a native panic,
+    /// a stack overflow, or memory (what an unwatched actor is reported
+    /// for; Erlang reports the same, not exit signals).
+    pub fn is_crash(&self) -> bool {
+        matches!(
+            self,
+            Reason::Error(_) | Reason::Panicked(_) | Reason::StackOverflow | Reason::HeapLimit(_)
+        )
+    }
+
     /// The reason a Valk value names (`:normal`, `:kill`, ... or any value).
     pub fn from_value(heap: &mut Heap, v: Value) -> Reason {
+        if let Some(r) = Reason::from_error(heap, v, Vec::new()) {
+            return r;
+        }
         if let Some(k) = v.as_keyword() {
             match valk_heap::symbol_name(k) {
                 "normal" => return Reason::Normal,
@@ -95,8 +158,21 @@ impl Reason {
                     .unwrap_or(Value::NIL)
             }
             Reason::Status(n) => Value::small_int(i64::from(*n)).unwrap_or(Value::NIL),
+            Reason::Error(e) => {
+                let (Ok(m), Ok(w)) = (heap.string(&e.message), heap.string(&e.place)) else {
+                    return kw("error");
+                };
+                heap.list(&[kw("error"), m, w], ListKind::Q)
+                    .unwrap_or(kw("error"))
+            }
             Reason::Value(sv) => sv.value(),
-            Reason::Panicked(m) => heap.string(m).unwrap_or(Value::NIL),
+            Reason::Panicked(m) => {
+                let Ok(m) = heap.string(m) else {
+                    return kw("panic");
+                };
+                heap.list(&[kw("panic"), m], ListKind::Q)
+                    .unwrap_or(kw("panic"))
+            }
         }
     }
 
@@ -113,11 +189,21 @@ impl Reason {
 pub struct ValkSystem {
     /// The main actor and a pending `(shutdown N)`.
     pub(crate) program: ProgramEnd,
+    /// What `VALK_LOG` lets through (crash reports, `log/*`).
+    pub(crate) log: Level,
+    /// Supervised children (`actor/supervised`): every crash of theirs is
+    /// reported, though their supervisor takes the exit.
+    pub(crate) supervised: Mutex<HashSet<Pid>>,
+    /// Calls in progress, for deadlock detection (`server/call`).
+    pub(crate) calls: crate::calls::Calls,
 }
 
 impl ValkSystem {
     pub fn new() -> ValkSystem {
-        ValkSystem::default()
+        ValkSystem {
+            log: Level::from_env(),
+            ..ValkSystem::default()
+        }
     }
 }
 
@@ -169,6 +255,28 @@ impl System for ValkSystem {
 
     fn down_message(&self, mref: MonitorRef, from: Pid, reason: &Reason) -> Message {
         valk_heap::memory::past_the_hard_limit(|| down_notice(mref, from, reason))
+    }
+
+    /// Crash reports: an abnormal exit nothing took, or any crash of a
+    /// supervised child.
+    fn actor_exited(&self, pid: Pid, name: Option<u64>, reason: &Reason, observed: bool) {
+        self.calls.forget(pid);
+        let supervised = {
+            let mut s = self.supervised.lock();
+            !s.is_empty() && s.remove(&pid)
+        };
+        // Unwatched: a crash of the actor's own code (not an exit signal
+        // from elsewhere, nor an `exit` of its own). Supervised: any
+        // abnormal end, as OTP's supervisor reports.
+        let report = if supervised {
+            !reason.is_quiet()
+        } else {
+            !observed && reason.is_crash()
+        };
+        if !report || !self.log.allows(Level::Error) {
+            return;
+        }
+        log::crash_report(pid, name, reason);
     }
 }
 

@@ -52,7 +52,8 @@ impl<'a, S: System> Cx<'a, S> {
         // The control block outlives the runtime's workers (see `Task`).
         let task = Task::from_table(std::ptr::NonNull::from(self.parts().2));
         self.pinned = true;
-        self.ctx = self.yielder.suspend((why, task));
+        // Through `coroutine::suspend`, which announces the switch to ASan.
+        self.ctx = crate::coroutine::suspend(self.yielder, (why, task));
     }
 
     /// The runtime, the current worker and this actor's state.
@@ -456,6 +457,21 @@ impl<'a, S: System> Cx<'a, S> {
     /// Is `pid` alive?
     pub fn alive(&mut self, pid: Pid) -> bool {
         pid == self.pid || self.shared().alive(pid)
+    }
+
+    /// Every live actor's pid (`actor/list`). O(actors ever made).
+    pub fn actor_pids(&mut self) -> Vec<Pid> {
+        self.shared().actor_pids()
+    }
+
+    /// Every registered name with its actor (`registered`).
+    pub fn registered(&mut self) -> Vec<(u64, Pid)> {
+        self.shared().registry.names()
+    }
+
+    /// The name `pid` is registered under.
+    pub fn name_of(&mut self, pid: Pid) -> Option<u64> {
+        self.shared().registry.name_of(pid)
     }
 
     /// `actor/info`: `None` if `pid` is dead.

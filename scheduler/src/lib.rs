@@ -60,6 +60,8 @@
 #![cfg_attr(valk_loom, allow(dead_code))]
 
 mod api;
+#[cfg(not(valk_loom))]
+mod asan;
 mod gate;
 mod idle;
 mod mailbox;

@@ -62,11 +62,24 @@ impl Registry {
         }
     }
 
-    /// The actor died: free its name, if any.
-    pub(crate) fn remove_pid(&self, pid: Pid) {
+    /// Every registered name with its actor.
+    pub(crate) fn names(&self) -> Vec<(u64, Pid)> {
+        let names = self.names.lock();
+        names.by_name.iter().map(|(&n, &p)| (n, p)).collect()
+    }
+
+    /// The name `pid` is registered under.
+    pub(crate) fn name_of(&self, pid: Pid) -> Option<u64> {
+        self.names.lock().by_pid.get(&pid).copied()
+    }
+
+    /// The actor died: free its name, if any (returned).
+    pub(crate) fn remove_pid(&self, pid: Pid) -> Option<u64> {
         let mut names = self.names.lock();
-        if let Some(name) = names.by_pid.remove(&pid) {
+        let name = names.by_pid.remove(&pid);
+        if let Some(name) = name {
             names.by_name.remove(&name);
         }
+        name
     }
 }

@@ -170,6 +170,15 @@ impl<S: System> Shared<S> {
         self.table.get(pid)?.info(pid)
     }
 
+    /// Every live actor's pid. O(actors ever made).
+    pub(crate) fn actor_pids(&self) -> Vec<Pid> {
+        self.table
+            .snapshot()
+            .into_iter()
+            .filter_map(|task| Some(Pid::from_u64(task.inbox.live_key()?)))
+            .collect()
+    }
+
     pub(crate) fn register(&self, name: u64, pid: Pid) -> Result<(), RegisterError> {
         let cell = self.table.get(pid).ok_or(RegisterError::NotAlive)?;
         self.registry.register(name, pid, || {
@@ -466,6 +475,16 @@ impl<S: System> Runtime<S> {
                 Some((pid, task.stats.heap_bytes.load(Relaxed)))
             })
             .max_by_key(|&(_, bytes)| bytes)
+    }
+
+    /// Every live actor's pid (`actor/list`). O(actors ever made).
+    pub fn actor_pids(&self) -> Vec<Pid> {
+        self.shared.actor_pids()
+    }
+
+    /// The name `pid` is registered under.
+    pub fn name_of(&self, pid: Pid) -> Option<u64> {
+        self.shared.registry.name_of(pid)
     }
 
     /// Actors alive right now.

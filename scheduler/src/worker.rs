@@ -402,9 +402,11 @@ fn finish_without_code<S: System>(
     let leftovers = task.inbox.exit();
     st.rel.absorb_leftovers(leftovers);
     shared.table.retire(core.index);
-    if task.has_name.load(SeqCst) {
-        shared.registry.remove_pid(me);
-    }
+    let name = if task.has_name.load(SeqCst) {
+        shared.registry.remove_pid(me)
+    } else {
+        None
+    };
     if let Some(token) = st.receive_timer.take() {
         shared.timers.cancel(token);
     }
@@ -438,6 +440,12 @@ fn finish_without_code<S: System>(
         }
     }
     let is_main = st.is_main;
+    if !is_main {
+        let observed = relations
+            .iter()
+            .any(|r| matches!(r, Relation::Link(_) | Relation::Watcher(..)));
+        shared.system.actor_exited(me, name, &reason, observed);
+    }
     // Undelivered messages go now, not when the slot is reused.
     st.recycle(me, false);
     // Last use of the state: from here the slot may hold a new actor.

@@ -158,7 +158,14 @@ pub(crate) struct Cold {
     /// Sweep when `transient` grows past this (twice what survived the
     /// last sweep, at least [`TRANSIENT_SWEEP`]).
     pub(crate) transient_limit: usize,
+    /// The functions the error `trace_of` left unhandled, innermost first
+    /// (function name, where it was when the error passed).
+    pub(crate) trace: Vec<(Option<u32>, Span)>,
+    pub(crate) trace_of: Option<Value>,
 }
+
+/// Lines a backtrace keeps.
+pub(crate) const MAX_TRACE: usize = 64;
 
 /// Transient protos kept (and cached) before the first sweep.
 pub(crate) const TRANSIENT_SWEEP: usize = 64;
@@ -586,6 +593,32 @@ impl Interp {
     /// The rarely used part, allocated now if it was not.
     pub(crate) fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// The Valk backtrace of error `v` if it is the last error that left
+    /// functions unhandled: one line per function it passed, innermost
+    /// first, as `name file:line:col` (`<fn>` for an anonymous function or
+    /// top-level code). Empty when `v` was not traced.
+    pub fn error_trace(&self, v: Value) -> Vec<String> {
+        let Some(c) = self.cold.as_ref().filter(|c| c.trace_of == Some(v)) else {
+            return Vec::new();
+        };
+        c.trace
+            .iter()
+            .map(|(name, span)| {
+                let name = name.map_or("<fn>", valk_heap::symbol_name);
+                if span.line == 0 {
+                    name.to_owned()
+                } else {
+                    format!(
+                        "{name} {}:{}:{}",
+                        valk_heap::symbol_name(span.file),
+                        span.line,
+                        span.col
+                    )
+                }
+            })
+            .collect()
     }
 
     /// Frees every transient proto (`code.rs`) no frame of this

@@ -95,4 +95,20 @@ impl Interp {
             None => Flow::Return(e),
         }
     }
+
+    /// Error `e` leaves the function of `s` unhandled: one more line of its
+    /// Valk backtrace (innermost first; see [`Interp::error_trace`]).
+    #[cold]
+    pub(super) fn note_trace(&mut self, s: Site, e: Value) {
+        let name = s.proto.meta.name;
+        let span = s.span();
+        let c = self.cold();
+        if c.trace_of != Some(e) {
+            c.trace.clear();
+            c.trace_of = Some(e);
+        }
+        if c.trace.len() < super::MAX_TRACE {
+            c.trace.push((name, span));
+        }
+    }
 }

@@ -182,6 +182,11 @@ impl Interp {
         macro_rules! ret {
             ($l:lifetime, $v:expr) => {{
                 let v = $v;
+                // An error leaving a function: a line of its backtrace.
+                // (`pc` is past the returning instruction.)
+                if v.is_ptr() && self.is_error(v) {
+                    self.note_trace(Site::new(proto, base, pc.saturating_sub(1)), v);
+                }
                 match self.do_return(v) {
                     None => continue $l,
                     Some(o) => return o,

@@ -1,0 +1,126 @@
+//! `VALK_LOG` and what it filters: crash reports and the `log/*` builtins,
+//! one line (a report: a few) each on stderr, with the time and the pid.
+
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use valk_scheduler::Pid;
+
+use crate::system::Reason;
+
+/// A line's level; `VALK_LOG` names the most detailed one shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Level {
+    /// `VALK_LOG=off`: nothing.
+    Off,
+    Error,
+    /// The default.
+    #[default]
+    Warn,
+    Info,
+    Debug,
+}
+
+impl Level {
+    /// `VALK_LOG` (`off`, `error`, `warn`, `info`, `debug`); the default,
+    /// `warn`, when unset. An unknown value is reported once and ignored.
+    pub fn from_env() -> Level {
+        match std::env::var("VALK_LOG") {
+            Ok(v) => Level::parse(&v).unwrap_or_else(|| {
+                eprintln!(
+                    "valk: VALK_LOG={v:?} is not one of off, error, warn, info, debug; using warn"
+                );
+                Level::Warn
+            }),
+            Err(_) => Level::Warn,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" => Level::Off,
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            _ => return None,
+        })
+    }
+
+    /// Does this setting show lines of `level`?
+    pub fn allows(self, level: Level) -> bool {
+        level != Level::Off && level <= self
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+        }
+    }
+}
+
+/// `HH:MM:SS.mmm` UTC.
+fn time_of_day() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        now.subsec_millis()
+    )
+}
+
+/// `<0.5.0>`, as pids print.
+pub fn pid_text(pid: Pid) -> String {
+    let id = pid.to_u64();
+    format!("<0.{}.{}>", id & 0xFFFF_FFFF, id >> 32)
+}
+
+/// Writes whole lines at once (a closed stderr is ignored: the program
+/// goes on).
+fn emit(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// One `log/*` line.
+pub fn line(level: Level, pid: Pid, text: &str) {
+    emit(&format!(
+        "{} {} {} {text}\n",
+        time_of_day(),
+        level.name(),
+        pid_text(pid)
+    ));
+}
+
+/// The crash report of `pid`: who, why, and where (innermost first).
+pub fn crash_report(pid: Pid, name: Option<u64>, reason: &Reason) {
+    let who = match name {
+        Some(n) => format!(
+            "{} (registered as :{})",
+            pid_text(pid),
+            valk_heap::symbol_name(u32::try_from(n).unwrap_or(0))
+        ),
+        None => pid_text(pid),
+    };
+    let mut text = format!(
+        "{} error {who} crashed: {}\n",
+        time_of_day(),
+        reason.describe()
+    );
+    if let Reason::Error(e) = reason {
+        for at in &e.trace {
+            text.push_str("    at ");
+            text.push_str(at);
+            text.push('\n');
+        }
+    }
+    emit(&text);
+}
