@@ -78,10 +78,10 @@ fn time_of_day() -> String {
     )
 }
 
-/// `<0.5.0>`, as pids print.
+/// `<pid 0.5.0>`, as pids print.
 pub fn pid_text(pid: Pid) -> String {
     let id = pid.to_u64();
-    format!("<0.{}.{}>", id & 0xFFFF_FFFF, id >> 32)
+    format!("<pid 0.{}.{}>", id & 0xFFFF_FFFF, id >> 32)
 }
 
 /// Writes whole lines at once (a closed stderr is ignored: the program
