@@ -58,6 +58,10 @@ pub trait Host: 'static {
     /// message again, with no deadline yet.
     fn receive_start(&mut self) {}
 
+    /// Where the `receive` that begins is (for a host that reports what
+    /// its actors wait on: `valk run`'s deadlock report).
+    fn receive_site(&mut self, _file: u32, _line: u32, _col: u32) {}
+
     /// The next message the current receive has not seen. `timeout_ms` is
     /// the receive's `:after`. The message is adopted into `heap`.
     fn receive_next(

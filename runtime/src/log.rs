@@ -124,3 +124,81 @@ pub fn crash_report(pid: Pid, name: Option<u64>, reason: &Reason) {
     }
     emit(&text);
 }
+
+/// A source position in one word (file symbol: 20 bits, the symbol cap;
+/// line: 24 bits; column: 20 bits; larger values saturate), for
+/// `Cx::set_wait_site`. 0 means unknown.
+pub fn pack_site(file: u32, line: u32, col: u32) -> u64 {
+    if line == 0 {
+        return 0;
+    }
+    let f = u64::from(file.min((1 << 20) - 1));
+    let l = u64::from(line.min((1 << 24) - 1));
+    let c = u64::from(col.min((1 << 20) - 1));
+    f << 44 | l << 20 | c
+}
+
+/// `file:line:col` of a [`pack_site`] word (`None` for 0).
+pub fn site_text(site: u64) -> Option<String> {
+    if site == 0 {
+        return None;
+    }
+    let file = u32::try_from(site >> 44).unwrap_or(0);
+    let line = (site >> 20) & ((1 << 24) - 1);
+    let col = site & ((1 << 20) - 1);
+    Some(format!("{}:{line}:{col}", valk_heap::symbol_name(file)))
+}
+
+/// The deadlock report `valk run` prints: every actor and where it waits.
+pub fn deadlock_report(waiters: &[valk_scheduler::Waiter]) -> String {
+    let mut text = format!(
+        "valk: deadlock: all {} actor(s) wait in `receive` and nothing can wake them:\n",
+        waiters.len()
+    );
+    for w in waiters {
+        text.push_str("  ");
+        text.push_str(&pid_text(w.pid));
+        if let Some(n) = w.name {
+            text.push_str(&format!(
+                " (:{})",
+                valk_heap::symbol_name(u32::try_from(n).unwrap_or(0))
+            ));
+        }
+        match site_text(w.site) {
+            Some(at) => text.push_str(&format!(" waits in the receive at {at}")),
+            None => text.push_str(" waits in a receive"),
+        }
+        if w.mailbox_len > 0 {
+            text.push_str(&format!(
+                " ({} message(s) queued that it does not take)",
+                w.mailbox_len
+            ));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_pack_and_unpack() {
+        let f = valk_heap::intern("deadlock.valk");
+        assert_eq!(
+            site_text(pack_site(f, 12, 7)).as_deref(),
+            Some("deadlock.valk:12:7")
+        );
+        assert_eq!(site_text(pack_site(f, 0, 7)), None);
+    }
+
+    #[test]
+    fn levels_filter_in_order() {
+        assert!(Level::Warn.allows(Level::Error));
+        assert!(!Level::Warn.allows(Level::Info));
+        assert!(!Level::Off.allows(Level::Error));
+        assert_eq!(Level::parse("DEBUG"), Some(Level::Debug));
+        assert_eq!(Level::parse("loud"), None);
+    }
+}

@@ -150,6 +150,23 @@ pub struct ActorInfo {
     pub status: ActorStatus,
     /// [`Actor::heap_bytes`] as of its last slice.
     pub heap_bytes: usize,
+    /// Where it last began to wait ([`Cx::set_wait_site`]; 0: unknown).
+    ///
+    /// [`Cx::set_wait_site`]: crate::Cx::set_wait_site
+    pub wait_site: u64,
+}
+
+/// An actor that waits with nothing able to wake it (see
+/// [`Runtime::deadlock`](crate::Runtime::deadlock)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiter {
+    pub pid: Pid,
+    /// The name it is registered under.
+    pub name: Option<u64>,
+    /// [`ActorInfo::wait_site`].
+    pub site: u64,
+    /// Messages queued that its receive did not take.
+    pub mailbox_len: usize,
 }
 
 /// Why [`Cx::wait`](crate::Cx::wait) returned.

@@ -459,6 +459,13 @@ impl<'a, S: System> Cx<'a, S> {
         pid == self.pid || self.shared().alive(pid)
     }
 
+    /// Records where this actor begins to wait (a code of its system's:
+    /// Valk packs the `receive`'s file, line and column), for
+    /// [`Runtime::deadlock`](crate::Runtime::deadlock)'s report.
+    pub fn set_wait_site(&mut self, site: u64) {
+        self.parts().2.stats.wait_site.store(site, Relaxed);
+    }
+
     /// Every live actor's pid (`actor/list`). O(actors ever made).
     pub fn actor_pids(&mut self) -> Vec<Pid> {
         self.shared().actor_pids()
@@ -485,6 +492,7 @@ impl<'a, S: System> Cx<'a, S> {
             reductions: st.reductions,
             status: ActorStatus::Running,
             heap_bytes: cell.stats.heap_bytes.load(Relaxed),
+            wait_site: cell.stats.wait_site.load(Relaxed),
         })
     }
 }

@@ -98,7 +98,7 @@ mod test_system;
 pub use api::Actor;
 pub use api::{
     ActorInfo, ActorStatus, ExitReason, RegisterError, SpawnOpts, Step, System, WaitResult,
-    DEFAULT_REDUCTIONS,
+    Waiter, DEFAULT_REDUCTIONS,
 };
 pub use mailbox::queued_message_bytes;
 pub use pid::{MonitorRef, Pid, TimerRef};

@@ -119,6 +119,9 @@ pub(crate) struct Stats {
     pub(crate) reductions: AtomicU64,
     pub(crate) mailbox_len: AtomicUsize,
     pub(crate) heap_bytes: AtomicUsize,
+    /// Where the actor last began to wait (its system's code, see
+    /// [`Cx::set_wait_site`](crate::Cx::set_wait_site)); 0: unknown.
+    pub(crate) wait_site: AtomicU64,
 }
 
 /// The control block.
@@ -168,6 +171,7 @@ impl<S: System> Cell<S> {
             reductions: self.stats.reductions.load(Relaxed),
             status,
             heap_bytes: self.stats.heap_bytes.load(Relaxed),
+            wait_site: self.stats.wait_site.load(Relaxed),
         };
         // Stats are reset when the cell is recycled, which changes the key:
         // seeing the same key again means they were this actor's.

@@ -4,7 +4,9 @@
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::api::{Actor, ActorInfo, ExitReason, RegisterError, System, DEFAULT_REDUCTIONS};
+use crate::api::{
+    Actor, ActorInfo, ActorStatus, ExitReason, RegisterError, System, Waiter, DEFAULT_REDUCTIONS,
+};
 use crate::gate::Gate;
 use crate::mailbox::{Push, RunState};
 use crate::pid::{Pid, TimerRef};
@@ -475,6 +477,54 @@ impl<S: System> Runtime<S> {
                 Some((pid, task.stats.heap_bytes.load(Relaxed)))
             })
             .max_by_key(|&(_, bytes)| bytes)
+    }
+
+    /// Is the program stuck? `Some(waiters)` when every live actor waits
+    /// (in a receive without a deadline: a deadline is a pending timer),
+    /// no timer is pending, and nothing changed in `settle` (the same
+    /// actors, each with the same reductions and queue, still waiting):
+    /// then nothing inside the runtime can wake any of them. Only the
+    /// host may (a message from outside, an I/O completion), so only a
+    /// host that has none pending may conclude the program is deadlocked.
+    /// O(actors ever made), twice.
+    pub fn deadlock(&self, settle: Duration) -> Option<Vec<Waiter>> {
+        let first = self.waiting_snapshot()?;
+        std::thread::sleep(settle);
+        let second = self.waiting_snapshot()?;
+        if first != second {
+            return None;
+        }
+        Some(
+            second
+                .into_iter()
+                .map(|(pid, info)| Waiter {
+                    pid,
+                    name: self.shared.registry.name_of(pid),
+                    site: info.wait_site,
+                    mailbox_len: info.mailbox_len,
+                })
+                .collect(),
+        )
+    }
+
+    /// Every live actor with its info, if all wait and no timer is pending.
+    fn waiting_snapshot(&self) -> Option<Vec<(Pid, ActorInfo)>> {
+        if self.shared.timers.pending() > 0 {
+            return None;
+        }
+        let mut all = Vec::new();
+        for pid in self.shared.actor_pids() {
+            let info = self.shared.info(pid)?;
+            if info.status != ActorStatus::Waiting {
+                return None;
+            }
+            all.push((pid, info));
+        }
+        if self.shared.timers.pending() > 0 {
+            return None;
+        }
+        all.sort_by_key(|(p, _)| p.to_u64());
+        Some(all)
     }
 
     /// Every live actor's pid (`actor/list`). O(actors ever made).

@@ -143,6 +143,7 @@ impl<S: System> Table<S> {
                 task.stats.reductions.store(0, Relaxed);
                 task.stats.mailbox_len.store(0, Relaxed);
                 task.stats.heap_bytes.store(0, Relaxed);
+                task.stats.wait_site.store(0, Relaxed);
                 // Publishes all of the above to the next locker of the inbox.
                 let reopened = task.inbox.reopen(pid.to_u64(), code);
                 debug_assert!(reopened, "a free slot's inbox was not exited");

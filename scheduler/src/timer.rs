@@ -69,7 +69,6 @@ impl<T> Timers<T> {
         None
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.live.len()
     }
@@ -106,6 +105,11 @@ impl<T> TimerService<T> {
 
     pub(crate) fn cancel(&self, id: u64) -> Option<T> {
         self.state.lock().timers.cancel(id)
+    }
+
+    /// Timers armed and not fired yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.state.lock().timers.len()
     }
 
     /// The timer thread: fires due timers through `fire` (outside the lock)

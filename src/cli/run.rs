@@ -28,7 +28,7 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits)
         return 1;
     }
     // The program runs in the main actor; the runtime ends when it is done.
-    let status = match session.run_source(&source, &name) {
+    let status = match session.watching_for_deadlock(|s| s.run_source(&source, &name)) {
         Step::Finished => 0,
         Step::Failed(error) => failed(&error),
         Step::Exit(status) => status,

@@ -230,6 +230,31 @@ impl Session {
     /// Stops the runtime (every actor, even those still running), waiting
     /// at most [`SHUTDOWN_GRACE`] for its workers: a worker busy in a long
     /// builtin is left to die with the process.
+    /// Watches the runtime while `job` runs: if every actor waits in a
+    /// `receive` that nothing can satisfy (no timer, nothing queued that
+    /// could wake one), prints who waits where on stderr and ends the
+    /// process with status 2 instead of hanging (`valk run` only: no
+    /// request can come from outside while its program runs).
+    pub fn watching_for_deadlock<T>(&self, job: impl FnOnce(&Session) -> T) -> T {
+        let Some(weak) = self.handle.as_ref().map(Handle::downgrade) else {
+            return job(self);
+        };
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name("valk-deadlock".into())
+                .spawn(move || deadlock_watch(&weak, &done))
+        };
+        let out = job(self);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(w) = watcher {
+            w.thread().unpark();
+            let _ = w.join();
+        }
+        out
+    }
+
     pub fn finish(mut self) {
         self.stop();
     }
@@ -254,5 +279,31 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// How often the deadlock watch looks, and how long a quiet runtime must
+/// stay unchanged before it counts as deadlocked.
+const DEADLOCK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+const DEADLOCK_SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
+
+fn deadlock_watch(weak: &valk_runtime::handle::WeakHandle, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    loop {
+        std::thread::park_timeout(DEADLOCK_POLL);
+        if done.load(SeqCst) {
+            return;
+        }
+        let Some(handle) = weak.upgrade() else {
+            return;
+        };
+        if let Some(waiters) = handle.runtime().deadlock(DEADLOCK_SETTLE) {
+            if done.load(SeqCst) {
+                return;
+            }
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            super::output::err_line(valk_runtime::log::deadlock_report(&waiters).trim_end());
+            std::process::exit(2);
+        }
     }
 }

@@ -14,8 +14,10 @@ use crate::host::Next;
 use crate::syntax::Span;
 
 impl Interp {
-    pub(super) fn receive_start(&mut self) {
-        self.host.get().receive_start();
+    pub(super) fn receive_start(&mut self, at: Span) {
+        let host = self.host.get();
+        host.receive_start();
+        host.receive_site(at.file, at.line, at.col);
     }
 
     pub(super) fn receive_accept(&mut self) {

@@ -413,7 +413,7 @@ impl Interp {
                             fr.apply_result = fr.apply_result.saturating_add(*n);
                         }
                     }
-                    Op::ReceiveStart => self.receive_start(),
+                    Op::ReceiveStart => self.receive_start(site!().span()),
                     Op::Receive {
                         dst,
                         timeout,
