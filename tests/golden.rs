@@ -6,7 +6,8 @@
 //! By default a file runs as `valk run NAME.valk` from inside `tests/valk`, so
 //! error locations read `NAME.valk:LINE:COL`. Two optional files change that:
 //! `NAME.args` gives the arguments, one per line (`$FILE` stands for
-//! `NAME.valk`), and `NAME.stdin` is fed to standard input.
+//! `NAME.valk`), `NAME.stdin` is fed to standard input, and `NAME.env`
+//! sets environment variables, one `KEY=VALUE` per line.
 //!
 //! `VALK_BLESS=1 cargo test --test golden` rewrites the expected files from
 //! what the binary does now; review the diff before committing it.
@@ -78,7 +79,16 @@ fn run_golden(file: &Path, scratch: &Path) -> Outcome {
         Some(_) => Stdio::from(fs::File::open(file.with_extension("stdin")).unwrap()),
         None => Stdio::null(),
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valk"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_valk"));
+    for line in read_optional(&file.with_extension("env"))
+        .unwrap_or_default()
+        .lines()
+    {
+        if let Some((key, value)) = line.split_once('=') {
+            command.env(key.trim(), value.trim());
+        }
+    }
+    let mut child = command
         .args(arguments_for(file))
         .current_dir(golden_dir())
         .env("VALK_HISTORY", scratch.join(format!("{stem}.history")))

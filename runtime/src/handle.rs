@@ -39,6 +39,9 @@ pub struct Options {
     pub reductions: u32,
     /// The builtins (`None`: the core's and the actor layer's).
     pub builtins: Option<BuiltinSet>,
+    /// What crash reports and `log/*` lines reach stderr (`None`:
+    /// `$VALK_LOG`, default `warn`).
+    pub log: Option<crate::log::Level>,
 }
 
 /// A running runtime.
@@ -113,7 +116,11 @@ impl Handle {
         if options.reductions > 0 {
             config.reductions = options.reductions;
         }
-        let rt = Runtime::new(ValkSystem::new(), config);
+        let mut system = ValkSystem::new();
+        if let Some(level) = options.log {
+            system.log = level;
+        }
+        let rt = Runtime::new(system, config);
         let ceiling = options
             .max_memory
             .unwrap_or_else(crate::memory::default_max_memory);
