@@ -163,6 +163,11 @@ cat >"$WORK/eval_compiled.valk" <<'EOF'
 (fun {loop n} {if (== n 0) {:done} {do (eval (cons + (cons n six))) (loop (- n 1))}})
 (print (loop 1000000))
 EOF
+cat >"$WORK/def_past_limit.valk" <<'EOF'
+(spawn-monitor (\ {} {do (= {l} (range 0 20000000)) (def {x} l)}))
+(receive {{:DOWN r p why} (print :def why)})
+(print :main-alive)
+EOF
 cat >"$WORK/text_amplification.valk" <<'EOF'
 (fun {dbl s n} {if (== n 0) {s} {dbl (str s s) (- n 1)}})
 (def {big} (dbl "x" 20))
@@ -216,6 +221,7 @@ case_ huge_symbol - '"$VALK" run huge_symbol.valk'
 case_ huge_string - '"$VALK" run huge_string.valk'
 case_ big_builtins_in_child 0 '"$VALK" run big_builtins_child.valk'
 case_ text_amplification_in_child 0 '"$VALK" run text_amplification.valk'
+case_ def_past_the_limit_in_child 0 '"$VALK" run --max-memory 700M def_past_limit.valk'
 # Reclamation (constant memory under the limit).
 case_ defs_2m 0 '"$VALK" run defs.valk'
 case_ unpack_1m 0 '"$VALK" run unpack.valk'

@@ -234,7 +234,7 @@ fn a_failed_print_is_an_error_in_the_writing_actor() {
         &file,
         format!(
             r#"(def {{pm}} (spawn-monitor (\ {{}} {{print "into /dev/full"}})))
-(receive {{{{:DOWN _ _ why}} (write-file {report:?} (error-message why))}})
+(receive {{{{:DOWN _ _ {{:error msg where}}}} (write-file {report:?} msg)}})
 (write-file {report:?} (str (read-file {report:?}) " / main goes on"))
 "#
         ),

@@ -82,11 +82,12 @@ fn rust_functions_are_builtins_with_errors_and_panics_contained() {
     );
     let e = rt.eval("(host/boom)").unwrap_err();
     assert!(e.to_string().contains("panicked: kaboom"), "{e}");
-    // Inside a spawned actor too: the panic is that actor's error.
+    // Inside a spawned actor too: the panic is that actor's error, and its
+    // exit reason is plain data, {:error message where}.
     let got = rt
         .eval(
             "(do (spawn-monitor (\\ {} {host/boom})) \
-                 (receive {{:DOWN r p reason} (error-message reason)}))",
+                 (receive {{:DOWN r p {:error msg where}} msg}))",
         )
         .unwrap();
     assert!(

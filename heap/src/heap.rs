@@ -482,19 +482,35 @@ impl Heap {
     /// Deep-copy `v` into the shared heap (preserving sharing). Shared
     /// input gives the same object with its count bumped.
     pub fn to_shared(&mut self, v: Value) -> SharedValue {
+        match self.try_to_shared(v) {
+            Ok(sv) => sv,
+            Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 2]>()),
+        }
+    }
+
+    /// [`Heap::to_shared`], or an error (nothing changed) if the system
+    /// refuses memory for the copy (a `def` of a huge value near the memory
+    /// limit ends its actor, not the process).
+    pub fn try_to_shared(&mut self, v: Value) -> Result<SharedValue, HeapError> {
         let Some(p) = v.ptr() else {
-            return SharedValue::from_owned(v);
+            return Ok(SharedValue::from_owned(v));
         };
         let p = if v.is_local() {
+            let in_use = self.in_use;
             // SAFETY: value contract, and `&mut self` keeps anyone else from
             // reading the headers the copy temporarily forwards.
-            unsafe { shared::copy_local_graph(p) }
+            crate::memory::as_owner(in_use, || unsafe { shared::copy_local_graph(p) }).ok_or(
+                HeapError::OutOfMemory {
+                    requested: 2 * crate::chunk::WORD,
+                    in_use,
+                },
+            )?
         } else {
             p
         };
         // SAFETY: `p` is a live shared object; the handle takes a count.
         unsafe { shared::retain(p) };
-        SharedValue::from_owned(Value::shared_ptr(p))
+        Ok(SharedValue::from_owned(Value::shared_ptr(p)))
     }
 
     read_methods!(crate::read::any);

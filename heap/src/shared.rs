@@ -284,16 +284,21 @@ pub(crate) fn alloc_string(s: &str) -> Option<*mut u64> {
 /// sharing. Returns the new root with count 0 (the caller takes it).
 ///
 /// Sharing is preserved by writing forwarding headers into the source
-/// objects while copying and restoring them from a log at the end.
+/// objects while copying and restoring them from a log at the end. `None`
+/// if the system refuses memory on the way: then everything is as before.
 ///
 /// # Safety
 /// `root` points to a live private object of a heap the caller borrows
 /// mutably (nobody else reads the source headers while they are forwarded).
-pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> *mut u64 {
+pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> Option<*mut u64> {
     let mut log: Vec<(*mut u64, u64)> = Vec::new();
     let mut work: Vec<*mut u64> = Vec::new();
     // SAFETY: root is a live local object (contract).
-    let new_root = unsafe { copy_one(root, &mut log, &mut work) };
+    let Some(new_root) = (unsafe { copy_one(root, &mut log, &mut work) }) else {
+        // SAFETY: nothing was copied or forwarded.
+        unsafe { undo_copy(&log, &[], None) };
+        return None;
+    };
     while let Some(obj) = work.pop() {
         // SAFETY: `obj` is a shared copy we are filling in; its traced
         // fields still hold the source's values.
@@ -315,7 +320,16 @@ pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> *mut u64 {
                 object::forward_target(h)
             } else {
                 // SAFETY: as above, `p` is a live, unforwarded local object.
-                unsafe { copy_one(p, &mut log, &mut work) }
+                match unsafe { copy_one(p, &mut log, &mut work) } {
+                    Some(t) => t,
+                    None => {
+                        // SAFETY: the copy's state is exactly what
+                        // `undo_copy` expects: `obj` done up to field `i`,
+                        // the objects on `work` not started.
+                        unsafe { undo_copy(&log, &work, Some((obj, i))) };
+                        return None;
+                    }
+                }
             };
             // SAFETY: `target` is a shared object built in this copy.
             unsafe { retain(target) };
@@ -326,10 +340,80 @@ pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> *mut u64 {
         // SAFETY: restoring the header we overwrote; `p` is still live.
         unsafe { p.write(h) };
     }
-    new_root
+    Some(new_root)
+}
+
+/// Undoes a copy that ran out of memory: gives back the counts taken on
+/// shared objects that existed before, frees the copies made (none is
+/// reachable from anything else yet) and restores the source's headers.
+/// Allocates nothing: the copies are told apart by header flags that
+/// shared objects never carry otherwise (`flag::SPACE`), set here.
+///
+/// # Safety
+/// `log` holds every source object forwarded by this copy with its old
+/// header; `unstarted` the copies whose fields were not looked at yet;
+/// `partial` the copy being filled in with how many fields were done; every
+/// other copy was filled in completely. No other thread can reach a copy.
+unsafe fn undo_copy(
+    log: &[(*mut u64, u64)],
+    unstarted: &[*mut u64],
+    partial: Option<(*mut u64, usize)>,
+) {
+    const MADE: u64 = object::flag::YOUNG;
+    const NOT_STARTED: u64 = object::flag::REMEMBERED;
+    // SAFETY: each logged source holds its forwarding header to a copy of
+    // this run (contract).
+    let copy_of = |src: *mut u64| object::forward_target(unsafe { *src });
+    for &(src, _) in log {
+        let c = copy_of(src);
+        // SAFETY: `c` is a live copy only this thread sees.
+        unsafe { c.write(*c | MADE) };
+    }
+    for &c in unstarted {
+        // SAFETY: as above.
+        unsafe { c.write(*c | NOT_STARTED) };
+    }
+    for &(src, _) in log {
+        let c = copy_of(src);
+        // SAFETY: as above.
+        let h = unsafe { *c };
+        if h & NOT_STARTED != 0 {
+            continue;
+        }
+        let done = match partial {
+            Some((obj, i)) if obj == c => i,
+            _ => object::traced_words(h),
+        };
+        for i in 0..done {
+            // SAFETY: traced words lie inside the copy's payload.
+            let field = unsafe { *(c.add(1 + i) as *const Value) };
+            if let Some(p) = field.ptr().filter(|_| field.is_shared()) {
+                // SAFETY: a filled-in field points to a live shared object
+                // (a copy of this run, or one that existed before).
+                let made_here = unsafe { *p } & MADE != 0;
+                if !made_here {
+                    // SAFETY: the copy took this count on an object the
+                    // source still references: it does not reach zero.
+                    unsafe { release(p) };
+                }
+            }
+        }
+    }
+    for &(src, h) in log {
+        let c = copy_of(src);
+        // SAFETY: `c` was made by this copy and nothing references it (the
+        // counts other copies took on it are dropped with them); `src` is
+        // the live source whose header we overwrote.
+        unsafe {
+            let ch = *c & !object::flag::SPACE;
+            free(c, ch);
+            src.write(h);
+        }
+    }
 }
 
 /// Copy one local object into a fresh shared object, forward the source.
+/// `None` (nothing changed) if the allocation is refused.
 ///
 /// # Safety
 /// `src` is a live, unforwarded local object.
@@ -337,11 +421,15 @@ unsafe fn copy_one(
     src: *mut u64,
     log: &mut Vec<(*mut u64, u64)>,
     work: &mut Vec<*mut u64>,
-) -> *mut u64 {
+) -> Option<*mut u64> {
+    // Room in the bookkeeping first (a huge graph's log is itself big).
+    if log.try_reserve(1).is_err() || work.try_reserve(1).is_err() {
+        return None;
+    }
     // SAFETY: contract.
     let h = unsafe { *src };
     let n = object::payload_words(h);
-    let dst = alloc_shared(h);
+    let dst = try_alloc_shared(h)?;
     // SAFETY: both objects have `n` payload words; they do not overlap.
     unsafe {
         core::ptr::copy_nonoverlapping(src.add(1), dst.add(1), n);
@@ -351,7 +439,7 @@ unsafe fn copy_one(
     if object::traced_words(h) > 0 {
         work.push(dst);
     }
-    dst
+    Some(dst)
 }
 
 /// An owning handle on a shared value: clones bump the count, drops release

@@ -166,6 +166,39 @@ fn bystanders_use_the_reserve_and_notices_pass_the_limit() {
     light.check_invariants(&mut vec![rest]).unwrap();
 }
 
+/// A copy into the shared heap (`def`) that runs out half-way frees what
+/// it made, gives back the counts it took and leaves the source intact.
+fn a_shared_copy_that_runs_out_changes_nothing() {
+    let mut h = Heap::new();
+    let s = h.string(&"s".repeat(LARGE_STRING)).unwrap();
+    let count = || SharedReader.ref_count(s).unwrap();
+    let before = count();
+    let mut l = Value::NIL;
+    for i in 0..200_000 {
+        let pair = h.cons(int(i), s, ListKind::Q).unwrap();
+        l = h.cons(pair, l, ListKind::Q).unwrap();
+    }
+    let objects = valk_heap::shared_stats().objects;
+    limit_in(1 << 20);
+    let err = h.try_to_shared(l).err();
+    set_hard_limit(None);
+    assert!(
+        matches!(err, Some(HeapError::OutOfMemory { .. })),
+        "{err:?}"
+    );
+    assert_eq!(count(), before, "counts taken on the way are given back");
+    assert_eq!(
+        valk_heap::shared_stats().objects,
+        objects,
+        "partial copies freed"
+    );
+    h.check_invariants(&mut vec![l, s]).unwrap();
+    assert_eq!(h.list_to_vec(l).unwrap().len(), 200_000);
+    // Without the limit the same copy succeeds.
+    let sv = h.try_to_shared(l).unwrap();
+    assert_eq!(h.list_to_vec(sv.value()).unwrap().len(), 200_000);
+}
+
 #[test]
 fn allocation_failure_is_an_error_never_an_abort() {
     allocated_bytes_follows_heap_growth();
@@ -174,4 +207,5 @@ fn allocation_failure_is_an_error_never_an_abort() {
     a_message_copy_that_runs_out_changes_nothing();
     a_collection_without_to_space_starves_the_heap_instead_of_breaking_it();
     bystanders_use_the_reserve_and_notices_pass_the_limit();
+    a_shared_copy_that_runs_out_changes_nothing();
 }

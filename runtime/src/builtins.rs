@@ -133,7 +133,7 @@ pub static BUILTINS: &[BuiltinDef] = &[
         "actor/set-max-heap",
         1,
         1,
-        "(actor/set-max-heap bytes): this actor's heap limit, unreceived messages included (0: none); past it the actor ends with {:heap-limit bytes}.",
+        "(actor/set-max-heap bytes): this actor's heap limit, unreceived messages included (0: none, else at least 65536); past it the actor ends with {:heap-limit bytes}.",
         set_max_heap,
     ),
     BuiltinDef::new(
@@ -516,14 +516,19 @@ fn registered(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
     cx.qlist(&items)
 }
 
+/// The smallest heap limit `actor/set-max-heap` takes: below it an actor
+/// could not even hold its first chunks (a typo, not a limit).
+const MIN_MAX_HEAP: i64 = 64 * 1024;
+
 fn set_max_heap(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let bytes = cx.int_arg(args, 0)?;
-    if bytes < 0 {
-        return Err(cx.error("`actor/set-max-heap`: the limit must be 0 (none) or more bytes"));
+    if bytes != 0 && bytes < MIN_MAX_HEAP {
+        return Err(cx.error(format!(
+            "`actor/set-max-heap`: the limit must be 0 (none) or at least {MIN_MAX_HEAP} bytes, got {bytes}"
+        )));
     }
     sched(cx)?;
-    cx.heap
-        .set_limit((bytes > 0).then_some(bytes as usize));
+    cx.heap.set_limit((bytes > 0).then_some(bytes as usize));
     Ok(args[0])
 }
 

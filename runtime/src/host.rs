@@ -83,7 +83,8 @@ impl Host for ActorHost {
     }
 
     fn receive_site(&mut self, file: u32, line: u32, col: u32) {
-        self.sched().set_wait_site(crate::log::pack_site(file, line, col));
+        self.sched()
+            .set_wait_site(crate::log::pack_site(file, line, col));
     }
 
     fn receive_next(&mut self, heap: &mut Heap, timeout_ms: Option<u64>) -> Result<Next, Failure> {

@@ -67,12 +67,13 @@ fn thousand_actors_report_back() {
 
 #[test]
 fn error_in_child_is_a_down_reason() {
+    // The reason is plain data: {:error message where}.
     let got = run_in_main(
         2,
         "(spawn-monitor (\\ {} {error \"bad\"})) \
-         (receive {{:DOWN r p reason} (error-message reason)})",
+         (receive {{:DOWN r p reason} reason})",
     );
-    assert_eq!(got, "\"bad\"");
+    assert_eq!(got, "{:error \"bad\" \"test.valk:1:23\"}");
 }
 
 #[test]
@@ -193,4 +194,40 @@ fn sessions_keep_their_mailbox_between_jobs_and_take_work_from_any_thread() {
     assert_eq!(got, ["1", "2", "3", "4"]);
     assert_eq!(eval(&session, "receive {x x}"), "42");
     handle.shutdown();
+}
+
+/// A native panic inside a builtin ends only that actor, with the inert
+/// reason `{:panic message}`; the runtime and the watcher go on.
+#[test]
+fn a_panic_in_a_builtin_ends_the_actor_with_a_panic_reason() {
+    let handle = Handle::start(Options {
+        schedulers: 2,
+        log: Some(valk_runtime::log::Level::Off),
+        ..Options::default()
+    })
+    .expect("runtime starts");
+    handle.register_fn(
+        "test/boom",
+        0,
+        0,
+        "Panics.",
+        Box::new(|_, _| panic!("native code failed")),
+    );
+    let session = handle.main_session();
+    let job = Job::Source {
+        text: "(do (spawn-monitor (\\ {} {test/boom}))
+                   (list (receive {{:DOWN r p reason} reason}) (+ 1 2)))"
+            .to_owned(),
+        name: "panic.valk".to_owned(),
+        line: false,
+    };
+    let out = session
+        .request(job, |it, out| match out {
+            Outcome::Value(v) => it.repr(v),
+            Outcome::Error(e) => format!("error: {e}"),
+            Outcome::Exit { status, .. } => format!("exit {status}"),
+            Outcome::Gone => "gone".to_owned(),
+        })
+        .expect("session answers");
+    assert_eq!(out, "{{:panic \"native code failed\"} 3}");
 }

@@ -86,18 +86,16 @@ fn chaos(sups: usize, workers: usize, kills: usize) {
     let counts = run(handle, &format!("(chaos/loop root {kills} 42 0 0)"));
     let memory_after = memory(handle);
     let check = run(
-        &handle,
-        &format!(
-            "(do
-               (= {{sub}} (supervisor/which-children root))
-               (= {{shape}} (map (\\ {{s}} {{len (supervisor/which-children (snd s))}}) sub))
-               (= {{worker-restarts}} (foldl + 0 (map (\\ {{s}} {{supervisor/restarts (snd s)}}) sub)))
-               (= {{census}} (chaos/census root 3))
-               (sleep 100)
-               (list (len sub) shape (supervisor/restarts root) worker-restarts
-                     (len census) (== census (map (\\ {{w}} {{3}}) census))
-                     (len (actor/list))))"
-        ),
+        handle,
+        "(do
+           (= {sub} (supervisor/which-children root))
+           (= {shape} (map (\\ {s} {len (supervisor/which-children (snd s))}) sub))
+           (= {worker-restarts} (foldl + 0 (map (\\ {s} {supervisor/restarts (snd s)}) sub)))
+           (= {census} (chaos/census root 3))
+           (sleep 100)
+           (list (len sub) shape (supervisor/restarts root) worker-restarts
+                 (len census) (== census (map (\\ {w} {3}) census))
+                 (len (actor/list))))",
     );
     // {worker-kills supervisor-kills}
     let counts: Vec<usize> = counts
@@ -120,7 +118,11 @@ fn chaos(sups: usize, workers: usize, kills: usize) {
         counts[0]
     );
     assert!(
-        check.ends_with(&format!(" {} 1 {}}}", sups * workers, 1 + 1 + sups + sups * workers)),
+        check.ends_with(&format!(
+            " {} 1 {}}}",
+            sups * workers,
+            1 + 1 + sups + sups * workers
+        )),
         "census and actor count: {check}"
     );
     let grown = memory_after.0 as f64 / memory_before.0.max(1) as f64;

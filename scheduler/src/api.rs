@@ -63,7 +63,8 @@ pub trait System: Send + Sync + 'static {
     /// monitors were told: `name` is the name it was registered under,
     /// `observed` whether any link or monitor received its exit (for crash
     /// reports of exits nothing took). Runs on the worker of its exit.
-    fn actor_exited(&self, _pid: Pid, _name: Option<u64>, _reason: &Self::Reason, _observed: bool) {}
+    fn actor_exited(&self, _pid: Pid, _name: Option<u64>, _reason: &Self::Reason, _observed: bool) {
+    }
 }
 
 /// How a run of an actor ended.

@@ -97,8 +97,8 @@ mod test_system;
 #[cfg(not(valk_loom))]
 pub use api::Actor;
 pub use api::{
-    ActorInfo, ActorStatus, ExitReason, RegisterError, SpawnOpts, Step, System, WaitResult,
-    Waiter, DEFAULT_REDUCTIONS,
+    ActorInfo, ActorStatus, ExitReason, RegisterError, SpawnOpts, Step, System, WaitResult, Waiter,
+    DEFAULT_REDUCTIONS,
 };
 pub use mailbox::queued_message_bytes;
 pub use pid::{MonitorRef, Pid, TimerRef};

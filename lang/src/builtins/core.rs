@@ -66,7 +66,7 @@ fn def(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         }
     }
     for (s, v) in syms.iter().zip(&args[1..]) {
-        let sv = cx.heap.to_shared(*v);
+        let sv = cx.heap.try_to_shared(*v)?;
         cx.globals.define(*s, sv);
     }
     Ok(Value::EMPTY_S)

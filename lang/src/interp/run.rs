@@ -306,7 +306,8 @@ impl Interp {
                         };
                     }
                     Op::DefGlobal { sym, src } => {
-                        let sv = self.heap.to_shared(reg!(*src));
+                        let v = reg!(*src);
+                        let sv = tri!(self.heap.try_to_shared(v).map_err(|e| self.heap_fatal(e)));
                         self.globals.define(*sym, sv);
                     }
                     Op::Closure {

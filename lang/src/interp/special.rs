@@ -295,7 +295,10 @@ impl Interp {
                     }
                     self.cold().transient.push((p, (tag, h)));
                 }
-                let sv: SharedValue = self.heap.to_shared(key);
+                let sv: SharedValue = self
+                    .heap
+                    .try_to_shared(key)
+                    .map_err(|e| self.heap_fatal(e))?;
                 self.cold()
                     .eval_cache
                     .entry((tag, h))
