@@ -77,6 +77,21 @@ impl<T> Timers<T> {
 struct ServiceState<T> {
     timers: Timers<T>,
     shutdown: bool,
+    /// What the timer thread is doing: an insert wakes it only when it
+    /// sleeps past the new deadline (a `receive` with `:after` arms and
+    /// cancels a timer on every call; waking the thread each time cost a
+    /// futex wake and a context switch per call).
+    thread: ThreadState,
+}
+
+#[derive(Clone, Copy)]
+enum ThreadState {
+    /// Running its loop: it looks at the timers before it sleeps again.
+    Awake,
+    /// Sleeping until this deadline.
+    Until(Instant),
+    /// Sleeping with no timer to wait for.
+    Idle,
 }
 
 /// The timer thread's shared half: insert/cancel from any thread.
@@ -91,14 +106,23 @@ impl<T> TimerService<T> {
             state: crate::sync::Mutex::new(ServiceState {
                 timers: Timers::default(),
                 shutdown: false,
+                thread: ThreadState::Awake,
             }),
             cv: crate::sync::Condvar::new(),
         }
     }
 
     pub(crate) fn insert(&self, id: u64, deadline: Instant, payload: T) {
-        let earliest = self.state.lock().timers.insert(id, deadline, payload);
-        if earliest {
+        let wake = {
+            let mut state = self.state.lock();
+            state.timers.insert(id, deadline, payload);
+            match state.thread {
+                ThreadState::Awake => false,
+                ThreadState::Until(d) => deadline < d,
+                ThreadState::Idle => true,
+            }
+        };
+        if wake {
             self.cv.notify_one();
         }
     }
@@ -130,11 +154,16 @@ impl<T> TimerService<T> {
             }
             state = match state.timers.next_deadline() {
                 Some(deadline) => {
+                    state.thread = ThreadState::Until(deadline);
                     let wait = deadline.saturating_duration_since(Instant::now());
                     self.cv.wait_timeout(state, wait)
                 }
-                None => self.cv.wait(state),
+                None => {
+                    state.thread = ThreadState::Idle;
+                    self.cv.wait(state)
+                }
             };
+            state.thread = ThreadState::Awake;
         }
     }
 
