@@ -174,6 +174,24 @@ impl Session {
         }
         reply.wait()
     }
+
+    /// Runs `text` (a source file named `name`) and returns its outcome as
+    /// text: the value's repr, `error: MESSAGE`, `exit N`, or `gone` when
+    /// the session actor has ended (tests and tools).
+    pub fn run_to_text(&self, text: &str, name: &str) -> String {
+        let job = Job::Source {
+            text: text.to_owned(),
+            name: name.to_owned(),
+            line: false,
+        };
+        self.request(job, |it, out| match out {
+            Outcome::Value(v) => it.repr(v),
+            Outcome::Error(e) => format!("error: {e}"),
+            Outcome::Exit { status, .. } => format!("exit {status}"),
+            Outcome::Gone => "gone".to_owned(),
+        })
+        .unwrap_or_else(|| "gone".to_owned())
+    }
 }
 
 impl Drop for Session {

@@ -12,19 +12,7 @@ fn run_in_main(schedulers: usize, src: &'static str) -> String {
     })
     .expect("runtime starts");
     let session = handle.main_session();
-    let job = Job::Source {
-        text: src.to_owned(),
-        name: "test.valk".to_owned(),
-        line: false,
-    };
-    session
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers")
+    session.run_to_text(src, "test.valk")
 }
 
 #[test]
@@ -213,21 +201,10 @@ fn a_panic_in_a_builtin_ends_the_actor_with_a_panic_reason() {
         "Panics.",
         Box::new(|_, _| panic!("native code failed")),
     );
-    let session = handle.main_session();
-    let job = Job::Source {
-        text: "(do (spawn-monitor (\\ {} {test/boom}))
-                   (list (receive {{:DOWN r p reason} reason}) (+ 1 2)))"
-            .to_owned(),
-        name: "panic.valk".to_owned(),
-        line: false,
-    };
-    let out = session
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers");
+    let out = handle.main_session().run_to_text(
+        "(do (spawn-monitor (\\ {} {test/boom}))
+             (list (receive {{:DOWN r p reason} reason}) (+ 1 2)))",
+        "panic.valk",
+    );
     assert_eq!(out, "{{:panic \"native code failed\"} 3}");
 }

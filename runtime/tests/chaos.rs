@@ -15,24 +15,12 @@ use std::time::Duration;
 use valk_heap::memory::allocated_bytes;
 use valk_runtime::log::Level;
 use valk_runtime::session::Session;
-use valk_runtime::{Handle, Job, Options, Outcome};
+use valk_runtime::{Handle, Options};
 
 const CHAOS: &str = include_str!("../../examples/chaos.valk");
 
 fn run(session: &Session, src: &str) -> String {
-    let job = Job::Source {
-        text: src.to_owned(),
-        name: "chaos.valk".to_owned(),
-        line: false,
-    };
-    session
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers")
+    session.run_to_text(src, "chaos.valk")
 }
 
 /// After a pause for the dead to go: the heap bytes the workers hold

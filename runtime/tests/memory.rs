@@ -4,7 +4,7 @@
 //! (The runtime-wide ceiling: tests/memory_ceiling.rs, alone in its process
 //! because the ceiling is process-wide.)
 
-use valk_runtime::{Handle, Job, Options, Outcome};
+use valk_runtime::{Handle, Options};
 
 const LIMIT: usize = 2 << 20;
 
@@ -18,19 +18,7 @@ fn run_limited(src: &str) -> String {
     })
     .expect("runtime starts");
     let session = handle.main_session();
-    let job = Job::Source {
-        text: src.to_owned(),
-        name: "test.valk".to_owned(),
-        line: false,
-    };
-    session
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers")
+    session.run_to_text(src, "test.valk")
 }
 
 /// `(check reason)`: `{{:heap-limit} 1}` when the reason is

@@ -3,7 +3,7 @@
 //! if it traps exits, and the others go on. One test: the ceiling is
 //! process-wide, so nothing else may run beside it in this process.
 
-use valk_runtime::{Handle, Job, Options, Outcome};
+use valk_runtime::{Handle, Options};
 
 #[test]
 fn past_the_ceiling_the_heaviest_actor_is_killed() {
@@ -23,18 +23,6 @@ fn past_the_ceiling_the_heaviest_actor_is_killed() {
         (def {reason} (receive {{:DOWN ^m p r} r}))
         (list (head reason) (> (eval (head (tail reason))) 1000000) (alive? small))
     ";
-    let job = Job::Source {
-        text: src.to_owned(),
-        name: "test.valk".to_owned(),
-        line: false,
-    };
-    let out = session
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers");
+    let out = session.run_to_text(src, "test.valk");
     assert_eq!(out, "{{:heap-limit} 1 1}");
 }

@@ -6,23 +6,10 @@
 //! are all freed.
 
 use valk_heap::shared_stats;
-use valk_runtime::{Handle, Job, Options, Outcome};
+use valk_runtime::{Handle, Options};
 
 fn run(handle: &Handle, src: &str) -> String {
-    let job = Job::Source {
-        text: src.to_owned(),
-        name: "reclaim.valk".to_owned(),
-        line: false,
-    };
-    handle
-        .main_session()
-        .request(job, |it, out| match out {
-            Outcome::Value(v) => it.repr(v),
-            Outcome::Error(e) => format!("error: {e}"),
-            Outcome::Exit { status, .. } => format!("exit {status}"),
-            Outcome::Gone => "gone".to_owned(),
-        })
-        .expect("session answers")
+    handle.main_session().run_to_text(src, "reclaim.valk")
 }
 
 const N: u32 = 20_000;
