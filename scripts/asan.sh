@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the heap, scheduler and lang test suites under AddressSanitizer.
+# Run the heap, scheduler, lang and runtime test suites under AddressSanitizer.
 #
 # There is no nightly and no Miri here, so ASan on the stable toolchain
 # (RUSTC_BOOTSTRAP=1 unlocks -Zsanitizer) is the dynamic check of our unsafe
@@ -8,7 +8,7 @@
 # host slot. LeakSanitizer runs too (detect_leaks=1), except where a suite
 # leaks on purpose (noted below).
 #
-#   scripts/asan.sh                # all three crates, ~10-20 min on 2 cores
+#   scripts/asan.sh                # heap, scheduler, lang and runtime, ~10-20 min on 2 cores
 #   scripts/asan.sh valk-heap      # one crate
 #   scripts/asan.sh valk-scheduler -- pinned   # args after `--` go to
 #                                  # every test binary (a name filter, ...)
@@ -27,7 +27,7 @@ crates=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do crates+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 test_args=("$@")
-[ ${#crates[@]} -gt 0 ] || crates=(valk-heap valk-scheduler valk-lang)
+[ ${#crates[@]} -gt 0 ] || crates=(valk-heap valk-scheduler valk-lang valk-runtime)
 
 export RUSTC_BOOTSTRAP=1
 export RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg valk_asan"
