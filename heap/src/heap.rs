@@ -432,7 +432,7 @@ impl Heap {
     /// A shared box holding a shared deep copy of `v`. The heap owns one
     /// count on it; `to_shared` it (or send it) to hand it to others.
     pub fn make_box(&mut self, v: Value) -> Result<Value, HeapError> {
-        let inner = self.to_shared(v);
+        let inner = self.try_to_shared(v)?;
         let p = shared::try_alloc_shared(object::header(ObjKind::Box, 0, 1)).ok_or(
             HeapError::OutOfMemory {
                 requested: 3 * WORD,

@@ -102,6 +102,7 @@ pub fn type_name(heap: &Heap, v: Value) -> &'static str {
         Some(ObjKind::Ref) => "ref",
         Some(ObjKind::Box) => "box",
         Some(ObjKind::Foreign) => "foreign",
+        Some(ObjKind::Opaque) if crate::builtins::shared::is_atom(heap, v) => "atom",
         Some(ObjKind::Opaque) | None => "opaque",
     }
 }
@@ -301,6 +302,9 @@ pub fn try_write_value(
                     let tag = repr(heap, tag);
                     try_room(out, tag.len(), cap)?;
                     let _ = write!(out, "<foreign {tag} {addr:#x}>");
+                }
+                Some(ObjKind::Opaque) if crate::builtins::shared::is_atom(heap, v) => {
+                    out.push_str("<atom>")
                 }
                 Some(ObjKind::Opaque) | None => out.push_str("<opaque>"),
             }

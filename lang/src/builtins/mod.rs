@@ -50,6 +50,7 @@ mod core;
 pub mod fair;
 pub(crate) mod io;
 mod list;
+pub(crate) mod shared;
 pub(crate) mod string;
 pub mod system;
 
@@ -182,6 +183,7 @@ static CORE: &[&[BuiltinDef]] = &[
     string::BUILTINS,
     io::BUILTINS,
     system::BUILTINS,
+    shared::BUILTINS,
 ];
 
 /// The process-wide registry: definitions by index (append-only, lock-free
