@@ -172,6 +172,42 @@ pub static BUILTINS: &[BuiltinDef] = &[
         log_debug,
     ),
     BuiltinDef::new(
+        "promise",
+        0,
+        0,
+        "(promise): {future resolver}; (resolve resolver v) sets the future's value once, (await future) waits for it.",
+        promise,
+    ),
+    BuiltinDef::new(
+        "resolve",
+        2,
+        2,
+        "(resolve resolver v): set the future's value (an Error value makes await return that error); a second resolve is an error.",
+        resolve,
+    )
+    .taking_errors(),
+    BuiltinDef::new(
+        "future/-wait",
+        1,
+        1,
+        "(future/-wait f): 1 if future f has its value; else 0, and this actor gets {:future/-ready} when it does (await uses it).",
+        future_wait,
+    ),
+    BuiltinDef::new(
+        "future/-unwait",
+        1,
+        1,
+        "(future/-unwait f): this actor no longer waits on future f (a timed-out await).",
+        future_unwait,
+    ),
+    BuiltinDef::new(
+        "future/-value",
+        1,
+        1,
+        "(future/-value f): the value of a resolved future (its error, if it failed).",
+        future_value,
+    ),
+    BuiltinDef::new(
         "call/enter",
         1,
         1,
@@ -600,4 +636,65 @@ fn call_leave(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
     let me = s.self_pid();
     s.system().calls.leave(me);
     Ok(kw("ok"))
+}
+
+fn promise(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
+    use crate::futures::{Cell, Future, Resolver};
+    sched(cx)?;
+    let cell = std::sync::Arc::new(Cell::default());
+    let future = valk_heap::SharedValue::opaque(std::sync::Arc::new(Future(cell.clone())));
+    let resolver = valk_heap::SharedValue::opaque(std::sync::Arc::new(Resolver(cell)));
+    let (f, r) = (future.value(), resolver.value());
+    cx.heap.keep_shared(f);
+    cx.heap.keep_shared(r);
+    cx.qlist(&[f, r])
+}
+
+fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let cell = crate::futures::resolver_of(cx, args, 0)?.clone();
+    let v = cx.heap.try_to_shared(args[1])?;
+    let waiters = match cell.resolve(v) {
+        Ok(w) => w,
+        Err(_) => return Err(cx.error("`resolve`: the future already has its value")),
+    };
+    if !waiters.is_empty() {
+        let s = sched(cx)?;
+        for w in waiters {
+            // A one-keyword message: no heap to copy from.
+            let mut heap = valk_heap::Heap::new();
+            let Ok(msg) = heap.list(&[kw("future/-ready")], valk_heap::ListKind::Q) else {
+                continue;
+            };
+            s.send(w, heap.copy_to_fragment(msg).into());
+        }
+    }
+    Ok(kw("ok"))
+}
+
+fn future_wait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    let me = sched(cx)?.self_pid();
+    Ok(truth(cell.wait(me).is_some()))
+}
+
+fn future_unwait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    let me = sched(cx)?.self_pid();
+    cell.unwait(me);
+    Ok(kw("ok"))
+}
+
+fn future_value(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    match cell.value() {
+        Some(v) => {
+            // This heap takes its own count (the cell keeps the value too).
+            cx.heap.keep_shared(v);
+            if cx.heap.kind(v) == Some(ObjKind::Error) {
+                return Err(Failure::Value(v));
+            }
+            Ok(v)
+        }
+        None => Err(cx.error("`future/-value`: the future has no value yet")),
+    }
 }

@@ -18,6 +18,7 @@
 mod body;
 mod builtins;
 pub mod calls;
+mod futures;
 pub mod handle;
 #[allow(unsafe_code)]
 mod host;
@@ -38,9 +39,59 @@ pub use session::{Done, Job, Outcome, Session};
 pub use system::{Message, Reason, ValkSystem};
 pub use valk_scheduler::Cx as SchedCx;
 
-/// Valk source loaded into a runtime before any program: `sleep`.
+/// Valk source loaded into a runtime before any program: `sleep`, and
+/// `await`, `future/all`, `future/any` over the future builtins
+/// (`futures.rs`).
 pub const PRELUDE: &str = r#"
 (fun {sleep __ms} {receive {:after __ms :ok}})
+
+; (await f [ms]): the future's value (or the error it failed with), waiting
+; in a receive, so the actor parks; with ms, an error once ms have passed.
+(fun {await future/-f & future/-opt} {
+  if (== future/-opt nil)
+    {future/-await future/-f}
+    {future/-await-until future/-f (+ (time-us) (* 1000 (fst future/-opt))) (fst future/-opt)}
+})
+(fun {future/-await future/-f} {
+  if (future/-wait future/-f)
+    {future/-value future/-f}
+    {do (receive {{:future/-ready} ()}) (future/-await future/-f)}
+})
+(fun {future/-await-until future/-f future/-deadline future/-ms} {
+  if (future/-wait future/-f)
+    {future/-value future/-f}
+    {do
+      (= {future/-left} (/ (- future/-deadline (time-us)) 1000))
+      (if (<= future/-left 0)
+        {do (future/-unwait future/-f) (error (str "await: no value within " future/-ms " ms"))}
+        {do
+          (receive {{:future/-ready} ()} {:after future/-left ()})
+          (future/-await-until future/-f future/-deadline future/-ms)})}
+})
+
+; (future/all fs): a future of the list of the values of fs, in order, or
+; of the first error among them (in list order).
+(fun {future/all future/-fs} {
+  do
+    (= {future/-p} (promise))
+    (spawn (\ {fs r} {resolve r (map await fs)}) future/-fs (snd future/-p))
+    (fst future/-p)
+})
+
+; (future/any fs): a future of the first value any of fs gets.
+(fun {future/-any-loop future/-fs future/-r} {
+  do
+    (= {future/-done} (filter future/-wait future/-fs))
+    (if (== future/-done nil)
+      {do (receive {{:future/-ready} ()}) (future/-any-loop future/-fs future/-r)}
+      {resolve future/-r (try {future/-value (fst future/-done)} {\ {e} {e}})})
+})
+(fun {future/any future/-fs} {
+  do
+    (= {future/-p} (promise))
+    (spawn future/-any-loop future/-fs (snd future/-p))
+    (fst future/-p)
+})
 "#;
 
 /// The name [`PRELUDE`] has in error locations.
