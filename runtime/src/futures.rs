@@ -38,13 +38,7 @@ pub(crate) fn future_of<'a>(
     args: &[Value],
     i: usize,
 ) -> Result<&'a Arc<Cell>, Failure> {
-    let v = args[i];
-    v.is_ptr()
-        .then(|| cx.heap.opaque(v))
-        .flatten()
-        .and_then(|o| o.downcast_ref::<Future>())
-        .map(|f| &f.0)
-        .ok_or_else(|| cx.arg_error(i, "future", v))
+    Ok(&cx.opaque_arg::<Future>(args, i, "future")?.0)
 }
 
 pub(crate) fn resolver_of<'a>(
@@ -52,13 +46,7 @@ pub(crate) fn resolver_of<'a>(
     args: &[Value],
     i: usize,
 ) -> Result<&'a Arc<Cell>, Failure> {
-    let v = args[i];
-    v.is_ptr()
-        .then(|| cx.heap.opaque(v))
-        .flatten()
-        .and_then(|o| o.downcast_ref::<Resolver>())
-        .map(|r| &r.0)
-        .ok_or_else(|| cx.arg_error(i, "resolver", v))
+    Ok(&cx.opaque_arg::<Resolver>(args, i, "resolver")?.0)
 }
 
 impl Cell {

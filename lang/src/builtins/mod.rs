@@ -383,6 +383,22 @@ impl<'a> BuiltinCx<'a> {
         ))
     }
 
+    /// Argument `i` as the Rust object of type `T` inside an opaque shared
+    /// value (an atom, a future...), or the argument error naming `what`.
+    pub fn opaque_arg<T: std::any::Any>(
+        &self,
+        args: &[Value],
+        i: usize,
+        what: &str,
+    ) -> Result<&T, Failure> {
+        let v = args[i];
+        v.is_ptr()
+            .then(|| self.heap.opaque(v))
+            .flatten()
+            .and_then(|o| o.downcast_ref::<T>())
+            .ok_or_else(|| self.arg_error(i, what, v))
+    }
+
     /// The type name of a value as `type` spells it (without the colon).
     pub fn type_name(&self, v: Value) -> &'static str {
         printer::type_name(self.heap, v)

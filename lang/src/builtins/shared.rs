@@ -72,12 +72,7 @@ fn unbox(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 fn atom_of<'a>(cx: &'a BuiltinCx<'_>, args: &[Value]) -> Result<&'a Atom, Failure> {
-    let a = args[0];
-    a.is_ptr()
-        .then(|| cx.heap.opaque(a))
-        .flatten()
-        .and_then(|o| o.downcast_ref::<Atom>())
-        .ok_or_else(|| cx.arg_error(0, "atom", a))
+    cx.opaque_arg::<Atom>(args, 0, "atom")
 }
 
 fn make_atom(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
