@@ -287,7 +287,7 @@ pub fn try_write_value(
                 }
                 Some(ObjKind::Pid) => {
                     let id = heap.pid_id(v).unwrap_or(0);
-                    let _ = write!(out, "<pid 0.{}.{}>", id & 0xFFFF_FFFF, id >> 32);
+                    out.push_str(&pid_text(id));
                 }
                 Some(ObjKind::Ref) => {
                     let _ = write!(out, "<ref {}>", heap.ref_id(v).unwrap_or(0));
@@ -311,6 +311,12 @@ pub fn try_write_value(
         }
     }
     Ok(())
+}
+
+/// How a pid prints: `<pid 0.5.0>` (slot index, then generation), also in
+/// the runtime's crash reports and deadlock messages.
+pub fn pid_text(id: u64) -> String {
+    format!("<pid 0.{}.{}>", id & 0xFFFF_FFFF, id >> 32)
 }
 
 /// "1 value", "2 values": a count with its noun, for messages.

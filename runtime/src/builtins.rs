@@ -282,13 +282,10 @@ fn do_spawn(
 
 /// `(spawn 42)` is an error at the call, not an actor that ends at once.
 fn check_function(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<(), Failure> {
-    let f = args[0];
-    let callable = f.as_builtin().is_some()
-        || (f.is_ptr() && matches!(cx.heap.kind(f), Some(ObjKind::Closure | ObjKind::Partial)));
-    if callable {
+    if cx.type_name(args[0]) == "function" {
         Ok(())
     } else {
-        Err(cx.arg_error(0, "function", f))
+        Err(cx.arg_error(0, "function", args[0]))
     }
 }
 
@@ -575,9 +572,11 @@ fn supervised(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> 
     };
     let s = sched(cx)?;
     let pid = who.unwrap_or_else(|| s.self_pid());
-    // A pid already dead is not kept (its exit has been seen).
-    if s.alive(pid) {
-        s.system().supervised.lock().insert(pid);
+    // Inserted, then checked: an actor dead by now is not kept (its exit
+    // hook has run or will find it and remove it).
+    s.system().supervised.insert(pid);
+    if !s.alive(pid) {
+        s.system().supervised.remove(pid);
     }
     Ok(kw("ok"))
 }
@@ -658,13 +657,11 @@ fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Err(_) => return Err(cx.error("`resolve`: the future already has its value")),
     };
     if !waiters.is_empty() {
+        // `{:future/-ready}`, built once: each waiter gets its own copy.
+        let mut heap = valk_heap::Heap::new();
+        let msg = heap.list(&[kw("future/-ready")], valk_heap::ListKind::Q)?;
         let s = sched(cx)?;
         for w in waiters {
-            // A one-keyword message: no heap to copy from.
-            let mut heap = valk_heap::Heap::new();
-            let Ok(msg) = heap.list(&[kw("future/-ready")], valk_heap::ListKind::Q) else {
-                continue;
-            };
             s.send(w, heap.copy_to_fragment(msg).into());
         }
     }

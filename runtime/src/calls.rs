@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 
 use valk_scheduler::Pid;
-use valk_sync::Mutex;
+use valk_sync::{AtomicUsize, Mutex, Ordering};
 
 #[derive(Default)]
 pub struct Calls {
     waits: Mutex<HashMap<Pid, Pid>>,
+    /// `waits.len()`, readable without the lock: every actor's exit asks
+    /// (`forget`), and most programs have no call in progress.
+    len: AtomicUsize,
 }
 
 impl Calls {
@@ -30,6 +33,7 @@ impl Calls {
                 }
                 None => {
                     waits.insert(me, to);
+                    self.len.store(waits.len(), Ordering::Release);
                     return Ok(());
                 }
             }
@@ -43,14 +47,15 @@ impl Calls {
 
     /// `me`'s call is over (replied, failed or timed out).
     pub fn leave(&self, me: Pid) {
-        self.waits.lock().remove(&me);
+        let mut waits = self.waits.lock();
+        waits.remove(&me);
+        self.len.store(waits.len(), Ordering::Release);
     }
 
     /// `pid` ended: it waits on nothing.
     pub fn forget(&self, pid: Pid) {
-        let mut waits = self.waits.lock();
-        if !waits.is_empty() {
-            waits.remove(&pid);
+        if self.len.load(Ordering::Acquire) > 0 {
+            self.leave(pid);
         }
     }
 }

@@ -80,8 +80,7 @@ fn time_of_day() -> String {
 
 /// `<pid 0.5.0>`, as pids print.
 pub fn pid_text(pid: Pid) -> String {
-    let id = pid.to_u64();
-    format!("<pid 0.{}.{}>", id & 0xFFFF_FFFF, id >> 32)
+    valk_lang::printer::pid_text(pid.to_u64())
 }
 
 /// Writes whole lines at once (a closed stderr is ignored: the program

@@ -184,6 +184,35 @@ impl Reason {
     }
 }
 
+/// A set of pids that is usually empty: every actor's exit asks it, so an
+/// empty one answers without taking its lock.
+#[derive(Default)]
+pub(crate) struct PidSet {
+    set: Mutex<HashSet<Pid>>,
+    len: std::sync::atomic::AtomicUsize,
+}
+
+impl PidSet {
+    pub(crate) fn insert(&self, pid: Pid) {
+        let mut set = self.set.lock();
+        set.insert(pid);
+        self.len
+            .store(set.len(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// Removes `pid`; was it there?
+    pub(crate) fn remove(&self, pid: Pid) -> bool {
+        if self.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            return false;
+        }
+        let mut set = self.set.lock();
+        let was = set.remove(&pid);
+        self.len
+            .store(set.len(), std::sync::atomic::Ordering::Release);
+        was
+    }
+}
+
 /// The Valk language's plug into the scheduler.
 #[derive(Default)]
 pub struct ValkSystem {
@@ -193,7 +222,7 @@ pub struct ValkSystem {
     pub(crate) log: Level,
     /// Supervised children (`actor/supervised`): every crash of theirs is
     /// reported, though their supervisor takes the exit.
-    pub(crate) supervised: Mutex<HashSet<Pid>>,
+    pub(crate) supervised: PidSet,
     /// Calls in progress, for deadlock detection (`server/call`).
     pub(crate) calls: crate::calls::Calls,
 }
@@ -261,10 +290,7 @@ impl System for ValkSystem {
     /// supervised child.
     fn actor_exited(&self, pid: Pid, name: Option<u64>, reason: &Reason, observed: bool) {
         self.calls.forget(pid);
-        let supervised = {
-            let mut s = self.supervised.lock();
-            !s.is_empty() && s.remove(&pid)
-        };
+        let supervised = self.supervised.remove(pid);
         // Unwatched: a crash of the actor's own code (not an exit signal
         // from elsewhere, nor an `exit` of its own). Supervised: any
         // abnormal end, as OTP's supervisor reports.
