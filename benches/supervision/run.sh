@@ -17,3 +17,5 @@ for w in restart call; do
     printf 'erlang '; (cd "$tmp" && erl -noshell -s sup_bench main "$w" -s erlang halt)
   done
 done
+# What a call is made of (Valk only).
+VALK_LOG=off "$root/target/release/valk" run "$here/call_parts.valk"
