@@ -82,6 +82,16 @@ pub trait Host: 'static {
     /// messages): GC roots, updated in place by a collection.
     fn visit_roots(&mut self, _visit: &mut dyn FnMut(&mut Value)) {}
 
+    /// Runs `job`, which may block its thread (file I/O, a blocking C
+    /// call), and returns when it is done. A host that can lets other work
+    /// run meanwhile: the actor layer hands it to its blocking pool and
+    /// parks the actor, so its scheduler keeps running other actors. The
+    /// default runs it right here. Builtins call it through
+    /// [`BuiltinCx::blocking`](crate::BuiltinCx::blocking).
+    fn blocking(&mut self, job: Box<dyn FnOnce() + Send>) {
+        job();
+    }
+
     /// The host as `Any`, for builtins of the layer that made it.
     fn as_any(&mut self) -> Option<&mut dyn Any> {
         None

@@ -112,6 +112,14 @@ impl Host for ActorHost {
         self.sched().for_each_message(&mut |m| m.visit_root(visit));
     }
 
+    fn blocking(&mut self, job: Box<dyn FnOnce() + Send>) {
+        // The actor parks (keeping its stack: the builtin is mid-call) and
+        // the job's end wakes it; the slice's pin moves with the coroutine.
+        let done = crate::blocking::pool().spawn(job);
+        let cx = self.sched();
+        valk_lang::reclaim::suspended(|| cx.await_future(done));
+    }
+
     fn as_any(&mut self) -> Option<&mut dyn Any> {
         Some(self)
     }

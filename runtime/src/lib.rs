@@ -15,6 +15,7 @@
 //! - [`Handle`]: a running runtime any thread can use, and [`Session`]s,
 //!   host-owned actors that evaluate and call for it.
 
+pub mod blocking;
 mod body;
 mod builtins;
 pub mod calls;

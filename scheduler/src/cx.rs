@@ -339,6 +339,44 @@ impl<'a, S: System> Cx<'a, S> {
         }
     }
 
+    /// A [`std::task::Waker`] that makes this actor run: each `wake`, from
+    /// any thread, delivers a wake-up signal to its inbox (coalesced while
+    /// one is on its way). Waking a dead actor, or after the runtime is
+    /// gone, does nothing.
+    pub fn waker(&mut self) -> std::task::Waker {
+        std::task::Waker::from(self.actor_waker())
+    }
+
+    fn actor_waker(&mut self) -> std::sync::Arc<crate::future::ActorWaker<S>> {
+        let me = self.pid;
+        crate::future::ActorWaker::new(self.shared().me.clone(), me)
+    }
+
+    /// Runs `fut` to completion on this actor: polls it with a waker for
+    /// this actor and, while it is pending, parks keeping the coroutine's
+    /// stack, so the worker thread runs other actors meanwhile. The way for
+    /// an actor to wait on anything outside the runtime (a blocking job, a
+    /// socket, a host's channel); see `future.rs` and `docs/scheduler.md`.
+    ///
+    /// Messages that arrive meanwhile stay queued for the next receive. If
+    /// a signal makes the actor exit while it waits, this never returns:
+    /// the stack (and `fut`) is dropped by unwinding. Call it outside a
+    /// `receive` (a receive's pending `:after` deadline would only make it
+    /// poll more often).
+    pub fn await_future<F: std::future::Future + Send>(&mut self, fut: F) -> F::Output {
+        let waker = self.actor_waker();
+        let task_waker = std::task::Waker::from(waker.clone());
+        let mut task_cx = std::task::Context::from_waker(&task_waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            waker.flag.lower();
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut task_cx) {
+                return v;
+            }
+            self.suspend(Suspend::Park(None));
+        }
+    }
+
     /// Bytes of stack left above the red zone. Deep recursion must stop (as
     /// `:stack-overflow`) before this reaches 0.
     pub fn stack_remaining(&mut self) -> usize {

@@ -62,6 +62,7 @@
 mod api;
 #[cfg(not(valk_loom))]
 mod asan;
+mod future;
 mod gate;
 mod idle;
 mod mailbox;

@@ -446,3 +446,68 @@ fn loom_link_exit_is_delivered_once_and_wakes_the_linker() {
         }
     });
 }
+
+/// `Cx::await_future`'s wake-up (`future.rs`): an actor lowers its
+/// `WakeFlag`, polls (reads the future's state) and parks, while two
+/// wakers each complete half of the future and wake it (the second one
+/// perhaps finding the flag already up). Whatever the interleaving, the
+/// actor either sees the future complete in a poll or is scheduled again
+/// and sees it then: never parked with nobody to wake it.
+#[test]
+fn loom_future_wake_is_never_lost_and_coalesced() {
+    use crate::future::WakeFlag;
+    loom::model(|| {
+        let inbox: Arc<Inbox<TestItem, ()>> =
+            Arc::new(Inbox::with_state(0, RunState::Running, None));
+        let flag = Arc::new(WakeFlag::default());
+        let done = Arc::new(AtomicUsize::new(0));
+        let scheduled = Arc::new(AtomicUsize::new(0));
+        let mut wakers: Vec<_> = (0..2)
+            .map(|_| {
+                let (inbox, flag, done, scheduled) =
+                    (inbox.clone(), flag.clone(), done.clone(), scheduled.clone());
+                thread::spawn(move || {
+                    // The future's state changes, then its waker runs.
+                    done.fetch_add(1, SeqCst);
+                    if flag.raise() {
+                        if let Push::Schedule = inbox.push(0, Item::Sig(Signal::Wake), false) {
+                            scheduled.fetch_add(1, SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        // The actor: poll until the future is complete (both halves).
+        let mut polls = 0;
+        loop {
+            flag.lower();
+            polls += 1;
+            if done.load(SeqCst) == 2 {
+                break;
+            }
+            // Pending: park (nothing drains the inbox between the
+            // worker's `begin_run` and the park); run again if scheduled.
+            let mut items = VecDeque::new();
+            if inbox.finish_run((), false) == AfterRun::Requeue {
+                assert!(inbox.begin_run(&mut items).is_some());
+                continue;
+            }
+            // Parked: once every waker is done, one of them must have
+            // scheduled it.
+            for w in wakers.drain(..) {
+                w.join().unwrap();
+            }
+            assert_eq!(
+                scheduled.swap(0, SeqCst),
+                1,
+                "parked with nobody to wake it, or scheduled twice"
+            );
+            assert!(inbox.begin_run(&mut items).is_some());
+        }
+        for w in wakers {
+            w.join().unwrap();
+        }
+        assert!(polls <= 3, "polled {polls} times for two wake-ups");
+    });
+}

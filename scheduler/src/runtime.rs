@@ -75,6 +75,9 @@ struct MainState<R> {
 
 /// State shared by every worker, the timer thread and the [`Runtime`] handle.
 pub(crate) struct Shared<S: System> {
+    /// This runtime, weakly: for wakers that outlive a slice
+    /// (`future.rs`).
+    pub(crate) me: std::sync::Weak<Shared<S>>,
     pub(crate) system: S,
     pub(crate) config: Config,
     pub(crate) table: Table<S>,
@@ -341,7 +344,8 @@ impl<S: System> Runtime<S> {
     pub fn new(system: S, config: Config) -> Self {
         let workers = config.schedulers.max(1);
         let (queues, locals) = Queues::new(workers);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             system,
             stacks: StackPool::new(config.stack_size),
             config,

@@ -183,7 +183,11 @@ pub const MAX_READ_BYTES: u64 = 256 << 20;
 
 fn read_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = cx.str_arg(args, 0)?.to_owned();
-    match read_regular_file(std::path::Path::new(&path), MAX_READ_BYTES) {
+    let p = path.clone();
+    // Off the scheduler threads: a slow disk or network file system must
+    // not stop other actors.
+    let read = cx.blocking(move || read_regular_file(std::path::Path::new(&p), MAX_READ_BYTES))?;
+    match read {
         Ok(text) => cx.string(&text),
         Err(reason) => Err(cx.error(format!(
             "`{}`: cannot read {path:?}: {reason}",
@@ -220,9 +224,10 @@ pub fn read_regular_file(path: &std::path::Path, max: u64) -> Result<String, Str
 }
 
 fn write_file(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let path = cx.str_arg(args, 0)?;
-    let text = cx.str_arg(args, 1)?;
-    match std::fs::write(path, text) {
+    let path = cx.str_arg(args, 0)?.to_owned();
+    let text = cx.str_arg(args, 1)?.to_owned();
+    let p = path.clone();
+    match cx.blocking(move || std::fs::write(p, text))? {
         Ok(()) => Ok(Value::EMPTY_S),
         Err(e) => Err(cx.error(format!(
             "`{}`: cannot write {path:?}: {}",

@@ -361,6 +361,23 @@ impl<'a> BuiltinCx<'a> {
         self.meter.host.get()
     }
 
+    /// Runs `job` through the host's [`Host::blocking`](crate::Host::blocking)
+    /// (off the scheduler threads when in an actor) and gives its result;
+    /// an error if the job panicked.
+    pub fn blocking<T: Send + 'static>(
+        &mut self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        let slot = Arc::new(valk_sync::Mutex::new(None));
+        let out = slot.clone();
+        self.host().blocking(Box::new(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            *out.lock() = r.ok();
+        }));
+        let taken = slot.lock().take();
+        taken.ok_or_else(|| self.error(format!("`{}`: the blocking call panicked", self.name)))
+    }
+
     /// The name of the builtin being run.
     pub fn builtin_name(&self) -> &'static str {
         self.name
