@@ -269,7 +269,12 @@ pub fn try_write_value(
                         .map(|(f, a)| (f, a.len()))
                         .unwrap_or((Value::NIL, 0));
                     if let Some(b) = f.as_builtin().and_then(builtins::def) {
-                        let _ = write!(out, "<builtin {}>", b.name);
+                        if matches!(b.imp, builtins::Imp::Special(builtins::Special::Resume)) {
+                            // `k` of a `shift` (`interp/continuation.rs`).
+                            out.push_str("<continuation>");
+                        } else {
+                            let _ = write!(out, "<builtin {}>", b.name);
+                        }
                     } else {
                         let code = heap.closure_parts(f).map(|(c, _)| c).unwrap_or(Value::NIL);
                         let formals = code::formals_text(code, bound);

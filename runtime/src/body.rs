@@ -6,6 +6,7 @@ use valk_heap::{Fragment, ObjKind};
 use valk_lang::{Globals, Interp, RunOutcome};
 use valk_scheduler::{Actor, Cx, Step};
 
+use crate::futures::Task;
 use crate::host::ActorHost;
 use crate::system::{Reason, ValkSystem};
 
@@ -20,6 +21,9 @@ pub struct Body {
     /// Bytes of the messages queued to it and not yet received, at the
     /// start of its last slice (reported with its heap, see `heap_bytes`).
     mailbox_bytes: usize,
+    /// An `async` task's future: resolved with the call's value or error,
+    /// or with the exit reason if the actor ends otherwise.
+    task: Option<Box<Task>>,
 }
 
 impl Body {
@@ -34,7 +38,37 @@ impl Body {
             interp,
             start: Some(start.into_boxed_slice()),
             mailbox_bytes: 0,
+            task: None,
         }
+    }
+
+    /// An `async` task: calls `thunk` and resolves `task`'s future.
+    pub(crate) fn task(globals: Arc<Globals>, thunk: Fragment, task: Task) -> Body {
+        let mut body = Body::new(globals, thunk, Vec::new());
+        body.task = Some(Box::new(task));
+        body
+    }
+
+    /// The task's call ended with `v` (a value or an Error): it is the
+    /// future's value. The actor ends normally either way.
+    fn settle(&mut self, cx: &mut Cx<'_, ValkSystem>, v: valk_heap::Value) -> Step<Reason> {
+        let Some(task) = self.task.take() else {
+            return Step::Exit(Reason::Normal);
+        };
+        let shared = match self.interp.heap_mut().try_to_shared(v) {
+            Ok(s) => s,
+            Err(_) => {
+                let total = self.interp.heap().bytes_in_use();
+                task.ended(&Reason::HeapLimit(total));
+                return Step::Exit(Reason::HeapLimit(total));
+            }
+        };
+        if let Ok(waiters) = task.cell.resolve(shared) {
+            for w in waiters {
+                cx.send(w, crate::futures::ready_message());
+            }
+        }
+        Step::Exit(Reason::Normal)
     }
 
     fn begin(&mut self, call: Box<[Fragment]>) -> Result<(), Reason> {
@@ -76,6 +110,7 @@ impl Actor<ValkSystem> for Body {
         let (out, exit_reason) = ActorHost::run(cx, true, &mut self.interp, |it| it.run(budget));
         match out {
             RunOutcome::OutOfBudget => Step::Yield,
+            RunOutcome::Done(v) | RunOutcome::Error(v) if self.task.is_some() => self.settle(cx, v),
             RunOutcome::Done(_) => Step::Exit(Reason::Normal),
             RunOutcome::Error(v) => Step::Exit(error_reason(&mut self.interp, v)),
             RunOutcome::Exit(code) => Step::Exit(exit_reason.unwrap_or(Reason::Status(code))),
@@ -90,6 +125,22 @@ impl Actor<ValkSystem> for Body {
     /// memory governor compares between actors.
     fn heap_bytes(&self) -> usize {
         self.interp.heap().bytes_in_use() + self.mailbox_bytes
+    }
+
+    fn exited(&mut self, reason: &Reason) {
+        if let Some(task) = self.task.take() {
+            task.ended(reason);
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        // Ended while its coroutine was pinned (`exited` is not called
+        // then), or dropped at shutdown: the future must not hang.
+        if let Some(task) = self.task.take() {
+            task.ended(&Reason::Killed);
+        }
     }
 }
 

@@ -172,6 +172,13 @@ pub static BUILTINS: &[BuiltinDef] = &[
         log_debug,
     ),
     BuiltinDef::new(
+        "future/-async",
+        1,
+        1,
+        "(future/-async thunk): what (async {body}) compiles to: call thunk in a new actor; a future of its value, error or exit reason.",
+        future_async,
+    ),
+    BuiltinDef::new(
         "promise",
         0,
         0,
@@ -638,15 +645,29 @@ fn call_leave(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
 }
 
 fn promise(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
-    use crate::futures::{Cell, Future, Resolver};
+    use crate::futures::Resolver;
     sched(cx)?;
-    let cell = std::sync::Arc::new(Cell::default());
-    let future = valk_heap::SharedValue::opaque(std::sync::Arc::new(Future(cell.clone())));
+    let (cell, f) = crate::futures::new_future(cx.heap);
     let resolver = valk_heap::SharedValue::opaque(std::sync::Arc::new(Resolver(cell)));
-    let (f, r) = (future.value(), resolver.value());
-    cx.heap.keep_shared(f);
+    let r = resolver.value();
     cx.heap.keep_shared(r);
     cx.qlist(&[f, r])
+}
+
+/// `(future/-async thunk)`: what `(async {body})` compiles to.
+fn future_async(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    sched(cx)?;
+    check_function(cx, args)?;
+    let thunk = cx.heap.try_copy_to_fragment(args[0])?;
+    let (cell, f) = crate::futures::new_future(cx.heap);
+    let s = sched(cx)?;
+    let task = crate::futures::Task {
+        cell,
+        mailer: s.mailer(),
+    };
+    let body = Body::task(cx.globals.clone(), thunk, task);
+    sched(cx)?.spawn(body, SpawnOpts::default());
+    Ok(f)
 }
 
 fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -669,20 +690,20 @@ fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 fn future_wait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    let cell = crate::futures::future_of(cx, args, 0)?;
     let me = sched(cx)?.self_pid();
     Ok(truth(cell.wait(me).is_some()))
 }
 
 fn future_unwait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    let cell = crate::futures::future_of(cx, args, 0)?;
     let me = sched(cx)?.self_pid();
     cell.unwait(me);
     Ok(kw("ok"))
 }
 
 fn future_value(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let cell = crate::futures::future_of(cx, args, 0)?.clone();
+    let cell = crate::futures::future_of(cx, args, 0)?;
     match cell.value() {
         Some(v) => {
             // This heap takes its own count (the cell keeps the value too).

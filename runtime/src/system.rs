@@ -255,7 +255,7 @@ impl From<Fragment> for Message {
 }
 
 /// Builds `{tag items...}` as a message.
-fn message(items: &[Value]) -> Message {
+pub(crate) fn message(items: &[Value]) -> Message {
     let mut heap = Heap::new();
     match heap.list(items, ListKind::Q) {
         Ok(v) => heap.copy_to_fragment(v).into(),

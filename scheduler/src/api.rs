@@ -105,6 +105,13 @@ pub trait Actor<S: System>: Send + 'static {
     fn heap_bytes(&self) -> usize {
         0
     }
+
+    /// The actor ends with `reason`, whatever the cause (its own return,
+    /// an exit signal, a kill, the memory governor): called right before
+    /// it is dropped, before its links and monitors hear of it. Not called
+    /// when its coroutine is pinned at that moment (that stack is unwound
+    /// instead, so `Drop` is the fallback).
+    fn exited(&mut self, _reason: &S::Reason) {}
 }
 
 #[cfg(not(valk_loom))]

@@ -347,6 +347,12 @@ impl<'a, S: System> Cx<'a, S> {
         std::task::Waker::from(self.actor_waker())
     }
 
+    /// A [`Mailer`](crate::Mailer) for this runtime: sends from any thread,
+    /// at any later time.
+    pub fn mailer(&mut self) -> crate::Mailer<S> {
+        crate::runtime::Mailer::of(self.shared())
+    }
+
     fn actor_waker(&mut self) -> std::sync::Arc<crate::future::ActorWaker<S>> {
         let me = self.pid;
         crate::future::ActorWaker::new(self.shared().me.clone(), me)

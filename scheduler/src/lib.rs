@@ -108,6 +108,6 @@ pub use pid::{MonitorRef, Pid, TimerRef};
 pub use cx::Cx;
 pub use queue::run_queue::{GLOBAL_QUEUE_INTERVAL, MAX_LIFO_STREAK};
 #[cfg(not(valk_loom))]
-pub use runtime::{Config, Runtime, EXTERNAL_PID};
+pub use runtime::{Config, Mailer, Runtime, EXTERNAL_PID};
 #[cfg(not(valk_loom))]
 pub use stack_pool::{DEFAULT_STACK_SIZE, STACK_RED_ZONE};

@@ -73,6 +73,41 @@ struct MainState<R> {
     reason: Option<R>,
 }
 
+/// Sends messages to a runtime's actors from anywhere (any thread, inside
+/// or outside an actor, no `Cx` needed: a system hook, a Rust future that
+/// resolves a Valk one, a host thread). Holds the runtime weakly.
+pub struct Mailer<S: System> {
+    shared: std::sync::Weak<Shared<S>>,
+}
+
+impl<S: System> Clone for Mailer<S> {
+    fn clone(&self) -> Self {
+        Mailer {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: System> Mailer<S> {
+    pub(crate) fn of(shared: &Shared<S>) -> Self {
+        Mailer {
+            shared: shared.me.clone(),
+        }
+    }
+
+    /// Sends `msg` to `to` (dropped if `to` is dead); false if the runtime
+    /// is gone.
+    pub fn send(&self, to: Pid, msg: S::Msg) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) => {
+                shared.deliver(to, Item::Msg(msg), &mut Waker::Remote);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// State shared by every worker, the timer thread and the [`Runtime`] handle.
 pub(crate) struct Shared<S: System> {
     /// This runtime, weakly: for wakers that outlive a slice
@@ -421,6 +456,13 @@ impl<S: System> Runtime<S> {
     /// the runtime is shut down).
     pub fn send(&self, to: Pid, msg: S::Msg) {
         self.shared.deliver(to, Item::Msg(msg), &mut Waker::Remote);
+    }
+
+    /// A [`Mailer`] for this runtime.
+    pub fn mailer(&self) -> Mailer<S> {
+        Mailer {
+            shared: Arc::downgrade(&self.shared),
+        }
     }
 
     /// Sends to a registered name; false if the name is not registered.

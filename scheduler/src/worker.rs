@@ -384,7 +384,10 @@ fn finish<S: System>(
     // The actor's own state is dropped before anyone hears of its death.
     match code {
         Code::Pinned(fiber) => fiber.discard(&shared.stacks),
-        Code::Ready(actor) => drop(actor),
+        Code::Ready(mut actor) => {
+            actor.exited(&reason);
+            drop(actor);
+        }
     }
     finish_without_code(shared, core, task, st, reason);
 }

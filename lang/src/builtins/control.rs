@@ -104,4 +104,60 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
         "`(receive {pattern body...} ... {:after ms body...})`: take the oldest message a clause matches (in an actor; the mailbox is the host's).",
         Special::Receive,
     ),
+    BuiltinDef::special(
+        "async",
+        1,
+        1,
+        "`(async {body})`: run body (closing over this scope) in a new lightweight actor; returns a future of its value, or of the error it failed with, or of its exit reason if it was killed.",
+        Special::Async,
+    ),
+    BuiltinDef::special(
+        "reset",
+        1,
+        1,
+        "`(reset {body})`: run body as the delimiter of the continuations `shift` captures inside it.",
+        Special::Reset,
+    ),
+    BuiltinDef::special(
+        "shift",
+        1,
+        2,
+        "`(shift {k} {body})`: capture the rest of the computation up to the nearest `reset` as the one-shot function k, and run body in place of that `reset`.",
+        Special::Shift,
+    ),
+    BuiltinDef::special(
+        "reset/-resume",
+        2,
+        2,
+        "`(reset/-resume token v)`: resume a captured continuation with v (what calling `k` does; once only).",
+        Special::Resume,
+    ),
+    BuiltinDef::special(
+        "async-reset",
+        1,
+        1,
+        "`(async-reset {body})`: the original's name for `reset`.",
+        Special::Reset,
+    ),
+    BuiltinDef::special(
+        "async-shift",
+        1,
+        2,
+        "`(async-shift {k} {body})`: the original's name for `shift`.",
+        Special::Shift,
+    ),
+    BuiltinDef::new(
+        "future/-async",
+        1,
+        1,
+        "`(future/-async thunk)`: what `async` calls; needs an actor runtime, whose layer replaces this one.",
+        future_async_outside_actors,
+    ),
 ];
+
+fn future_async_outside_actors(
+    cx: &mut super::BuiltinCx<'_>,
+    _: &[valk_heap::Value],
+) -> Result<valk_heap::Value, super::Failure> {
+    Err(cx.error("`async`: not running in an actor runtime"))
+}

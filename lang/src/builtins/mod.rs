@@ -96,6 +96,14 @@ pub enum Special {
     Fun,
     Penv,
     Receive,
+    /// `(async {body})`: `body` as a closure, handed to `future/-async`.
+    Async,
+    /// `(reset {body})`: run body in a frame that delimits `shift`.
+    Reset,
+    /// `(shift {k} {body})`: capture up to the nearest `reset`.
+    Shift,
+    /// `(reset/-resume token v)`: what a continuation `k` calls.
+    Resume,
 }
 
 /// One registered builtin.

@@ -62,6 +62,23 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
         Special::Repeat => args.len() == 2 && args[1].as_q().is_some(),
         Special::Penv => false,
         Special::Receive => super::receive::fits(args),
+        Special::Async | Special::Reset => args.len() == 1 && args[0].as_q().is_some(),
+        Special::Shift => {
+            args.len() == 2
+                && args[0].as_q().is_some_and(|k| k.len() == 1 && all_syms(k))
+                && args[1].as_q().is_some()
+        }
+        Special::Resume => false,
+    }
+}
+
+/// A builtin as a literal call head.
+fn builtin_head(idx: u32, span: Span) -> Node {
+    let v = valk_heap::SharedValue::from_immediate(Value::builtin(idx))
+        .or_else(|| valk_heap::SharedValue::from_immediate(Value::NIL));
+    match v {
+        Some(v) => Node::new(Syn::Value(v), span),
+        None => Node::new(Syn::Sym(intern("nil")), span),
     }
 }
 
@@ -206,11 +223,58 @@ impl Compiler<'_> {
             Special::Try => self.try_form(args, span, dst, tail),
             Special::Repeat => self.repeat_form(args, span, dst, tail),
             Special::Receive => self.receive_form(args, span, dst, tail),
+            Special::Async => {
+                // `(future/-async (\ {} {body}))`: the body as a closure over
+                // this scope; the actor layer's `future/-async` runs it.
+                let head = Node::new(Syn::Sym(intern("future/-async")), span);
+                self.thunk_call(head, Vec::new(), &args[0], span, dst, tail)
+            }
+            Special::Reset | Special::Shift => {
+                // `(reset (\ {} {body}))`, `(shift (\ {k} {body}))`: the
+                // special again, now with a closure, run by the interpreter
+                // (it moves frames; see `interp/continuation.rs`).
+                let idx = builtins::special_index(s).unwrap_or(0);
+                let (formals, body) = match s {
+                    Special::Shift => (args[0].as_q().unwrap_or(&[]).to_vec(), &args[1]),
+                    _ => (Vec::new(), &args[0]),
+                };
+                self.thunk_call(builtin_head(idx, span), formals, body, span, dst, tail)
+            }
+            Special::Resume => Err(CompileError {
+                span,
+                message: "`reset/-resume` cannot be inlined".into(),
+            }),
             Special::Penv => Err(CompileError {
                 span,
                 message: "`penv` cannot be inlined".into(),
             }),
         }
+    }
+
+    /// `(head (\ {formals} body))`, compiled as an ordinary call.
+    fn thunk_call(
+        &mut self,
+        head: Node,
+        formals: Vec<Node>,
+        body: &Node,
+        span: Span,
+        dst: Reg,
+        tail: bool,
+    ) -> CResult<()> {
+        let lambda = builtins::special_index(Special::Lambda).unwrap_or(0);
+        let closure = Node::new(
+            Syn::List(
+                valk_heap::ListKind::S,
+                vec![
+                    builtin_head(lambda, span),
+                    Node::new(Syn::List(valk_heap::ListKind::Q, formals), span),
+                    body.clone(),
+                ],
+            ),
+            span,
+        );
+        let call = Node::new(Syn::List(valk_heap::ListKind::S, vec![head, closure]), span);
+        self.expr(&call, dst, tail)
     }
 
     fn if_form(&mut self, args: &[Node], span: Span, dst: Reg, tail: bool) -> CResult<()> {

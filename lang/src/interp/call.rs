@@ -281,6 +281,7 @@ impl Interp {
                 kind: FrameKind::Call,
                 extras: super::Extras::default(),
                 apply_result: 0,
+                reset: false,
             });
         }
         Ok(Some(base))
@@ -392,11 +393,11 @@ impl Interp {
         }
     }
 
-    fn is_function(&self, v: Value) -> bool {
+    pub(super) fn is_function(&self, v: Value) -> bool {
         v.is_ptr() && matches!(self.heap.kind(v), Some(ObjKind::Closure | ObjKind::Partial))
     }
 
-    fn finish_with(&mut self, v: Value) -> RunOutcome {
+    pub(super) fn finish_with(&mut self, v: Value) -> RunOutcome {
         self.result = v;
         if self.is_error(v) {
             RunOutcome::Error(v)

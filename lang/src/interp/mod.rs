@@ -8,6 +8,7 @@
 //! stop at any safepoint and resume later.
 
 mod call;
+mod continuation;
 #[allow(unsafe_code)]
 pub(crate) mod host_slot;
 mod ops_arith;
@@ -86,6 +87,9 @@ pub(crate) struct Frame {
     /// How many times the final value is to be called with no arguments
     /// (tail-position `((f x))` wrappers, counted instead of stacked).
     pub apply_result: u32,
+    /// This frame runs a `reset` body: `shift` captures up to it
+    /// (`continuation.rs`). Kept when a tail call replaces the frame.
+    pub reset: bool,
 }
 
 /// A frame's dynamic bindings: usually none, so one word until used (keeps
@@ -162,6 +166,9 @@ pub(crate) struct Cold {
     /// (function name, where it was when the error passed).
     pub(crate) trace: Vec<(Option<u32>, Span)>,
     pub(crate) trace_of: Option<Value>,
+    /// Continuations `shift` captured and nobody resumed yet
+    /// (`continuation.rs`).
+    pub(crate) conts: Vec<continuation::Captured>,
 }
 
 /// Lines a backtrace keeps.
@@ -511,6 +518,7 @@ impl Interp {
             kind,
             extras: Extras::default(),
             apply_result: 0,
+            reset: false,
         });
         Ok(())
     }
@@ -539,6 +547,7 @@ impl Interp {
             kind: FrameKind::Call,
             extras: Extras::default(),
             apply_result: 0,
+            reset: false,
         });
         Ok(())
     }
@@ -629,9 +638,11 @@ impl Interp {
         let Some(cold) = self.cold.as_mut() else {
             return;
         };
+        let captured = cold.conts.iter().flat_map(|c| c.frames.iter());
         let running: std::collections::HashSet<*const Proto> = self
             .frames
             .iter()
+            .chain(captured)
             .map(|f| f.proto as *const Proto)
             .collect();
         let mut kept = Vec::new();
@@ -700,6 +711,7 @@ impl Interp {
             argbuf: &mut self.argbuf,
             result: &mut self.result,
             host: &mut self.host,
+            conts: self.cold.as_mut().map(|c| &mut c.conts),
         };
         self.heap.collect(&mut roots);
         // The collection counted every shared pointer still reachable.
@@ -739,6 +751,7 @@ struct FrameRoots<'a> {
     argbuf: &'a mut Vec<Value>,
     result: &'a mut Value,
     host: &'a mut host_slot::HostSlot,
+    conts: Option<&'a mut Vec<continuation::Captured>>,
 }
 
 impl Roots for FrameRoots<'_> {
@@ -751,6 +764,9 @@ impl Roots for FrameRoots<'_> {
         }
         self.argbuf.iter_mut().for_each(&mut *visit);
         visit(self.result);
+        for c in self.conts.iter_mut().flat_map(|c| c.iter_mut()) {
+            c.visit_roots(visit);
+        }
         self.host.get().visit_roots(visit);
     }
 }

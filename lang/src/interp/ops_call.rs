@@ -343,6 +343,7 @@ impl Interp {
             kind: FrameKind::Call,
             extras: Extras::default(),
             apply_result: 0,
+            reset: false,
         });
     }
 

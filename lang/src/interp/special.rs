@@ -115,6 +115,10 @@ impl Interp {
             | Special::Try
             | Special::Receive
             | Special::Repeat => self.synthesized(s, args, ret, tail, span),
+            Special::Async => self.async_call(args, ret, tail, span),
+            Special::Reset => self.reset_form(args, ret, tail, span),
+            Special::Shift => self.shift_form(args, ret, tail, span),
+            Special::Resume => self.resume(args, ret, tail, span),
         }
     }
 
@@ -312,7 +316,7 @@ impl Interp {
 
     /// A lambda from run-time formals and body lists (no captures: names
     /// not bound by its parameters resolve globally, then dynamically).
-    fn lambda_from_values(
+    pub(super) fn lambda_from_values(
         &mut self,
         formals: Value,
         body: Value,
