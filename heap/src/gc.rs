@@ -255,7 +255,7 @@ impl Heap {
     /// threshold. The policy a runtime calls at safepoints.
     pub fn collect(&mut self, roots: &mut dyn Roots) {
         self.minor_gc(roots);
-        if self.live_after > self.old_threshold {
+        if self.live_after > self.old_threshold || self.owned_over_limit() {
             self.major_gc(roots);
         }
     }
@@ -288,11 +288,15 @@ impl Heap {
         self.in_use = self.nursery.capacity_bytes() + tenured.old.capacity_bytes() + large;
         if major {
             self.old_threshold = self.live_after + (self.live_after / 2).max(MIN_MAJOR_HEADROOM);
+            self.owned_limit = u32::try_from(2 * self.owned.len())
+                .unwrap_or(u32::MAX)
+                .max(crate::heap::MIN_OWNED_HEADROOM);
             tenured.counters.major += 1;
         } else {
             tenured.counters.minor += 1;
         }
-        self.gc_wanted = self.live_after > self.old_threshold;
+        self.gc_wanted =
+            self.live_after > self.old_threshold || self.owned.len() > self.owned_limit as usize;
         let ns = t0.elapsed().as_nanos() as u64;
         tenured.counters.last_pause_ns = ns;
         tenured.counters.total_pause_ns += ns;

@@ -22,6 +22,9 @@ pub(crate) const MAX_NURSERY_BUDGET: usize = 8 * 1024 * 1024;
 /// Old space may grow by this much (or half the live set, if more) past
 /// the live set before `collect` runs a major collection.
 pub(crate) const MIN_MAJOR_HEADROOM: usize = 64 * 1024;
+/// Fewest shared objects a heap may own before a major collection is due
+/// (see `Heap::owned_limit`).
+pub(crate) const MIN_OWNED_HEADROOM: u32 = 4096;
 
 /// Collector counters (kept apart so `Heap` stays small and flat).
 #[derive(Default)]
@@ -65,6 +68,13 @@ pub struct Heap {
     /// Bytes of objects that survived the last collection.
     pub(crate) live_after: usize,
     pub(crate) gc_wanted: bool,
+    /// Shared objects this heap may own before a major collection is due
+    /// whatever its private size (only a major one gives counts back): an
+    /// actor that makes or reads many shared objects (futures, boxes,
+    /// globals) and allocates little privately would otherwise keep them
+    /// all until it ends. Twice what survived the last major, at least
+    /// [`MIN_OWNED_HEADROOM`] (like BEAM's virtual binary heap).
+    pub(crate) owned_limit: u32,
 }
 
 /// The old generation and the collector's bookkeeping.
@@ -106,6 +116,7 @@ impl Heap {
             old_threshold: MIN_MAJOR_HEADROOM,
             live_after: 0,
             gc_wanted: false,
+            owned_limit: MIN_OWNED_HEADROOM,
         }
     }
 
@@ -272,7 +283,15 @@ impl Heap {
         if self.owned.insert(p as usize) {
             // SAFETY: `p` is a live shared object the caller can read.
             unsafe { shared::retain(p) };
+            if self.owned.len() > self.owned_limit as usize {
+                self.gc_wanted = true;
+            }
         }
+    }
+
+    /// Does the owned set call for a major collection?
+    pub(crate) fn owned_over_limit(&self) -> bool {
+        self.owned.len() > self.owned_limit as usize
     }
 
     /// Take a count on the shared object `v` points to (it joins the owned

@@ -201,6 +201,13 @@ pub static BUILTINS: &[BuiltinDef] = &[
         future_wait,
     ),
     BuiltinDef::new(
+        "future/-poll",
+        1,
+        1,
+        "(future/-poll f): the value of future f (its error, if it failed); else :future/-pending, and this actor gets {:future/-ready} when it comes (await uses it).",
+        future_poll,
+    ),
+    BuiltinDef::new(
         "future/-unwait",
         1,
         1,
@@ -678,12 +685,9 @@ fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
         Err(_) => return Err(cx.error("`resolve`: the future already has its value")),
     };
     if !waiters.is_empty() {
-        // `{:future/-ready}`, built once: each waiter gets its own copy.
-        let mut heap = valk_heap::Heap::new();
-        let msg = heap.list(&[kw("future/-ready")], valk_heap::ListKind::Q)?;
         let s = sched(cx)?;
         for w in waiters {
-            s.send(w, heap.copy_to_fragment(msg).into());
+            s.send(w, crate::futures::ready_message());
         }
     }
     Ok(kw("ok"))
@@ -693,6 +697,22 @@ fn future_wait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure>
     let cell = crate::futures::future_of(cx, args, 0)?;
     let me = sched(cx)?.self_pid();
     Ok(truth(cell.wait(me).is_some()))
+}
+
+fn future_poll(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let cell = crate::futures::future_of(cx, args, 0)?;
+    let me = sched(cx)?.self_pid();
+    match cell.wait(me) {
+        Some(v) => {
+            // This heap takes its own count (the cell keeps the value too).
+            cx.heap.keep_shared(v);
+            if cx.heap.kind(v) == Some(ObjKind::Error) {
+                return Err(Failure::Value(v));
+            }
+            Ok(v)
+        }
+        None => Ok(kw("future/-pending")),
+    }
 }
 
 fn future_unwait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

@@ -16,26 +16,16 @@ use std::sync::Arc;
 use valk_heap::{Heap, ListKind, SharedValue, Value};
 use valk_lang::{BuiltinCx, Failure};
 use valk_scheduler::{Mailer, Pid};
-use valk_sync::Mutex;
+use valk_sync::future_cell::FutureCell;
 
 use crate::system::{Message, Reason, ValkSystem};
 
 /// The shared state of one future. A future value holds it directly (the
-/// opaque object's `Arc`); a resolver value holds a [`Resolver`].
+/// opaque object's `Arc`); a resolver value holds a [`Resolver`]. The
+/// protocol (value set once, waiters told once) is valk-sync's
+/// [`FutureCell`], modeled under loom there.
 #[derive(Default)]
-pub(crate) struct Cell {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    /// The value (an Error value if the future failed).
-    value: Option<SharedValue>,
-    /// The first actor to tell when the value comes (most futures have one
-    /// awaiter: no allocation for it), then the others.
-    first: Option<Pid>,
-    more: Vec<Pid>,
-}
+pub(crate) struct Cell(FutureCell<SharedValue, Pid>);
 
 /// What a resolver value holds.
 pub(crate) struct Resolver(pub(crate) Arc<Cell>);
@@ -46,17 +36,26 @@ pub(crate) struct Task {
     pub(crate) mailer: Mailer<ValkSystem>,
 }
 
+/// The future argument `i` of an internal builtin behind `await`,
+/// `future/all` or `future/any`: a bad one is reported as `await`'s, the
+/// name the user wrote.
 pub(crate) fn future_of(
     cx: &BuiltinCx<'_>,
     args: &[Value],
     i: usize,
 ) -> Result<Arc<Cell>, Failure> {
-    cx.opaque_arg::<Cell>(args, i, "future")?;
     let v = args[i];
-    cx.heap
-        .opaque(v)
+    v.is_ptr()
+        .then(|| cx.heap.opaque(v))
+        .flatten()
         .and_then(|o| o.clone().downcast::<Cell>().ok())
-        .ok_or_else(|| cx.arg_error(i, "future", v))
+        .ok_or_else(|| {
+            cx.error(format!(
+                "`await`: argument {}: expected future, got {}",
+                i + 1,
+                cx.type_name(v)
+            ))
+        })
 }
 
 pub(crate) fn resolver_of<'a>(
@@ -76,63 +75,46 @@ pub(crate) fn new_future(heap: &mut Heap) -> (Arc<Cell>, Value) {
     (cell, f)
 }
 
-/// `{:future/-ready}`: what a waiter gets when the value comes.
+/// `{:future/-ready}`: what a waiter gets when the value comes. One shared
+/// list made once, sent by reference (no heap made per wake-up).
 pub(crate) fn ready_message() -> Message {
-    let mut heap = Heap::new();
-    let kw = Value::keyword(valk_heap::intern("future/-ready"));
-    match heap.list(&[kw], ListKind::Q) {
-        Ok(msg) => heap.copy_to_fragment(msg).into(),
-        Err(_) => crate::system::message(&[]),
+    static READY: std::sync::OnceLock<Option<SharedValue>> = std::sync::OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        let mut heap = Heap::new();
+        let kw = Value::keyword(valk_heap::intern("future/-ready"));
+        let list = heap.list(&[kw], ListKind::Q).ok()?;
+        heap.try_to_shared(list).ok()
+    });
+    match ready {
+        Some(v) => valk_heap::Fragment::from_shared(v.clone()).into(),
+        None => crate::system::message(&[]),
     }
 }
 
 impl Cell {
     /// Sets the value; the waiters to tell, or `Err` if it was set already.
     pub(crate) fn resolve(&self, v: SharedValue) -> Result<Vec<Pid>, SharedValue> {
-        let mut s = self.state.lock();
-        if s.value.is_some() {
-            return Err(v);
-        }
-        s.value = Some(v);
-        let mut waiters = std::mem::take(&mut s.more);
-        waiters.extend(s.first.take());
-        Ok(waiters)
+        self.0.resolve(v)
     }
 
     /// The value if set; else `me` is told when it is (once).
     pub(crate) fn wait(&self, me: Pid) -> Option<Value> {
-        let mut s = self.state.lock();
-        match &s.value {
-            Some(v) => Some(v.value()),
-            None => {
-                if s.first.is_none() {
-                    s.first = Some(me);
-                } else if s.first != Some(me) && !s.more.contains(&me) {
-                    s.more.push(me);
-                }
-                None
-            }
-        }
+        self.0.wait(me, SharedValue::value)
     }
 
     /// `me` stops waiting (its await timed out).
     pub(crate) fn unwait(&self, me: Pid) {
-        let mut s = self.state.lock();
-        if s.first == Some(me) {
-            s.first = s.more.pop();
-        } else {
-            s.more.retain(|&p| p != me);
-        }
+        self.0.unwait(me);
     }
 
     /// The value, if set.
     pub(crate) fn value(&self) -> Option<Value> {
-        self.state.lock().value.as_ref().map(SharedValue::value)
+        self.0.with_value(SharedValue::value)
     }
 
     /// Is the value set?
     pub(crate) fn is_resolved(&self) -> bool {
-        self.state.lock().value.is_some()
+        self.0.is_resolved()
     }
 }
 

@@ -46,17 +46,18 @@ pub use valk_scheduler::Cx as SchedCx;
 pub const PRELUDE: &str = r#"
 (fun {sleep __ms} {receive {:after __ms :ok}})
 
-; (await f [ms]): the future's value (or the error it failed with), waiting
-; in a receive, so the actor parks; with ms, an error once ms have passed.
-(fun {await future/-f & future/-opt} {
-  if (== future/-opt nil)
-    {future/-await future/-f}
-    {future/-await-until future/-f (+ (time-us) (* 1000 (fst future/-opt))) (fst future/-opt)}
-})
+; (await f [ms]) is a special form of the core that calls these by arity:
+; the future's value (or the error it failed with), waiting in a receive,
+; so the actor parks; with ms, an error once ms have passed.
 (fun {future/-await future/-f} {
-  if (future/-wait future/-f)
-    {future/-value future/-f}
-    {do (receive {{:future/-ready} ()}) (future/-await future/-f)}
+  do
+    (= {future/-v} (future/-poll future/-f))
+    (if (== future/-v :future/-pending)
+      {do (receive {{:future/-ready} ()}) (future/-await future/-f)}
+      {future/-v})
+})
+(fun {future/-await-ms future/-f future/-ms} {
+  future/-await-until future/-f (+ (time-us) (* 1000 future/-ms)) future/-ms
 })
 (fun {future/-await-until future/-f future/-deadline future/-ms} {
   if (future/-wait future/-f)

@@ -15,6 +15,8 @@
 //! | [`thread`] (`spawn`, `Builder`, `yield_now`), [`model`] | std / runs once | loom |
 //! | [`handoff::HandOff`] (host mailbox queue) | built on the above | built on the above |
 //! | [`oneshot::OneShot`] (a job's reply to a host thread) | built on the above | built on the above |
+//! | [`future_cell::FutureCell`] (a Valk future's value and waiters) | built on the above | built on the above |
+//! | [`atom_cell::AtomCell`] (a Valk atom's CAS cell) | `arc_swap::ArcSwap` | a [`Mutex`] stand-in |
 //! | [`statics`] (process-wide statics) | std | **std**: not modeled |
 //! | [`stack`] (native stack-depth guard: `check`, `remaining`, `enter`/`leave`) | a thread-local bound | the same |
 //!
@@ -31,6 +33,8 @@
 //!
 //! [loom]: https://docs.rs/loom
 
+pub mod atom_cell;
+pub mod future_cell;
 pub mod handoff;
 pub mod oneshot;
 pub mod stack;

@@ -1,12 +1,17 @@
 //! loom models of the facade's own protocols: the host hand-off (the queue
-//! behind the embedding crate's `Mailbox`) and the loom `OnceLock`. Run with
-//! `scripts/loom.sh`.
+//! behind the embedding crate's `Mailbox`), the loom `OnceLock`, the
+//! one-shot reply, a Valk future's cell (`FutureCell`) and the swap! retry
+//! loop over an atom's cell (`AtomCell`, a lock stand-in under loom). Run
+//! with `scripts/loom.sh`.
 
 use std::future::poll_fn;
 use std::time::Duration;
 
+use crate::atom_cell::AtomCell;
+use crate::future_cell::FutureCell;
 use crate::handoff::HandOff;
-use crate::{model, thread, Arc, AtomicUsize, OnceLock, Ordering::SeqCst};
+use crate::oneshot::OneShot;
+use crate::{model, thread, Arc, AtomicBool, AtomicUsize, OnceLock, Ordering::SeqCst};
 
 /// Longer than any model runs: under loom a timed wait only ends on a
 /// notification, so a reader that needs its timeout deadlocks the model.
@@ -146,5 +151,157 @@ fn loom_oneshot_dropped_job_wakes_the_host_with_none() {
         };
         assert_eq!(slot.wait(), None);
         dropper.join().unwrap();
+    });
+}
+
+/// How an awaiter's `await` ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Awaited {
+    /// `wait` gave the value at once.
+    Value,
+    /// It waited and its `{:future/-ready}` came.
+    Notified,
+    /// Its timer fired first: it unwaited.
+    TimedOut,
+}
+
+/// One resolver and one awaiter (the runtime's `resolve` and the prelude's
+/// `await`). `patient`: the awaiter blocks until its notification comes (a
+/// lost waiter deadlocks the model); otherwise, if the notification has
+/// not come yet when it looks (a loom-explored timing), its timer fires and
+/// it unwaits.
+fn future_race(patient: bool) {
+    const ME: u8 = 1;
+    model(move || {
+        let cell: Arc<FutureCell<u32, u8>> = Arc::new(FutureCell::new());
+        // The awaiter's mailbox, and whether the message is in it yet.
+        let mailbox: Arc<OneShot<u8>> = Arc::new(OneShot::new());
+        let delivered = Arc::new(AtomicBool::new(false));
+        let resolver = {
+            let (cell, mailbox, delivered) = (cell.clone(), mailbox.clone(), delivered.clone());
+            thread::spawn(move || {
+                let told = cell.resolve(42).expect("the first resolve succeeds");
+                for &w in &told {
+                    assert_eq!(w, ME);
+                    delivered.store(true, SeqCst);
+                    mailbox.set(Some(w));
+                }
+                told
+            })
+        };
+        let awaited = match cell.wait(ME, |v| *v) {
+            Some(v) => {
+                assert_eq!(v, 42);
+                Awaited::Value
+            }
+            None if patient => {
+                assert_eq!(mailbox.wait(), Some(ME));
+                Awaited::Notified
+            }
+            None if delivered.load(SeqCst) => Awaited::Notified,
+            None => {
+                cell.unwait(ME);
+                Awaited::TimedOut
+            }
+        };
+        let told = resolver.join().unwrap();
+        let times = told.iter().filter(|&&w| w == ME).count();
+        match awaited {
+            // Resolved before the wait: nobody to tell.
+            Awaited::Value => assert_eq!(times, 0, "told {told:?}"),
+            // Never lost: waiting (not timed out) means told exactly once.
+            Awaited::Notified => assert_eq!(times, 1, "told {told:?}"),
+            // Told once if the resolve beat the unwait, else not at all.
+            Awaited::TimedOut => assert!(times <= 1, "told {told:?}"),
+        }
+        assert_eq!(cell.with_value(|v| *v), Some(42));
+        assert_eq!(cell.resolve(43), Err(43));
+    });
+}
+
+/// A resolve racing with an await that may time out: the awaiter sees the
+/// value from `wait`, or is in the list the resolve returns exactly once,
+/// or unwaited first; one that does not time out always gets the value or
+/// its notification.
+#[test]
+fn loom_future_resolve_racing_await_and_timeout() {
+    future_race(false);
+    future_race(true);
+}
+
+/// Two awaiters (each waits twice, like an await re-run after an unrelated
+/// wake-up) and a resolver: every awaiter that was ever told "not yet" is
+/// in the resolve's list exactly once, nobody else is, and a second
+/// resolve fails.
+#[test]
+fn loom_future_many_awaiters_are_each_told_once() {
+    model(|| {
+        let cell: Arc<FutureCell<u32, u8>> = Arc::new(FutureCell::new());
+        let awaiter = |cell: &FutureCell<u32, u8>, me: u8| {
+            let first = cell.wait(me, |v| *v);
+            let second = cell.wait(me, |v| *v);
+            if let Some(v) = first {
+                assert_eq!(second, Some(v), "a value seen stays");
+            }
+            // Registered iff some wait said "not yet".
+            first.is_none() || second.is_none()
+        };
+        let other = {
+            let cell = cell.clone();
+            thread::spawn(move || awaiter(&cell, 2))
+        };
+        let resolver = {
+            let cell = cell.clone();
+            thread::spawn(move || {
+                let told = cell.resolve(7).expect("the first resolve succeeds");
+                assert_eq!(cell.resolve(8), Err(8));
+                told
+            })
+        };
+        let mine = awaiter(&cell, 1);
+        let theirs = other.join().unwrap();
+        let told = resolver.join().unwrap();
+        for (me, registered) in [(1u8, mine), (2u8, theirs)] {
+            let times = told.iter().filter(|&&w| w == me).count();
+            assert_eq!(times, usize::from(registered), "{me} in {told:?}");
+        }
+        assert_eq!(told.len(), usize::from(mine) + usize::from(theirs));
+        assert_eq!(cell.resolve(9), Err(9));
+    });
+}
+
+/// `atom/swap!`'s retry loop (load, compute, compare-and-set, retry on a
+/// lost race) on two threads, two increments and one: no increment is lost
+/// and every successful swap stored a distinct value.
+#[test]
+fn loom_atom_swap_retry_loop_counts_every_increment() {
+    fn swap_inc(cell: &AtomCell<u32>, times: u32) -> Vec<u32> {
+        let mut stored = Vec::new();
+        for _ in 0..times {
+            let mut current = cell.load();
+            loop {
+                let new = *current + 1;
+                match cell.compare_and_swap(&current, std::sync::Arc::new(new)) {
+                    Ok(()) => {
+                        stored.push(new);
+                        break;
+                    }
+                    Err(found) => current = found,
+                }
+            }
+        }
+        stored
+    }
+    model(|| {
+        let cell = Arc::new(AtomCell::new(std::sync::Arc::new(0u32)));
+        let other = {
+            let cell = cell.clone();
+            thread::spawn(move || swap_inc(&cell, 2))
+        };
+        let mut stored = swap_inc(&cell, 1);
+        stored.extend(other.join().unwrap());
+        assert_eq!(*cell.load(), 3);
+        stored.sort_unstable();
+        assert_eq!(stored, vec![1, 2, 3], "each swap stored its own value");
     });
 }

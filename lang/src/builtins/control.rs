@@ -146,6 +146,13 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
         "`(async-shift {k} {body})`: the original's name for `shift`.",
         Special::Shift,
     ),
+    BuiltinDef::special(
+        "await",
+        1,
+        2,
+        "`(await future [ms])`: the future's value, or the error it failed with; parks this actor (not its thread) until then; with ms, an error once ms have passed.",
+        Special::Await,
+    ),
     BuiltinDef::new(
         "future/-async",
         1,

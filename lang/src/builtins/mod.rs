@@ -104,6 +104,9 @@ pub enum Special {
     Shift,
     /// `(reset/-resume token v)`: what a continuation `k` calls.
     Resume,
+    /// `(await f [ms])`: `(future/-await f)` or `(future/-await-ms f ms)`,
+    /// chosen by the argument count at compile time (no rest list).
+    Await,
 }
 
 /// One registered builtin.

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use valk_heap::{ObjKind, SharedValue, Value};
+use valk_sync::atom_cell::AtomCell;
 
 use super::{BuiltinCx, BuiltinDef, Failure};
 
@@ -46,7 +46,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 
 /// An atom: the cell (one `Arc` per stored value, swapped atomically).
 struct Atom {
-    cell: ArcSwap<SharedValue>,
+    cell: AtomCell<SharedValue>,
 }
 
 /// Is `v` an atom (for `type` and printing)?
@@ -78,7 +78,7 @@ fn atom_of<'a>(cx: &'a BuiltinCx<'_>, args: &[Value]) -> Result<&'a Atom, Failur
 fn make_atom(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let v = cx.heap.try_to_shared(args[0])?;
     let atom = SharedValue::opaque(Arc::new(Atom {
-        cell: ArcSwap::from_pointee(v),
+        cell: AtomCell::new(Arc::new(v)),
     }));
     // The heap keeps its own count; `atom` gives its up when it drops.
     let a = atom.value();
@@ -102,13 +102,10 @@ fn atom_reset(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> 
 fn atom_cas(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let new = Arc::new(cx.heap.try_to_shared(args[2])?);
     let atom = atom_of(cx, args)?;
-    let current = atom.cell.load_full();
+    let current = atom.cell.load();
     // The same value: the very shared object atom/get gave, or an equal
     // immediate. The current `Arc` is held, so that object cannot be
     // freed and reused meanwhile (no ABA).
-    let swapped = current.value() == args[1] && {
-        let prev = atom.cell.compare_and_swap(&current, new);
-        Arc::ptr_eq(&prev, &current)
-    };
+    let swapped = current.value() == args[1] && atom.cell.compare_and_swap(&current, new).is_ok();
     Ok(Value::small_int(i64::from(swapped)).unwrap_or(Value::NIL))
 }

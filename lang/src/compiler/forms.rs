@@ -69,6 +69,7 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
                 && args[1].as_q().is_some()
         }
         Special::Resume => false,
+        Special::Await => (1..=2).contains(&args.len()),
     }
 }
 
@@ -239,6 +240,18 @@ impl Compiler<'_> {
                     _ => (Vec::new(), &args[0]),
                 };
                 self.thunk_call(builtin_head(idx, span), formals, body, span, dst, tail)
+            }
+            Special::Await => {
+                // A call of the actor layer's Valk function for this arity.
+                let name = if args.len() == 1 {
+                    "future/-await"
+                } else {
+                    "future/-await-ms"
+                };
+                let mut items = vec![Node::new(Syn::Sym(intern(name)), span)];
+                items.extend(args.iter().cloned());
+                let call = Node::new(Syn::List(valk_heap::ListKind::S, items), span);
+                self.expr(&call, dst, tail)
             }
             Special::Resume => Err(CompileError {
                 span,

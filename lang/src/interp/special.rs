@@ -119,6 +119,17 @@ impl Interp {
             Special::Reset => self.reset_form(args, ret, tail, span),
             Special::Shift => self.shift_form(args, ret, tail, span),
             Special::Resume => self.resume(args, ret, tail, span),
+            Special::Await => {
+                let name = if args.len() == 1 {
+                    "future/-await"
+                } else {
+                    "future/-await-ms"
+                };
+                let f = self.lookup(valk_heap::intern(name), span)?;
+                self.argbuf.clear();
+                self.argbuf.extend_from_slice(args);
+                self.apply(f, ret, tail, span)
+            }
         }
     }
 
