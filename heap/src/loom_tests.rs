@@ -156,3 +156,41 @@ fn loom_reaper_close_racing_with_send_loses_nothing() {
         assert!(reaper.send(Heapish(probe(1, &dropped))).is_err());
     });
 }
+
+/// A box (`(box v)`) handed to two actors: each thread reads through its
+/// reference and drops it (an actor ending), racing the creator's drop.
+/// The box is freed once, after every read, and its value with it.
+#[test]
+fn loom_box_sent_to_two_actors_is_freed_once_by_the_last() {
+    model(|| {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let content = shared_probe(0, &dropped);
+        let boxed = {
+            let mut heap = Heap::new();
+            let l = heap
+                .list(&[content.value()], ListKind::Q)
+                .expect("a one-cell list fits");
+            let b = heap.make_box(l).expect("a box fits");
+            heap.to_shared(b)
+        };
+        drop(content);
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let mine = boxed.clone();
+                thread::spawn(move || {
+                    model_read(mine.value());
+                    drop(mine);
+                })
+            })
+            .collect();
+        drop(boxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(
+            dropped.load(SeqCst),
+            1,
+            "the boxed value freed exactly once"
+        );
+    });
+}

@@ -105,6 +105,10 @@ pub(crate) mod flag {
     pub const HAS_LOC: u64 = 1 << 11;
     /// Error object: the payload word is meaningful.
     pub const HAS_PAYLOAD: u64 = 1 << 12;
+    /// Opaque object: the second handle kind on its Rust object (a
+    /// future's resolver shares the future's cell), told apart by this
+    /// bit instead of a wrapper type (`SharedValue::opaque_alt`).
+    pub const ALT: u64 = 1 << 13;
     /// Flags that describe where an object lives, not what it is: dropped
     /// when an object is copied somewhere else.
     pub const SPACE: u64 = YOUNG | REMEMBERED;

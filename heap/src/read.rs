@@ -139,7 +139,18 @@ pub(crate) fn unbox(v: Value) -> Option<Value> {
 }
 
 pub(crate) fn opaque<'a>(v: Value) -> Option<&'a Arc<dyn Any + Send + Sync>> {
-    let (p, _) = expect(v, ObjKind::Opaque)?;
+    opaque_flagged(v, 0)
+}
+
+pub(crate) fn opaque_alt<'a>(v: Value) -> Option<&'a Arc<dyn Any + Send + Sync>> {
+    opaque_flagged(v, object::flag::ALT)
+}
+
+fn opaque_flagged<'a>(v: Value, alt: u64) -> Option<&'a Arc<dyn Any + Send + Sync>> {
+    let (p, h) = expect(v, ObjKind::Opaque)?;
+    if h & object::flag::ALT != alt {
+        return None;
+    }
     // SAFETY: value contract; an Opaque object's payload holds an
     // initialised `Arc<dyn Any + Send + Sync>` (written by
     // `SharedValue::opaque`, dropped only when the object is freed).
@@ -245,6 +256,12 @@ macro_rules! read_methods {
         pub fn opaque(&self, v: Value) -> Option<&Arc<dyn Any + Send + Sync>> {
             $accept(v)?;
             $crate::read::opaque(v)
+        }
+        /// The Rust object behind an alternate handle
+        /// ([`SharedValue::opaque_alt`](crate::SharedValue::opaque_alt)).
+        pub fn opaque_alt(&self, v: Value) -> Option<&Arc<dyn Any + Send + Sync>> {
+            $accept(v)?;
+            $crate::read::opaque_alt(v)
         }
         /// The elements of a proper list (ending in `{}` or `()`).
         pub fn list_to_vec(&self, v: Value) -> Option<Vec<Value>> {

@@ -473,7 +473,19 @@ impl SharedValue {
 
     /// A shared object wrapping a Rust object (code objects, futures, atoms).
     pub fn opaque(obj: Arc<dyn Any + Send + Sync>) -> SharedValue {
-        let p = alloc_shared(object::header(ObjKind::Opaque, 0, 2));
+        Self::opaque_with(obj, 0)
+    }
+
+    /// [`SharedValue::opaque`] marked as the *alternate* handle on `obj`:
+    /// read back only by `opaque_alt`, never by `opaque`, so one Rust
+    /// object can stand behind two kinds of value (a future and its
+    /// resolver) with no wrapper allocation.
+    pub fn opaque_alt(obj: Arc<dyn Any + Send + Sync>) -> SharedValue {
+        Self::opaque_with(obj, object::flag::ALT)
+    }
+
+    fn opaque_with(obj: Arc<dyn Any + Send + Sync>, flags: u64) -> SharedValue {
+        let p = alloc_shared(object::header(ObjKind::Opaque, flags, 2));
         // SAFETY: the payload has two words, enough for the (two-word,
         // word-aligned) fat Arc, which the object now owns.
         unsafe { (p.add(1) as *mut Arc<dyn Any + Send + Sync>).write(obj) };

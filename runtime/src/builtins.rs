@@ -652,10 +652,9 @@ fn call_leave(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
 }
 
 fn promise(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
-    use crate::futures::Resolver;
     sched(cx)?;
     let (cell, f) = crate::futures::new_future(cx.heap);
-    let resolver = valk_heap::SharedValue::opaque(std::sync::Arc::new(Resolver(cell)));
+    let resolver = valk_heap::SharedValue::opaque_alt(cell);
     let r = resolver.value();
     cx.heap.keep_shared(r);
     cx.qlist(&[f, r])
@@ -678,7 +677,7 @@ fn future_async(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure
 }
 
 fn resolve(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let cell = crate::futures::resolver_of(cx, args, 0)?.clone();
+    let cell = crate::futures::resolver_of(cx, args, 0)?;
     let v = cx.heap.try_to_shared(args[1])?;
     let waiters = match cell.resolve(v) {
         Ok(w) => w,

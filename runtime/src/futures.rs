@@ -27,9 +27,6 @@ use crate::system::{Message, Reason, ValkSystem};
 #[derive(Default)]
 pub(crate) struct Cell(FutureCell<SharedValue, Pid>);
 
-/// What a resolver value holds.
-pub(crate) struct Resolver(pub(crate) Arc<Cell>);
-
 /// The future of an `async` task, resolved when its actor ends.
 pub(crate) struct Task {
     pub(crate) cell: Arc<Cell>,
@@ -58,12 +55,19 @@ pub(crate) fn future_of(
         })
 }
 
-pub(crate) fn resolver_of<'a>(
-    cx: &'a BuiltinCx<'_>,
+/// The resolver argument `i`: the same cell as its future, behind the
+/// alternate opaque handle (`SharedValue::opaque_alt`).
+pub(crate) fn resolver_of(
+    cx: &BuiltinCx<'_>,
     args: &[Value],
     i: usize,
-) -> Result<&'a Arc<Cell>, Failure> {
-    Ok(&cx.opaque_arg::<Resolver>(args, i, "resolver")?.0)
+) -> Result<Arc<Cell>, Failure> {
+    let v = args[i];
+    v.is_ptr()
+        .then(|| cx.heap.opaque_alt(v))
+        .flatten()
+        .and_then(|o| o.clone().downcast::<Cell>().ok())
+        .ok_or_else(|| cx.arg_error(i, "resolver", v))
 }
 
 /// A fresh cell and its future value, owned by `heap`.

@@ -20,7 +20,9 @@ struct State<V, W> {
     /// The first waiter to tell when the value comes (most futures have one
     /// awaiter: no allocation for it), then the others.
     first: Option<W>,
-    more: Vec<W>,
+    /// Boxed: one word while unused (a pending future's memory counts).
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<W>>>,
 }
 
 impl<V, W> Default for FutureCell<V, W> {
@@ -44,7 +46,7 @@ impl<V, W> FutureCell<V, W> {
             state: Mutex::new(State {
                 value: None,
                 first: None,
-                more: Vec::new(),
+                more: None,
             }),
         }
     }
@@ -57,7 +59,7 @@ impl<V, W> FutureCell<V, W> {
             return Err(v);
         }
         s.value = Some(v);
-        let mut waiters = std::mem::take(&mut s.more);
+        let mut waiters = s.more.take().map(|b| *b).unwrap_or_default();
         waiters.extend(s.first.take());
         Ok(waiters)
     }
@@ -83,8 +85,11 @@ impl<V, W: Copy + PartialEq> FutureCell<V, W> {
             None => {
                 if s.first.is_none() {
                     s.first = Some(me);
-                } else if s.first != Some(me) && !s.more.contains(&me) {
-                    s.more.push(me);
+                } else if s.first != Some(me) {
+                    let more = s.more.get_or_insert_with(Box::default);
+                    if !more.contains(&me) {
+                        more.push(me);
+                    }
                 }
                 None
             }
@@ -94,10 +99,12 @@ impl<V, W: Copy + PartialEq> FutureCell<V, W> {
     /// `me` stops waiting (its await timed out).
     pub fn unwait(&self, me: W) {
         let mut s = self.state.lock();
+        let s = &mut *s;
+        let more = s.more.as_deref_mut();
         if s.first == Some(me) {
-            s.first = s.more.pop();
-        } else {
-            s.more.retain(|&p| p != me);
+            s.first = more.and_then(Vec::pop);
+        } else if let Some(more) = more {
+            more.retain(|&p| p != me);
         }
     }
 }
