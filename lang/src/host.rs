@@ -92,6 +92,18 @@ pub trait Host: 'static {
         job();
     }
 
+    /// Runs `fut` to completion. A host that can parks its actor while the
+    /// future is pending and lets other work run (the actor layer:
+    /// `Cx::await_future`, woken by the future's waker from any thread);
+    /// the default blocks this thread until it is done. Builtins call it
+    /// through [`BuiltinCx::await_future`](crate::BuiltinCx::await_future).
+    fn await_future(
+        &mut self,
+        fut: std::pin::Pin<&mut (dyn std::future::Future<Output = ()> + Send)>,
+    ) {
+        block_on(fut);
+    }
+
     /// The host as `Any`, for builtins of the layer that made it.
     fn as_any(&mut self) -> Option<&mut dyn Any> {
         None
@@ -103,3 +115,18 @@ pub trait Host: 'static {
 pub struct NoHost;
 
 impl Host for NoHost {}
+
+/// Polls `fut` on this thread until it is ready, sleeping between wake-ups.
+fn block_on(mut fut: std::pin::Pin<&mut (dyn std::future::Future<Output = ()> + Send)>) {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    while fut.as_mut().poll(&mut cx).is_pending() {
+        std::thread::park();
+    }
+}

@@ -120,6 +120,14 @@ impl Host for ActorHost {
         valk_lang::reclaim::suspended(|| cx.await_future(done));
     }
 
+    fn await_future(
+        &mut self,
+        fut: std::pin::Pin<&mut (dyn std::future::Future<Output = ()> + Send)>,
+    ) {
+        let cx = self.sched();
+        valk_lang::reclaim::suspended(|| cx.await_future(fut));
+    }
+
     fn as_any(&mut self) -> Option<&mut dyn Any> {
         Some(self)
     }

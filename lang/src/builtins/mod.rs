@@ -372,6 +372,28 @@ impl<'a> BuiltinCx<'a> {
         self.meter.host.get()
     }
 
+    /// Runs the Rust future `fut` to completion through the host's
+    /// [`Host::await_future`](crate::Host::await_future): in an actor, the
+    /// actor parks until the future's waker wakes it (the scheduler runs
+    /// other actors meanwhile); elsewhere, this thread blocks. The one way
+    /// for a builtin of any layer (C calls, sockets) to wait on the world.
+    pub fn await_future<F>(&mut self, fut: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        let mut out = None;
+        {
+            let mut unit = std::pin::pin!(async {
+                out = Some(fut.await);
+            });
+            self.host().await_future(unit.as_mut());
+        }
+        // A host returns only once the future is done (an actor killed
+        // meanwhile never returns: its stack is unwound).
+        out.expect("Host::await_future returned before the future finished")
+    }
+
     /// Runs `job` through the host's [`Host::blocking`](crate::Host::blocking)
     /// (off the scheduler threads when in an actor) and gives its result;
     /// an error if the job panicked.
