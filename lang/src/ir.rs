@@ -72,6 +72,13 @@ pub enum Op {
         dst: Reg,
         sym: u32,
     },
+    /// A free name of run-time code (the outer level of an `eval`ed list,
+    /// LANGUAGE.md §3): the nearest binding along the frames it runs in,
+    /// innermost first, else the global, else the unbound-symbol error.
+    FrameGlobal {
+        dst: Reg,
+        sym: u32,
+    },
     /// A local bound by `=` that may not be bound yet on this path: if `src`
     /// holds the unset marker, behave as [`Op::Global`].
     LocalChecked {

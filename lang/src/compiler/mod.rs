@@ -457,9 +457,26 @@ impl<'h> Compiler<'h> {
             Some((src, true)) => self.emit(Op::LocalChecked { dst, src, sym }, span),
             None => {
                 self.f().meta.free.push(sym);
-                self.emit(Op::Global { dst, sym }, span);
+                let op = self.free_name(dst, sym);
+                self.emit(op, span);
             }
         }
+    }
+
+    /// How this function loads a free name: run-time code (`eval`'s outer
+    /// level) looks along the frames first, other code at the globals
+    /// first (LANGUAGE.md §3).
+    fn free_name(&mut self, dst: Reg, sym: u32) -> Op {
+        if self.frames_first() {
+            Op::FrameGlobal { dst, sym }
+        } else {
+            Op::Global { dst, sym }
+        }
+    }
+
+    fn frames_first(&mut self) -> bool {
+        let f = self.f();
+        f.eval_mode && f.let_depth == 0
     }
 
     /// A register holding `n`'s value: a parameter's own register when `n` is
@@ -674,7 +691,8 @@ impl<'h> Compiler<'h> {
         let func = self.alloc(span)?;
         if let Syn::Sym(sym) = items[0].syn {
             self.f().meta.free.push(sym);
-            self.emit(Op::Global { dst: func, sym }, items[0].span);
+            let op = self.free_name(func, sym);
+            self.emit(op, items[0].span);
         }
         if tail {
             self.emit(
@@ -791,7 +809,11 @@ impl<'h> Compiler<'h> {
         let args = &items[1..];
         let join = self.new_block();
         let global_head = match items[0].syn {
-            Syn::Sym(s) if !args.is_empty() && self.resolve(s).is_none() => Some(s),
+            Syn::Sym(s)
+                if !args.is_empty() && self.resolve(s).is_none() && !self.frames_first() =>
+            {
+                Some(s)
+            }
             _ => None,
         };
         if let Some(sym) = global_head {
@@ -1075,7 +1097,10 @@ pub fn value_to_node(heap: &mut Heap, v: Value, span: Span, depth: usize) -> Res
 /// Apply `fix` to every register an instruction names.
 fn for_each_reg(op: &mut Op, mut fix: impl FnMut(&mut Reg)) {
     match op {
-        Op::Imm { dst, .. } | Op::Const { dst, .. } | Op::Global { dst, .. } => fix(dst),
+        Op::Imm { dst, .. }
+        | Op::Const { dst, .. }
+        | Op::Global { dst, .. }
+        | Op::FrameGlobal { dst, .. } => fix(dst),
         Op::Move { dst, src } | Op::LocalChecked { dst, src, .. } => {
             fix(dst);
             fix(src)

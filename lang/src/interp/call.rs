@@ -360,6 +360,15 @@ impl Interp {
         self.error_value(&msg, span)
     }
 
+    /// Run-time code's free name: a binding along the frames, innermost
+    /// first, else a global, else the unbound-symbol error (LANGUAGE.md §3).
+    pub(crate) fn lookup_frames_first(&mut self, sym: u32, span: Span) -> Result<Value, Stop> {
+        if let Some(v) = self.dynamic_lookup(sym) {
+            return Ok(v);
+        }
+        self.lookup(sym, span)
+    }
+
     /// Return `v` from the current frame. `Ok(None)`: the caller's frame
     /// goes on; `Ok(Some(outcome))`: the computation ended.
     pub(crate) fn do_return(&mut self, v: Value) -> Option<RunOutcome> {

@@ -297,6 +297,9 @@ impl Interp {
                         };
                         reg!(*dst) = v;
                     }
+                    Op::FrameGlobal { dst, sym } => {
+                        reg!(*dst) = tri!(self.lookup_frames_first(*sym, site!().span()));
+                    }
                     Op::LocalChecked { dst, src, sym } => {
                         let v = reg!(*src);
                         reg!(*dst) = if v == UNSET {

@@ -143,7 +143,7 @@ impl Interp {
         span: Span,
     ) -> Result<Called, Stop> {
         if let Some(sym) = v.as_symbol() {
-            return Ok(Called::Value(self.lookup(sym, span)?));
+            return Ok(Called::Value(self.lookup_frames_first(sym, span)?));
         }
         if v.is_nil() || v.is_empty_s() || self.heap.list_kind(v).is_none() {
             return Ok(Called::Value(if v.is_nil() { Value::EMPTY_S } else { v }));
@@ -189,8 +189,10 @@ impl Interp {
         if rest.iter().any(|&a| code(self, a)) {
             return Ok(None);
         }
+        // Names resolve along the frames first, as in compiled run-time
+        // code (LANGUAGE.md §3).
         let f = match head.as_symbol() {
-            Some(sym) => match self.read_global(sym) {
+            Some(sym) => match self.dynamic_lookup(sym).or_else(|| self.read_global(sym)) {
                 Some(f) => f,
                 None => return Ok(None),
             },
@@ -216,8 +218,9 @@ impl Interp {
         let mut args = Vec::with_capacity(rest.len());
         for &a in rest {
             match a.as_symbol() {
-                // A global; a dynamic binding or an unbound name compiles.
-                Some(sym) => match self.read_global(sym) {
+                // A binding along the frames, or a global; an unbound
+                // name compiles (and fails with its location).
+                Some(sym) => match self.dynamic_lookup(sym).or_else(|| self.read_global(sym)) {
                     Some(x) => args.push(x),
                     None => return Ok(None),
                 },
