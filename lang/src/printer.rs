@@ -109,11 +109,16 @@ pub fn type_name(heap: &Heap, v: Value) -> &'static str {
 
 /// A float in the shortest form that reads back as the same float.
 pub fn float_text(f: f64) -> String {
+    // Scheme's spellings, which the reader takes back (LANGUAGE.md §1).
     if f.is_nan() {
-        return "nan".into();
+        return "+nan.0".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+        return if f > 0.0 {
+            "+inf.0".into()
+        } else {
+            "-inf.0".into()
+        };
     }
     // `{:?}` is the shortest round-trip form and keeps a `.0` or an exponent.
     format!("{f:?}")

@@ -44,6 +44,7 @@ impl std::error::Error for ReadError {}
 /// Read every form of `src`; `file` names it in spans and errors.
 pub fn read_all(src: &str, file: &str) -> Result<Vec<Node>, ReadError> {
     let mut r = Reader::new(src, intern(file));
+    r.skip_preamble();
     let mut out = Vec::new();
     loop {
         r.skip_ws();
@@ -98,6 +99,20 @@ impl<'s> Reader<'s> {
             file: self.file,
             line: self.line,
             col: self.col,
+        }
+    }
+
+    /// A UTF-8 byte order mark, then a first line starting with `#!`
+    /// (`#!/usr/bin/env valk run`), are not part of the program
+    /// (LANGUAGE.md §1); line numbers stay those of the file.
+    fn skip_preamble(&mut self) {
+        if self.peek() == Some('\u{feff}') {
+            self.pos += '\u{feff}'.len_utf8();
+        }
+        if self.src[self.pos..].starts_with("#!") {
+            while self.peek().is_some_and(|c| c != '\n') {
+                self.bump();
+            }
         }
     }
 
@@ -369,6 +384,13 @@ impl<'s> Reader<'s> {
 
 /// A token that is a number or a symbol.
 fn atom(tok: &str, span: Span) -> Result<Node, String> {
+    // The printer's infinities and NaN read back (LANGUAGE.md §1).
+    match tok {
+        "+inf.0" => return Ok(Node::new(Syn::Float(f64::INFINITY), span)),
+        "-inf.0" => return Ok(Node::new(Syn::Float(f64::NEG_INFINITY), span)),
+        "+nan.0" | "-nan.0" => return Ok(Node::new(Syn::Float(f64::NAN), span)),
+        _ => {}
+    }
     match classify_number(tok) {
         NumKind::Int => match tok.parse::<i64>() {
             Ok(n) => Ok(Node::new(Syn::Int(n), span)),

@@ -9,7 +9,6 @@
 //! is built completely before anything is written: a bad `printf` prints
 //! nothing.
 
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,7 +30,7 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
         "printf",
         1,
         VARIADIC,
-        "(printf format x ...): print format with %s (display form), %d/%ld (integer), %f (number, 6 decimals) and %% replaced; no newline.",
+        "(printf format x ...): print format with C's directives replaced: %s (display form), %d/%ld (integer), %x/%X/%o (hex, octal), %f/%e/%g (number), %%, each with flags, width and precision (%-8s, %05.2f, %#x); no newline.",
         printf,
     ),
     BuiltinDef::new(
@@ -132,24 +131,14 @@ fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
             out.push(c);
             continue;
         }
-        let directive = match chars.next() {
-            Some('l') if chars.peek() == Some(&'d') => {
-                chars.next();
-                "%ld"
-            }
-            Some('%') => {
-                out.push('%');
-                continue;
-            }
-            Some('s') => "%s",
-            Some('d') => "%d",
-            Some('f') => "%f",
-            Some(other) => {
-                return Err(cx.error(format!(
-                    "`{name}`: unknown directive `%{other}` in the format (known: %s %d %ld %f %%)"
-                )))
-            }
-            None => return Err(cx.error(format!("`{name}`: the format ends with a lone `%`"))),
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let spec = match super::format::parse(&mut chars) {
+            Ok(spec) => spec,
+            Err(why) => return Err(cx.error(format!("`{name}`: {why}"))),
         };
         if next >= args.len() {
             return Err(cx.error(format!(
@@ -157,14 +146,16 @@ fn format(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
                 args.len() - 1
             )));
         }
-        match directive {
-            "%s" => cx.append_value_unmetered(&mut out, args[next], false)?,
-            "%f" => {
-                let _ = write!(out, "{:.6}", cx.float_arg(args, next)?);
-            }
-            _ => {
-                let _ = write!(out, "{}", cx.int_arg(args, next)?);
-            }
+        if spec.wants_int() {
+            spec.int(&mut out, cx.int_arg(args, next)?);
+        } else if spec.wants_float() {
+            spec.float(&mut out, cx.float_arg(args, next)?);
+        } else if spec.width == 0 && spec.precision.is_none() {
+            cx.append_value_unmetered(&mut out, args[next], false)?;
+        } else {
+            let mut text = String::new();
+            cx.append_value_unmetered(&mut text, args[next], false)?;
+            spec.text(&mut out, &text);
         }
         next += 1;
     }

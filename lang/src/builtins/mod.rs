@@ -48,6 +48,7 @@ mod compare;
 mod control;
 mod core;
 pub mod fair;
+mod format;
 pub(crate) mod io;
 mod list;
 pub(crate) mod shared;
