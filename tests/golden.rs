@@ -75,9 +75,10 @@ fn run_golden(file: &Path, scratch: &Path) -> Outcome {
     let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
     let out_path = scratch.join(format!("{stem}.out"));
     let err_path = scratch.join(format!("{stem}.err"));
-    let stdin = match read_optional(&file.with_extension("stdin")) {
-        Some(_) => Stdio::from(fs::File::open(file.with_extension("stdin")).unwrap()),
-        None => Stdio::null(),
+    // Opened as bytes: a `.stdin` may hold input that is not UTF-8.
+    let stdin = match fs::File::open(file.with_extension("stdin")) {
+        Ok(f) => Stdio::from(f),
+        Err(_) => Stdio::null(),
     };
     let mut command = Command::new(env!("CARGO_BIN_EXE_valk"));
     for line in read_optional(&file.with_extension("env"))
@@ -238,7 +239,7 @@ fn every_prelude_name_is_exercised_by_a_golden_file() {
     let corpus: String = golden_files()
         .iter()
         .chain(data_files().iter())
-        .map(|f| fs::read_to_string(f).unwrap())
+        .map(|f| String::from_utf8_lossy(&fs::read(f).unwrap()).into_owned())
         .collect::<Vec<_>>()
         .join("\n");
     let mut missing = Vec::new();
@@ -270,7 +271,7 @@ fn every_builtin_is_exercised_by_a_golden_file() {
     let corpus: String = golden_files()
         .iter()
         .chain(data_files().iter())
-        .map(|f| fs::read_to_string(f).unwrap())
+        .map(|f| String::from_utf8_lossy(&fs::read(f).unwrap()).into_owned())
         .collect::<Vec<_>>()
         .join("\n");
     let missing: Vec<&str> = valk_runtime::builtin_set()

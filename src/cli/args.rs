@@ -65,7 +65,9 @@ pub enum Command {
         /// Scheduler threads (default: $VALK_SCHEDULERS, else one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         schedulers: Option<u16>,
-        /// The expression (several forms make one S-expression).
+        /// The expression (several forms make one S-expression). It may start
+        /// with `-`: `valk eval '- 5'`.
+        #[arg(allow_hyphen_values = true)]
         expr: String,
     },
     /// Run Valk test files (tests written with test/define) and report.

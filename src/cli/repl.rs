@@ -133,12 +133,35 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
 /// The REPL over any line source without prompts.
 pub fn piped(runtime: &ReplRuntime, lines: impl BufRead, out: &mut dyn Write) -> InputEnd {
     let mut input = PendingInput::default();
-    for line in lines.lines() {
-        let line = match line {
+    for (n, line) in lines.split(b'\n').enumerate() {
+        let mut line = match line {
             Ok(line) => line,
             Err(e) => {
                 err_line(&format!("valk: cannot read input: {e}"));
                 return InputEnd::Failed;
+            }
+        };
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let line = match String::from_utf8(line) {
+            Ok(line) => line,
+            Err(e) => {
+                // A read error at its place; the session goes on with the
+                // next line (the form it was part of is dropped).
+                let bytes = e.as_bytes();
+                let at = e.utf8_error().valid_up_to();
+                let col = String::from_utf8_lossy(&bytes[..at]).chars().count() + 1;
+                let shown = format!(
+                    "<stdin>:{}:{col}: error: byte 0x{:02x} is not UTF-8 (the input is dropped up to the end of this line)",
+                    n + 1,
+                    bytes[at]
+                );
+                input = PendingInput::default();
+                if let Err(e) = writeln!(out, "{shown}").and_then(|()| out.flush()) {
+                    return InputEnd::Output(OutputError::from(e));
+                }
+                continue;
             }
         };
         let Some(complete) = input.push_line(&line) else {
