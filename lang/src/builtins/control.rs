@@ -147,6 +147,13 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
         Special::Shift,
     ),
     BuiltinDef::special(
+        "load/-source",
+        2,
+        2,
+        "`(load/-source text path)`: read text (named path in locations) and run its forms in order at top level; (), or the first error. What `load` runs.",
+        Special::LoadSource,
+    ),
+    BuiltinDef::special(
         "await",
         1,
         2,

@@ -105,6 +105,9 @@ pub enum Special {
     Shift,
     /// `(reset/-resume token v)`: what a continuation `k` calls.
     Resume,
+    /// `(load/-source text path)`: run a file's forms as one top-level
+    /// chunk, with their own locations.
+    LoadSource,
     /// `(await f [ms])`: `(future/-await f)` or `(future/-await-ms f ms)`,
     /// chosen by the argument count at compile time (no rest list).
     Await,

@@ -68,7 +68,7 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
                 && args[0].as_q().is_some_and(|k| k.len() == 1 && all_syms(k))
                 && args[1].as_q().is_some()
         }
-        Special::Resume => false,
+        Special::Resume | Special::LoadSource => false,
         Special::Await => (1..=2).contains(&args.len()),
     }
 }
@@ -253,9 +253,9 @@ impl Compiler<'_> {
                 let call = Node::new(Syn::List(valk_heap::ListKind::S, items), span);
                 self.expr(&call, dst, tail)
             }
-            Special::Resume => Err(CompileError {
+            Special::Resume | Special::LoadSource => Err(CompileError {
                 span,
-                message: "`reset/-resume` cannot be inlined".into(),
+                message: "this special form cannot be inlined".into(),
             }),
             Special::Penv => Err(CompileError {
                 span,

@@ -119,6 +119,7 @@ impl Interp {
             Special::Reset => self.reset_form(args, ret, tail, span),
             Special::Shift => self.shift_form(args, ret, tail, span),
             Special::Resume => self.resume(args, ret, tail, span),
+            Special::LoadSource => self.load_source(args, ret, tail, span),
             Special::Await => {
                 let name = if args.len() == 1 {
                     "future/-await"
@@ -230,6 +231,51 @@ impl Interp {
         self.argbuf.clear();
         self.argbuf.extend_from_slice(&args);
         self.apply(f, ret, tail, span).map(Some)
+    }
+
+    /// `(load/-source text path)`: the forms of `text`, read with their
+    /// own locations (`path:line:col`), compiled as one top-level chunk
+    /// (`(do form ...)`: the first error stops it and is its value) and run
+    /// in a top-level frame, so their `=` and `def` bind globally.
+    fn load_source(
+        &mut self,
+        args: &[Value],
+        ret: Reg,
+        tail: bool,
+        span: Span,
+    ) -> Result<Called, Stop> {
+        let (Some(text), Some(path)) = (self.heap.str(args[0]), self.heap.str(args[1])) else {
+            let msg = "`load`: expected the text and the path as strings";
+            return Ok(Called::Value(self.error_value(msg, span)?));
+        };
+        let path = path.to_owned();
+        let forms = match crate::reader::read_all(text, &path) {
+            Ok(forms) => forms,
+            Err(e) => {
+                let msg = format!("{path}:{}:{}: {}", e.span.line, e.span.col, e.message);
+                return Ok(Called::Value(self.error_value(&msg, span)?));
+            }
+        };
+        let Some(first) = forms.first() else {
+            return Ok(Called::Value(Value::EMPTY_S));
+        };
+        let at = first.span;
+        let mut items = vec![Node::new(Syn::Sym(intern("do")), at)];
+        items.extend(forms);
+        items.push(Node::new(Syn::List(ListKind::S, Vec::new()), at));
+        let whole = Node::new(Syn::List(ListKind::S, items), at);
+        let compiled = Compiler::new(&mut self.heap).compile_chunk(&whole, Mode::TopLevel);
+        let p = match compiled {
+            Ok(p) => p,
+            Err(e) => return Ok(Called::Value(self.compile_error(e))),
+        };
+        let called = self.run_chunk(p, ret, tail, span)?;
+        if matches!(called, Called::Pushed) {
+            if let Some(fr) = self.frames.last_mut() {
+                fr.kind = FrameKind::TopLevel;
+            }
+        }
+        Ok(called)
     }
 
     /// The run-time path of a special form whose builtin was redefined.
