@@ -29,6 +29,19 @@ pub struct ValkError {
     pub file: Option<String>,
     pub line: u32,
     pub col: u32,
+    /// The Valk functions the error passed on its way out, innermost first
+    /// (empty when not traced): what a renderer shows as the call chain.
+    pub trace: Vec<TraceEntry>,
+}
+
+/// One function an error passed: its name (`None`: anonymous or top-level
+/// code) and where it was when the error left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: u32,
+    pub col: u32,
 }
 
 impl ValkError {
@@ -44,6 +57,7 @@ impl ValkError {
             file,
             line,
             col,
+            trace: Vec::new(),
         }
     }
 
@@ -68,6 +82,7 @@ impl ValkError {
             file: None,
             line: 0,
             col: 0,
+            trace: Vec::new(),
         }
     }
 
@@ -78,6 +93,7 @@ impl ValkError {
             file: None,
             line: 0,
             col: 0,
+            trace: Vec::new(),
         }
     }
 

@@ -56,7 +56,7 @@ pub mod syntax;
 mod loom_tests;
 
 pub use builtins::{BuiltinCx, BuiltinDef, BuiltinFn, BuiltinSet, Failure, HostFn};
-pub use error::{ErrorKind, ValkError};
+pub use error::{ErrorKind, TraceEntry, ValkError};
 pub use globals::Globals;
 pub use host::{Host, Next, NoHost};
 pub use interp::{Interp, RunOutcome, DEFAULT_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MAX_REGS};

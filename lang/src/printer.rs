@@ -107,6 +107,18 @@ pub fn type_name(heap: &Heap, v: Value) -> &'static str {
     }
 }
 
+/// A name as error messages show it: whole up to 64 characters, else its
+/// first 60, an ellipsis and its length (a megabyte of name must not make
+/// a megabyte of error).
+pub fn short_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let n = name.chars().count();
+    if n <= 64 {
+        return name.into();
+    }
+    let cut: String = name.chars().take(60).collect();
+    format!("{cut}… ({n} characters)").into()
+}
+
 /// A float in the shortest form that reads back as the same float.
 pub fn float_text(f: f64) -> String {
     // Scheme's spellings, which the reader takes back (LANGUAGE.md §1).

@@ -356,8 +356,43 @@ impl Interp {
         if let Some(v) = self.dynamic_lookup(sym) {
             return Ok(v);
         }
-        let msg = format!("unbound symbol `{}`", valk_heap::symbol_name(sym));
+        let name = valk_heap::symbol_name(sym);
+        let mut msg = format!("unbound symbol `{}`", crate::printer::short_name(name));
+        if let Some(near) = self.closest_name(name) {
+            msg.push_str(&format!(" (did you mean `{near}`?)"));
+        }
         self.error_value(&msg, span)
+    }
+
+    /// The bound name (global, or along the frames) nearest to `name` by
+    /// edit distance, if one is near enough to be a typo: one edit for
+    /// names of 3 to 5 characters, two for longer ones. Hidden names
+    /// (`NAME/-part`) are not offered.
+    fn closest_name(&self, name: &str) -> Option<String> {
+        let n = name.chars().count();
+        let allowed = match n {
+            0..=2 => return None,
+            3..=5 => 1,
+            6..=64 => 2,
+            _ => return None,
+        };
+        let frame_names = self
+            .frames
+            .iter()
+            .flat_map(|f| f.proto.meta.names.iter().map(|(s, _)| *s));
+        let globals = self.globals.bound().into_iter().map(|(s, _)| s);
+        let mut best: Option<(usize, &'static str)> = None;
+        for s in frame_names.chain(globals) {
+            let cand = valk_heap::symbol_name(s);
+            if cand == name || cand.contains("/-") {
+                continue;
+            }
+            let d = strsim::damerau_levenshtein(name, cand);
+            if d <= allowed && best.is_none_or(|(bd, bc)| (d, cand) < (bd, bc)) {
+                best = Some((d, cand));
+            }
+        }
+        best.map(|(_, c)| c.to_owned())
     }
 
     /// Run-time code's free name: a binding along the frames, innermost

@@ -498,7 +498,25 @@ impl Interp {
             .unwrap_or("error")
             .to_owned();
         let span = parts.and_then(|p| p.loc).map(Span::from_loc);
-        ValkError::at(span, message)
+        let mut e = ValkError::at(span, message);
+        e.trace = self.error_trace_entries(v);
+        e
+    }
+
+    /// [`Interp::error_trace`] as data.
+    pub fn error_trace_entries(&self, v: Value) -> Vec<crate::error::TraceEntry> {
+        let Some(c) = self.cold.as_ref().filter(|c| c.trace_of == Some(v)) else {
+            return Vec::new();
+        };
+        c.trace
+            .iter()
+            .map(|(name, span)| crate::error::TraceEntry {
+                function: name.map(|n| valk_heap::symbol_name(n).to_owned()),
+                file: (span.line != 0).then(|| valk_heap::symbol_name(span.file).to_owned()),
+                line: span.line,
+                col: span.col,
+            })
+            .collect()
     }
 
     /// Start running a compiled chunk (resumable with [`Interp::run`]).
