@@ -507,7 +507,9 @@ impl Heap {
     /// Add one count the caller hands over to the owned set.
     #[inline]
     fn own_counted(&mut self, p: *const u64) {
-        if !self.owned.insert(p as usize) {
+        if self.owned.insert(p as usize) {
+            self.owned_new(p);
+        } else {
             // SAFETY: the caller's count; we already hold one.
             unsafe { shared::release(p) };
         }

@@ -291,12 +291,24 @@ impl Heap {
             self.owned_limit = u32::try_from(2 * self.owned.len())
                 .unwrap_or(u32::MAX)
                 .max(crate::heap::MIN_OWNED_HEADROOM);
+            let kib = self
+                .owned
+                .iter()
+                .map(|&p| {
+                    // SAFETY: every object in the owned set is alive (this
+                    // heap holds a count on each).
+                    unsafe { crate::shared::weight_kib(p as *const u64) }
+                })
+                .fold(0u32, u32::saturating_add);
+            self.owned_kib = kib;
+            self.owned_kib_limit = kib.saturating_mul(2).max(crate::heap::MIN_OWNED_KIB);
             tenured.counters.major += 1;
         } else {
             tenured.counters.minor += 1;
         }
-        self.gc_wanted =
-            self.live_after > self.old_threshold || self.owned.len() > self.owned_limit as usize;
+        self.gc_wanted = self.live_after > self.old_threshold
+            || self.owned.len() > self.owned_limit as usize
+            || self.owned_kib > self.owned_kib_limit;
         let ns = t0.elapsed().as_nanos() as u64;
         tenured.counters.last_pause_ns = ns;
         tenured.counters.total_pause_ns += ns;

@@ -25,6 +25,9 @@ pub(crate) const MIN_MAJOR_HEADROOM: usize = 64 * 1024;
 /// Fewest shared objects a heap may own before a major collection is due
 /// (see `Heap::owned_limit`).
 pub(crate) const MIN_OWNED_HEADROOM: u32 = 4096;
+/// KiB of big shared objects a heap may own before a major collection is
+/// due (see `Heap::owned_kib`).
+pub(crate) const MIN_OWNED_KIB: u32 = 16 * 1024;
 
 /// Collector counters (kept apart so `Heap` stays small and flat).
 #[derive(Default)]
@@ -75,6 +78,14 @@ pub struct Heap {
     /// all until it ends. Twice what survived the last major, at least
     /// [`MIN_OWNED_HEADROOM`] (like BEAM's virtual binary heap).
     pub(crate) owned_limit: u32,
+    /// KiB of big shared objects in the owned set (a box's whole value, a
+    /// long string): owning them keeps them alive, so past
+    /// `owned_kib_limit` a major collection is due, however little this
+    /// heap allocates privately (an actor that receives boxes and drops
+    /// them must not keep them all: BEAM's binary virtual heap).
+    pub(crate) owned_kib: u32,
+    /// Twice what survived the last major, at least [`MIN_OWNED_KIB`].
+    pub(crate) owned_kib_limit: u32,
 }
 
 /// The old generation and the collector's bookkeeping.
@@ -117,6 +128,8 @@ impl Heap {
             live_after: 0,
             gc_wanted: false,
             owned_limit: MIN_OWNED_HEADROOM,
+            owned_kib: 0,
+            owned_kib_limit: MIN_OWNED_KIB,
         }
     }
 
@@ -283,15 +296,24 @@ impl Heap {
         if self.owned.insert(p as usize) {
             // SAFETY: `p` is a live shared object the caller can read.
             unsafe { shared::retain(p) };
-            if self.owned.len() > self.owned_limit as usize {
-                self.gc_wanted = true;
-            }
+            self.owned_new(p);
+        }
+    }
+
+    /// Accounts for `p`, just added to the owned set.
+    #[inline]
+    pub(crate) fn owned_new(&mut self, p: *const u64) {
+        // SAFETY: `p` is a live shared object (every caller holds a count).
+        let kib = unsafe { shared::weight_kib(p) };
+        self.owned_kib = self.owned_kib.saturating_add(kib);
+        if self.owned_over_limit() {
+            self.gc_wanted = true;
         }
     }
 
     /// Does the owned set call for a major collection?
     pub(crate) fn owned_over_limit(&self) -> bool {
-        self.owned.len() > self.owned_limit as usize
+        self.owned.len() > self.owned_limit as usize || self.owned_kib > self.owned_kib_limit
     }
 
     /// Take a count on the shared object `v` points to (it joins the owned
@@ -451,8 +473,8 @@ impl Heap {
     /// A shared box holding a shared deep copy of `v`. The heap owns one
     /// count on it; `to_shared` it (or send it) to hand it to others.
     pub fn make_box(&mut self, v: Value) -> Result<Value, HeapError> {
-        let inner = self.try_to_shared(v)?;
-        let p = shared::try_alloc_shared(object::header(ObjKind::Box, 0, 1)).ok_or(
+        let (inner, bytes) = self.try_to_shared_sized(v)?;
+        let p = shared::try_alloc_shared(object::header(ObjKind::Box, 0, 2)).ok_or(
             HeapError::OutOfMemory {
                 requested: 3 * WORD,
                 in_use: self.in_use,
@@ -462,6 +484,9 @@ impl Heap {
         // SAFETY: a box has one payload word; the box takes over the count
         // `to_shared` gave us on `inner`.
         unsafe { p.add(1).write(inner.to_bits()) };
+        // SAFETY: the second payload word: what the box holds, in bytes
+        // (untraced; its weight for the owners' collections).
+        unsafe { p.add(2).write(bytes as u64) };
         self.own_shared(p);
         Ok(Value::shared_ptr(p))
     }
@@ -511,10 +536,16 @@ impl Heap {
     /// refuses memory for the copy (a `def` of a huge value near the memory
     /// limit ends its actor, not the process).
     pub fn try_to_shared(&mut self, v: Value) -> Result<SharedValue, HeapError> {
+        self.try_to_shared_sized(v).map(|(sv, _)| sv)
+    }
+
+    /// [`Heap::try_to_shared`] and the bytes the copy made (0 for a value
+    /// that was shared already).
+    fn try_to_shared_sized(&mut self, v: Value) -> Result<(SharedValue, usize), HeapError> {
         let Some(p) = v.ptr() else {
-            return Ok(SharedValue::from_owned(v));
+            return Ok((SharedValue::from_owned(v), 0));
         };
-        let p = if v.is_local() {
+        let (p, bytes) = if v.is_local() {
             let in_use = self.in_use;
             // SAFETY: value contract, and `&mut self` keeps anyone else from
             // reading the headers the copy temporarily forwards.
@@ -525,11 +556,11 @@ impl Heap {
                 },
             )?
         } else {
-            p
+            (p, 0)
         };
         // SAFETY: `p` is a live shared object; the handle takes a count.
         unsafe { shared::retain(p) };
-        Ok(SharedValue::from_owned(Value::shared_ptr(p)))
+        Ok((SharedValue::from_owned(Value::shared_ptr(p)), bytes))
     }
 
     read_methods!(crate::read::any);

@@ -281,7 +281,8 @@ pub(crate) fn alloc_string(s: &str) -> Option<*mut u64> {
 }
 
 /// Deep-copy a private object graph into the shared heap, preserving
-/// sharing. Returns the new root with count 0 (the caller takes it).
+/// sharing. Returns the new root with count 0 (the caller takes it) and
+/// the bytes of shared memory the copy made.
 ///
 /// Sharing is preserved by writing forwarding headers into the source
 /// objects while copying and restoring them from a log at the end. `None`
@@ -290,7 +291,7 @@ pub(crate) fn alloc_string(s: &str) -> Option<*mut u64> {
 /// # Safety
 /// `root` points to a live private object of a heap the caller borrows
 /// mutably (nobody else reads the source headers while they are forwarded).
-pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> Option<*mut u64> {
+pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> Option<(*mut u64, usize)> {
     let mut log: Vec<(*mut u64, u64)> = Vec::new();
     let mut work: Vec<*mut u64> = Vec::new();
     // SAFETY: root is a live local object (contract).
@@ -336,11 +337,32 @@ pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> Option<*mut u64> {
             *field = Value::shared_ptr(target);
         }
     }
+    let mut bytes = 0;
     for (p, h) in log {
+        // Each copy: its count word, header and payload.
+        bytes += (object::payload_words(h) + 2) * 8;
         // SAFETY: restoring the header we overwrote; `p` is still live.
         unsafe { p.write(h) };
     }
-    Some(new_root)
+    Some((new_root, bytes))
+}
+
+/// How much owning `p` keeps alive, in KiB, for the owners' collection
+/// policy: a box's whole value, a long string's bytes; 0 for the rest
+/// (small objects are bounded by the owned set's length instead).
+///
+/// # Safety
+/// `p` is a live shared object.
+pub(crate) unsafe fn weight_kib(p: *const u64) -> u32 {
+    // SAFETY: contract.
+    let h = unsafe { *p };
+    let bytes = match object::header_kind(h) {
+        // SAFETY: a box has two payload words; the second is its size.
+        Some(ObjKind::Box) if object::payload_words(h) >= 2 => (unsafe { *p.add(2) }) as usize,
+        Some(ObjKind::Str) => object::payload_words(h) * 8,
+        _ => 0,
+    };
+    u32::try_from(bytes >> 10).unwrap_or(u32::MAX)
 }
 
 /// Undoes a copy that ran out of memory: gives back the counts taken on

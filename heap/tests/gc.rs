@@ -458,3 +458,45 @@ fn messages_after_a_burst_do_not_collect_each_time() {
         "{collections} minor collections for 10,000 messages"
     );
 }
+
+/// A heap that owns boxes it no longer reaches (an actor that receives big
+/// boxes and drops them, allocating almost nothing itself) must collect
+/// them by weight: past 16 MiB of dropped boxes a collection is due and
+/// frees them, however small the private heap stays.
+#[test]
+fn dropped_boxes_make_a_collection_due_by_their_weight() {
+    let mut maker = Heap::new();
+    let mut owner = Heap::new();
+    // Each box holds 40,000 shared cons cells: about 1.3 MB.
+    let boxes: Vec<SharedValue> = (0..40)
+        .map(|_| {
+            let l = range_list(&mut maker, 40_000);
+            let b = maker.make_box(l).unwrap();
+            maker.to_shared(b)
+        })
+        .collect();
+    drop(maker);
+    let mut due_after = None;
+    for (i, b) in boxes.iter().enumerate() {
+        // As a message would: the owner takes its own count.
+        let f = owner.try_copy_to_fragment(b.value()).unwrap();
+        owner.adopt(f).unwrap();
+        if owner.gc_wanted() && due_after.is_none() {
+            due_after = Some(i + 1);
+        }
+    }
+    let due_after = due_after.expect("owning ~50 MB of boxes made no collection due");
+    assert!(
+        (10..=16).contains(&due_after),
+        "due after {due_after} boxes of ~1.3 MB (16 MiB expected)"
+    );
+    let witness = boxes[0].clone();
+    drop(boxes);
+    assert_eq!(witness.ref_count(), Some(2), "the witness and the owner");
+    owner.collect(&mut RootsFn(|_: &mut dyn FnMut(&mut Value)| {}));
+    assert_eq!(
+        witness.ref_count(),
+        Some(1),
+        "the collection gave back the owner's count on an unreachable box"
+    );
+}
