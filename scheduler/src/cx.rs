@@ -370,6 +370,21 @@ impl<'a, S: System> Cx<'a, S> {
     /// `receive` (a receive's pending `:after` deadline would only make it
     /// poll more often).
     pub fn await_future<F: std::future::Future + Send>(&mut self, fut: F) -> F::Output {
+        // Counted while it waits (also if a kill unwinds it): pending work
+        // outside the runtime rules out a deadlock (`Runtime::deadlock`).
+        struct Awaiting<S: System>(Option<std::sync::Arc<Shared<S>>>);
+        impl<S: System> Drop for Awaiting<S> {
+            fn drop(&mut self) {
+                if let Some(shared) = &self.0 {
+                    shared.awaiting_futures.fetch_sub(1, Relaxed);
+                }
+            }
+        }
+        let shared = self.shared().me.upgrade();
+        if let Some(shared) = &shared {
+            shared.awaiting_futures.fetch_add(1, Relaxed);
+        }
+        let _awaiting = Awaiting(shared);
         let waker = self.actor_waker();
         let task_waker = std::task::Waker::from(waker.clone());
         let mut task_cx = std::task::Context::from_waker(&task_waker);

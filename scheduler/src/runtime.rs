@@ -124,6 +124,10 @@ pub(crate) struct Shared<S: System> {
     gate: Gate,
     /// Every actor has been dropped (`clear_actors` ran).
     cleared: AtomicBool,
+    /// Actors inside `Cx::await_future` now: work outside the runtime
+    /// (I/O, the blocking pool) may still wake them, so no deadlock is
+    /// declared while any is.
+    pub(crate) awaiting_futures: std::sync::atomic::AtomicUsize,
     next_ref: AtomicU64,
     main: Mutex<MainState<S::Reason>>,
     main_cv: Condvar,
@@ -390,6 +394,7 @@ impl<S: System> Runtime<S> {
             queues,
             gate: Gate::default(),
             cleared: AtomicBool::new(false),
+            awaiting_futures: std::sync::atomic::AtomicUsize::new(0),
             next_ref: AtomicU64::new(1),
             main: Mutex::new(MainState {
                 pid: None,
@@ -555,7 +560,7 @@ impl<S: System> Runtime<S> {
 
     /// Every live actor with its info, if all wait and no timer is pending.
     fn waiting_snapshot(&self) -> Option<Vec<(Pid, ActorInfo)>> {
-        if self.shared.timers.pending() > 0 {
+        if self.shared.timers.pending() > 0 || self.shared.awaiting_futures.load(Relaxed) > 0 {
             return None;
         }
         let mut all = Vec::new();
