@@ -208,6 +208,20 @@ pub static BUILTINS: &[BuiltinDef] = &[
         future_poll,
     ),
     BuiltinDef::new(
+        "future/-deadline",
+        1,
+        1,
+        "(future/-deadline ms): the time-us at which (await f ms) gives up, or :never for a wait longer than a year; ms must be a whole number of milliseconds, 0 or more.",
+        future_deadline,
+    ),
+    BuiltinDef::new(
+        "future/-list",
+        2,
+        2,
+        "(future/-list fs name): fs if it is a list of futures (not empty, for future/any); else the error, in the name of the builtin the user called.",
+        future_list,
+    ),
+    BuiltinDef::new(
         "future/-unwait",
         1,
         1,
@@ -712,6 +726,54 @@ fn future_poll(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure>
         }
         None => Ok(kw("future/-pending")),
     }
+}
+
+/// Waits past a year are waits without a deadline (and `(* 1000 ms)` can
+/// no longer overflow).
+const AWAIT_FOREVER_MS: i64 = 365 * 24 * 3600 * 1000;
+
+fn future_deadline(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let ms = match cx.heap.as_int(args[0]) {
+        Some(ms) if ms >= 0 => ms,
+        _ => {
+            return Err(cx.error(format!(
+                "`await`: argument 2: expected a whole number of milliseconds (0 or more), got {}",
+                cx.repr(args[0])
+            )))
+        }
+    };
+    if ms > AWAIT_FOREVER_MS {
+        return Ok(kw("never"));
+    }
+    // On `time-us`'s clock: the prelude compares the two.
+    let now = valk_lang::builtins::system::now_us();
+    cx.int(now.saturating_add(ms * 1000))
+}
+
+fn future_list(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let name = cx.str_arg(args, 1)?.to_owned();
+    let items = match cx.heap.list_to_vec(args[0]) {
+        Some(items) if cx.heap.list_kind(args[0]).is_some() || args[0].is_nil() => items,
+        _ => {
+            return Err(cx.error(format!(
+                "`{name}`: expected a list of futures, got {}",
+                cx.type_name(args[0])
+            )))
+        }
+    };
+    if items.is_empty() && name == "future/any" {
+        return Err(cx.error("`future/any`: the list is empty (no future could ever win)"));
+    }
+    for (i, &v) in items.iter().enumerate() {
+        if crate::futures::future_of(cx, &[v], 0).is_err() {
+            return Err(cx.error(format!(
+                "`{name}`: element {} of the list: expected future, got {}",
+                i + 1,
+                cx.type_name(v)
+            )));
+        }
+    }
+    Ok(args[0])
 }
 
 fn future_unwait(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

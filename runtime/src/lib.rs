@@ -57,7 +57,11 @@ pub const PRELUDE: &str = r#"
       {future/-v})
 })
 (fun {future/-await-ms future/-f future/-ms} {
-  future/-await-until future/-f (+ (time-us) (* 1000 future/-ms)) future/-ms
+  do
+    (= {future/-deadline} (future/-deadline future/-ms))
+    (if (== future/-deadline :never)
+      {future/-await future/-f}
+      {future/-await-until future/-f future/-deadline future/-ms})
 })
 (fun {future/-await-until future/-f future/-deadline future/-ms} {
   if (future/-wait future/-f)
@@ -75,6 +79,7 @@ pub const PRELUDE: &str = r#"
 ; of the first error among them (in list order).
 (fun {future/all future/-fs} {
   do
+    (future/-list future/-fs "future/all")
     (= {future/-p} (promise))
     (spawn (\ {fs r} {resolve r (map await fs)}) future/-fs (snd future/-p))
     (fst future/-p)
@@ -90,6 +95,7 @@ pub const PRELUDE: &str = r#"
 })
 (fun {future/any future/-fs} {
   do
+    (future/-list future/-fs "future/any")
     (= {future/-p} (promise))
     (spawn future/-any-loop future/-fs (snd future/-p))
     (fst future/-p)

@@ -127,8 +127,8 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     ),
     BuiltinDef::special(
         "reset/-resume",
-        2,
-        2,
+        1,
+        super::VARIADIC,
         "`(reset/-resume token v)`: resume a captured continuation with v (what calling `k` does; once only).",
         Special::Resume,
     ),

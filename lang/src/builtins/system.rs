@@ -39,14 +39,18 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 ];
 
 /// The instant `time-us` counts from: the first time anything asks for it.
-fn epoch() -> Instant {
+pub fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
 }
 
 fn time_us(cx: &mut BuiltinCx<'_>, _args: &[Value]) -> Result<Value, Failure> {
-    let micros = i64::try_from(epoch().elapsed().as_micros()).unwrap_or(i64::MAX);
-    cx.int(micros)
+    cx.int(now_us())
+}
+
+/// What `time-us` answers now.
+pub fn now_us() -> i64 {
+    i64::try_from(epoch().elapsed().as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Exit statuses a program may end with: what a POSIX parent can see (the

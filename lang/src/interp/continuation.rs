@@ -68,11 +68,29 @@ impl Interp {
         v: Value,
         formals: Value,
         span: Span,
+        form: &str,
     ) -> Result<Result<Value, Value>, Stop> {
         if v.as_builtin().is_some() || self.is_function(v) {
             return Ok(Ok(v));
         }
+        if self.heap.list_kind(v).is_none() && !v.is_nil() {
+            return Ok(Err(self.form_error(form, v, span)?));
+        }
         self.lambda_from_values(formals, v, None, false, span)
+    }
+
+    /// "`reset`: expected a Q-expression body, like (reset {...}), got 5".
+    fn form_error(&mut self, form: &str, got: Value, span: Span) -> Result<Value, Stop> {
+        let like = match form {
+            "shift" => "{k} and a Q-expression body, like (shift {k} {k 1})",
+            "async" => "a Q-expression body, like (async {+ 1 2})",
+            _ => "a Q-expression body, like (reset {...})",
+        };
+        let msg = format!(
+            "`{form}`: expected {like}, got {}",
+            crate::printer::type_name(&self.heap, got)
+        );
+        self.error_value(&msg, span)
     }
 
     /// `(async {body})`: `(future/-async thunk)`, looked up globally (the
@@ -84,7 +102,7 @@ impl Interp {
         tail: bool,
         span: Span,
     ) -> Result<Called, Stop> {
-        let thunk = match self.function_or_lambda(args[0], Value::NIL, span)? {
+        let thunk = match self.function_or_lambda(args[0], Value::NIL, span, "async")? {
             Ok(f) => f,
             Err(e) => return Ok(Called::Value(e)),
         };
@@ -102,7 +120,7 @@ impl Interp {
         tail: bool,
         span: Span,
     ) -> Result<Called, Stop> {
-        let thunk = match self.function_or_lambda(args[0], Value::NIL, span)? {
+        let thunk = match self.function_or_lambda(args[0], Value::NIL, span, "reset")? {
             Ok(f) => f,
             Err(e) => return Ok(Called::Value(e)),
         };
@@ -125,17 +143,21 @@ impl Interp {
         tail: bool,
         span: Span,
     ) -> Result<Called, Stop> {
-        let body = if args.len() == 2 {
-            self.lambda_from_values(args[0], args[1], None, false, span)?
-        } else {
-            self.function_or_lambda(args[0], Value::NIL, span)?
+        // Two lists (computed forms), or the closure the compiler made.
+        let one_symbol = |it: &Interp, v: Value| {
+            it.heap
+                .list_to_vec(v)
+                .is_some_and(|k| k.len() == 1 && k[0].as_symbol().is_some())
+        };
+        let body = match args {
+            [k, body] if one_symbol(self, *k) && self.heap.list_kind(*body).is_some() => {
+                self.lambda_from_values(*k, *body, None, false, span)?
+            }
+            [f] if self.heap.kind(*f) == Some(ObjKind::Closure) => Ok(*f),
+            _ => Err(self.form_error("shift", args[args.len() - 1], span)?),
         };
         let body = match body {
-            Ok(f) if self.heap.kind(f) == Some(ObjKind::Closure) => f,
-            Ok(_) => {
-                let msg = "`shift`: expected {k} and a body";
-                return Ok(Called::Value(self.error_value(msg, span)?));
-            }
+            Ok(f) => f,
             Err(e) => return Ok(Called::Value(e)),
         };
         let Some(r) = self.frames.iter().rposition(|f| f.reset) else {
@@ -207,6 +229,13 @@ impl Interp {
             let msg = "`reset/-resume`: expected a continuation token";
             return Ok(Called::Value(self.error_value(msg, span)?));
         };
+        if args.len() != 2 {
+            let msg = format!(
+                "continuation: expected 1 argument, got {}",
+                args.len().saturating_sub(1)
+            );
+            return Ok(Called::Value(self.error_value(&msg, span)?));
+        }
         let at = self.cold.as_ref().and_then(|c| {
             c.conts
                 .iter()
