@@ -55,6 +55,12 @@ impl Body {
         let Some(task) = self.task.take() else {
             return Step::Exit(Reason::Normal);
         };
+        let failed = self.interp.heap().kind(v) == Some(valk_heap::ObjKind::Error);
+        if failed && cx.system().log.allows(crate::log::Level::Error) {
+            let reason = error_reason(&mut self.interp, v);
+            let report = crate::log::unawaited_report(cx.self_pid(), &reason);
+            task.cell.failed_unread(report);
+        }
         let shared = match self.interp.heap_mut().try_to_shared(v) {
             Ok(s) => s,
             Err(_) => {

@@ -103,7 +103,11 @@ impl Cell {
 
     /// The value if set; else `me` is told when it is (once).
     pub(crate) fn wait(&self, me: Pid) -> Option<Value> {
-        self.0.wait(me, SharedValue::value)
+        let v = self.0.wait(me, SharedValue::value);
+        if v.is_some() {
+            unread::read(self);
+        }
+        v
     }
 
     /// `me` stops waiting (its await timed out).
@@ -113,12 +117,81 @@ impl Cell {
 
     /// The value, if set.
     pub(crate) fn value(&self) -> Option<Value> {
-        self.0.with_value(SharedValue::value)
+        let v = self.0.with_value(SharedValue::value);
+        if v.is_some() {
+            unread::read(self);
+        }
+        v
+    }
+
+    /// An `async` task failed with the error `report` describes: if the
+    /// future is dropped before anyone reads it, the report is logged (an
+    /// error is never lost silently).
+    pub(crate) fn failed_unread(&self, report: String) {
+        unread::failed(self, report);
     }
 
     /// Is the value set?
     pub(crate) fn is_resolved(&self) -> bool {
         self.0.is_resolved()
+    }
+}
+
+impl Drop for Cell {
+    fn drop(&mut self) {
+        unread::dropped(self);
+    }
+}
+
+/// Errors of `async` tasks that no one has read yet, by cell address: a
+/// side table, so a future costs nothing for this, and an empty table costs
+/// one load per read.
+mod unread {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    use super::Cell;
+
+    static LEN: AtomicUsize = AtomicUsize::new(0);
+    // std's lock: `const`-constructible for a static; nothing in here can
+    // panic while it is held.
+    static TABLE: std::sync::Mutex<Option<HashMap<usize, String>>> = std::sync::Mutex::new(None);
+
+    fn lock() -> std::sync::MutexGuard<'static, Option<HashMap<usize, String>>> {
+        TABLE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn key(cell: &Cell) -> usize {
+        std::ptr::from_ref(cell) as usize
+    }
+
+    fn take(cell: &Cell) -> Option<String> {
+        if LEN.load(Relaxed) == 0 {
+            return None;
+        }
+        let mut table = lock();
+        let report = table.as_mut()?.remove(&key(cell));
+        LEN.store(table.as_ref().map_or(0, HashMap::len), Relaxed);
+        report
+    }
+
+    pub(super) fn failed(cell: &Cell, report: String) {
+        let mut table = lock();
+        let t = table.get_or_insert_with(HashMap::new);
+        t.insert(key(cell), report);
+        LEN.store(t.len(), Relaxed);
+    }
+
+    pub(super) fn read(cell: &Cell) {
+        take(cell);
+    }
+
+    pub(super) fn dropped(cell: &Cell) {
+        if let Some(report) = take(cell) {
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report.as_bytes());
+        }
     }
 }
 

@@ -124,6 +124,25 @@ pub fn crash_report(pid: Pid, name: Option<u64>, reason: &Reason) {
     emit(&text);
 }
 
+/// The report of an `async` task's error that no one awaited (logged when
+/// its future is dropped unread): who, why, where.
+pub fn unawaited_report(pid: Pid, reason: &Reason) -> String {
+    let mut text = format!(
+        "{} error {} async task failed and its future was dropped unawaited: {}\n",
+        time_of_day(),
+        pid_text(pid),
+        reason.describe()
+    );
+    if let Reason::Error(e) = reason {
+        for at in &e.trace {
+            text.push_str("    at ");
+            text.push_str(at);
+            text.push('\n');
+        }
+    }
+    text
+}
+
 /// A source position in one word (file symbol: 20 bits, the symbol cap;
 /// line: 24 bits; column: 20 bits; larger values saturate), for
 /// `Cx::set_wait_site`. 0 means unknown.
