@@ -103,8 +103,44 @@ pub fn type_name(heap: &Heap, v: Value) -> &'static str {
         Some(ObjKind::Box) => "box",
         Some(ObjKind::Foreign) => "foreign",
         Some(ObjKind::Opaque) if crate::builtins::shared::is_atom(heap, v) => "atom",
-        Some(ObjKind::Opaque) | None => "opaque",
+        Some(ObjKind::Opaque) => opaque_name(heap, v),
+        None => "opaque",
     }
+}
+
+/// Type names of the Rust objects behind opaque values, registered by the
+/// layers that make them (a future and its resolver: `register_opaque`).
+type OpaqueNames = Vec<(std::any::TypeId, &'static str, &'static str)>;
+static OPAQUE_NAMES: std::sync::RwLock<OpaqueNames> = std::sync::RwLock::new(Vec::new());
+
+/// Names values whose opaque object holds a `T`: `plain` for the usual
+/// handle, `alt` for the alternate one (`SharedValue::opaque_alt`). What
+/// `type` answers and the printer shows (`<future>`); unregistered ones
+/// are `opaque`.
+pub fn register_opaque<T: std::any::Any>(plain: &'static str, alt: &'static str) {
+    let mut names = OPAQUE_NAMES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let id = std::any::TypeId::of::<T>();
+    if !names.iter().any(|(t, _, _)| *t == id) {
+        names.push((id, plain, alt));
+    }
+}
+
+fn opaque_name(heap: &Heap, v: Value) -> &'static str {
+    let (obj, alt) = match (heap.opaque(v), heap.opaque_alt(v)) {
+        (Some(o), _) => (o, false),
+        (None, Some(o)) => (o, true),
+        (None, None) => return "opaque",
+    };
+    let id = (**obj).type_id();
+    let names = OPAQUE_NAMES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    names.iter().find(|(t, _, _)| *t == id).map_or(
+        "opaque",
+        |&(_, plain, other)| if alt { other } else { plain },
+    )
 }
 
 /// A name as error messages show it: whole up to 64 characters, else its
@@ -328,7 +364,10 @@ pub fn try_write_value(
                 Some(ObjKind::Opaque) if crate::builtins::shared::is_atom(heap, v) => {
                     out.push_str("<atom>")
                 }
-                Some(ObjKind::Opaque) | None => out.push_str("<opaque>"),
+                Some(ObjKind::Opaque) => {
+                    let _ = write!(out, "<{}>", opaque_name(heap, v));
+                }
+                None => out.push_str("<opaque>"),
             }
         }
     }

@@ -107,6 +107,7 @@ pub const PRELUDE_NAME: &str = "<actor prelude>";
 
 /// The builtins of an actor runtime: the core's, then the actor layer's.
 pub fn builtin_set() -> BuiltinSet {
+    valk_lang::printer::register_opaque::<futures::Cell>("future", "resolver");
     let mut set = BuiltinSet::core();
     set.add_layer(BUILTINS);
     set
