@@ -303,11 +303,11 @@ impl<'s> Reader<'s> {
         loop {
             let at = self.span();
             match self.bump() {
-                None => return Err(self.eof_err("expected `\"` to close the string")),
+                None => return Err(self.eof_err(&unclosed_string(span))),
                 Some('"') => break,
                 Some('\\') => {
                     let Some(e) = self.bump() else {
-                        return Err(self.eof_err("expected `\"` to close the string"));
+                        return Err(self.eof_err(&unclosed_string(span)));
                     };
                     let ch = match e {
                         'n' => '\n',
@@ -380,6 +380,15 @@ impl<'s> Reader<'s> {
         char::from_u32(n)
             .ok_or_else(|| self.err(self.span(), "expected a Unicode scalar value in `\\u{...}`"))
     }
+}
+
+/// The error for a string the input ends inside: where it opened, since
+/// the end of the file is rarely where the mistake is.
+fn unclosed_string(open: Span) -> String {
+    format!(
+        "expected `\"` to close the string opened at {}:{}",
+        open.line, open.col
+    )
 }
 
 /// A token that is a number or a symbol.
@@ -498,7 +507,7 @@ mod tests {
         }
         assert_eq!(
             err("\"abc"),
-            "t.valk:1:5: error: expected `\"` to close the string"
+            "t.valk:1:5: error: expected `\"` to close the string opened at 1:1"
         );
         assert!(err(r#""\q""#).starts_with("t.valk:1:2: error: expected a valid escape"));
         assert!(err(r#""\xZ1""#).contains("expected two hex digits"));

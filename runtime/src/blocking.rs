@@ -4,7 +4,9 @@
 //! An actor hands a job to [`pool`] and awaits the [`JobHandle`] it gets
 //! (`Cx::await_future`): the actor parks, its scheduler runs other actors,
 //! and the job's end wakes it. Threads start on demand, up to
-//! [`MAX_THREADS`]; one idle for [`IDLE_EXIT`] ends. Jobs beyond that wait
+//! [`MAX_THREADS`]; one idle for [`IDLE_EXIT`] ends. When every thread is
+//! busy, further jobs wait in the queue (a thread that cannot be started
+//! leaves the job queued for the running ones). Jobs beyond that wait
 //! in a queue, first come first served. One pool serves every runtime in
 //! the process (blocking work is bounded by the machine, not by runtimes).
 
@@ -17,8 +19,12 @@ use std::time::Duration;
 
 use valk_sync::{Condvar, Mutex};
 
-/// Most threads the pool runs at once.
-pub const MAX_THREADS: usize = 64;
+/// Most threads the pool runs at once (tokio's default): enough that a
+/// program with many calls stuck for good (a FIFO nobody opens, a hung
+/// network file system) still has threads for its other I/O.
+pub const MAX_THREADS: usize = 512;
+/// Stack of a pool thread: blocking work is shallow Rust or C.
+pub const THREAD_STACK: usize = 1 << 20;
 /// A thread with no job for this long ends.
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 
@@ -87,6 +93,7 @@ impl BlockingPool {
         drop(st);
         let started = std::thread::Builder::new()
             .name("valk-blocking".into())
+            .stack_size(THREAD_STACK)
             .spawn(move || self.worker());
         if started.is_err() {
             // No thread could start: if none runs, do the work here rather
