@@ -208,6 +208,13 @@ pub static BUILTINS: &[BuiltinDef] = &[
         future_poll,
     ),
     BuiltinDef::new(
+        "future/-first-value",
+        1,
+        1,
+        "(future/-first-value fs): the value of the first of futures fs (list order) that has one; else :future/-pending while any is pending (this actor is told when one resolves); else, all failed, the first one's error.",
+        future_first_value,
+    ),
+    BuiltinDef::new(
         "future/-deadline",
         1,
         1,
@@ -723,6 +730,34 @@ fn future_poll(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure>
                 return Err(Failure::Value(v));
             }
             Ok(v)
+        }
+        None => Ok(kw("future/-pending")),
+    }
+}
+
+fn future_first_value(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let me = sched(cx)?.self_pid();
+    let items = cx.heap.list_to_vec(args[0]).unwrap_or_default();
+    let mut pending = false;
+    let mut first_error = None;
+    for &f in &items {
+        let cell = crate::futures::future_of(cx, &[f], 0)?;
+        match cell.wait(me) {
+            Some(v) if cx.heap.kind(v) == Some(ObjKind::Error) => {
+                first_error.get_or_insert(v);
+            }
+            Some(v) => {
+                cx.heap.keep_shared(v);
+                return Ok(v);
+            }
+            None => pending = true,
+        }
+    }
+    match first_error {
+        _ if pending => Ok(kw("future/-pending")),
+        Some(e) => {
+            cx.heap.keep_shared(e);
+            Err(Failure::Value(e))
         }
         None => Ok(kw("future/-pending")),
     }

@@ -85,13 +85,17 @@ pub const PRELUDE: &str = r#"
     (fst future/-p)
 })
 
-; (future/any fs): a future of the first value any of fs gets.
+; (future/any fs): a future of the first value any of fs gets; errors are
+; passed over while another may still succeed, and if all fail, the first
+; error (in list order) is its value.
 (fun {future/-any-loop future/-fs future/-r} {
-  do
-    (= {future/-done} (filter future/-wait future/-fs))
-    (if (== future/-done nil)
-      {do (receive {{:future/-ready} ()}) (future/-any-loop future/-fs future/-r)}
-      {resolve future/-r (try {future/-value (fst future/-done)} {\ {e} {e}})})
+  try
+    {do
+      (= {future/-v} (future/-first-value future/-fs))
+      (if (== future/-v :future/-pending)
+        {do (receive {{:future/-ready} ()}) (future/-any-loop future/-fs future/-r)}
+        {resolve future/-r future/-v})}
+    {\ {e} {resolve future/-r e}}
 })
 (fun {future/any future/-fs} {
   do
