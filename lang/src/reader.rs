@@ -303,11 +303,11 @@ impl<'s> Reader<'s> {
         loop {
             let at = self.span();
             match self.bump() {
-                None => return Err(self.eof_err(&unclosed_string(span))),
+                None => return Err(self.eof_err(unclosed_string(span))),
                 Some('"') => break,
                 Some('\\') => {
                     let Some(e) = self.bump() else {
-                        return Err(self.eof_err(&unclosed_string(span)));
+                        return Err(self.eof_err(unclosed_string(span)));
                     };
                     let ch = match e {
                         'n' => '\n',
