@@ -73,6 +73,11 @@ pub(crate) fn output_closed() -> bool {
 
 /// Writes `text` to the interpreter's output. A failed write (a closed pipe,
 /// a full disk) is an error in the writing actor, never a panic.
+/// Writes `text` where `print` writes; `()`.
+pub(crate) fn emit_text(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
+    emit(cx, text)
+}
+
 fn emit(cx: &mut BuiltinCx<'_>, text: &str) -> Result<Value, Failure> {
     let written = cx
         .out

@@ -49,6 +49,7 @@ mod control;
 mod core;
 pub mod fair;
 mod format;
+pub mod help;
 pub(crate) mod io;
 mod list;
 pub(crate) mod shared;
@@ -199,6 +200,7 @@ static CORE: &[&[BuiltinDef]] = &[
     io::BUILTINS,
     system::BUILTINS,
     shared::BUILTINS,
+    help::BUILTINS,
 ];
 
 /// The process-wide registry: definitions by index (append-only, lock-free
