@@ -5,6 +5,7 @@
 
 mod args;
 mod config;
+mod diagnostic;
 mod output;
 mod repl;
 mod run;

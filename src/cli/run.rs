@@ -30,7 +30,7 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits)
     // The program runs in the main actor; the runtime ends when it is done.
     let status = match session.watching_for_deadlock(|s| s.run_source(&source, &name)) {
         Step::Finished => 0,
-        Step::Failed(error) => failed(&error),
+        Step::Failed(error) => failed(&error, Some((&name, &source))),
         Step::Exit(status) => status,
     };
     session.finish();
@@ -56,7 +56,7 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
             Err(e) => e.report(),
         },
         Reply::Unit => 0,
-        Reply::Error(error) => failed(&error),
+        Reply::Error(error) => failed(&error, Some((EVAL_SOURCE, expr))),
         Reply::Exit(status) => status,
     };
     session.finish();
@@ -66,10 +66,15 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
 /// The status of a program that ended with an uncaught error, reported on
 /// stderr; an error from writing to a closed output ends it quietly, like
 /// any Unix tool whose reader went away.
-fn failed(error: &Failure) -> i32 {
+fn failed(error: &Failure, source: Option<(&str, &str)>) -> i32 {
     if program_output_closed() {
         return CLOSED_PIPE_STATUS;
     }
-    err_line(&error.located);
+    // The text in hand is used when the error is in it; an error inside a
+    // loaded file is shown from that file (read by the renderer).
+    let own = source
+        .filter(|(name, _)| error.error.file.as_deref() == Some(*name))
+        .map(|(_, text)| text);
+    err_line(&super::diagnostic::render(&error.error, own));
     1
 }

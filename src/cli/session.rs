@@ -24,6 +24,8 @@ pub struct Failure {
     pub message: String,
     /// The input did not read (as opposed to an error while running).
     pub is_read_error: bool,
+    /// The whole error (location, call chain), for the renderer.
+    pub error: ValkError,
 }
 
 /// How running a whole source ended.
@@ -69,6 +71,7 @@ fn failure(error: &ValkError) -> Failure {
         located: error.to_string(),
         message: error.message.clone(),
         is_read_error: matches!(error.kind, ErrorKind::Read { .. }),
+        error: error.clone(),
     }
 }
 

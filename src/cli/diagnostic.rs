@@ -1,0 +1,258 @@
+//! How an uncaught error looks on the command line (LANGUAGE.md §12): the
+//! message, `file:line:col`, the source line with a caret under the span,
+//! and the Valk call chain, innermost first.
+//!
+//! Rendering is codespan-reporting's: rustc's layout, small (termcolor and
+//! unicode-width), and it takes any `Files` (here: one file, read when the
+//! error comes). ariadne draws more but pulls in more; miette is a whole
+//! error-handling framework we do not need. Colour only when stderr is a
+//! terminal and `NO_COLOR` is unset.
+
+use std::io::IsTerminal;
+
+use codespan_reporting::diagnostic::{Diagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor::Buffer, Config};
+use valk_lang::{TraceEntry, ValkError};
+
+/// Lines of call chain shown (the rest are counted).
+const MAX_CHAIN: usize = 12;
+
+/// A source line longer than this is not quoted (a generated or minified
+/// line would bury the message): the one-line form is shown instead.
+const MAX_QUOTED_LINE: usize = 240;
+
+/// Should stderr get colour?
+fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// The error as the command line shows it. `source` is the text the error's
+/// file holds when the caller has it (`valk eval`'s expression); otherwise
+/// the file is read from disk. Without a readable source line: the one-line
+/// `file:line:col: error: message`.
+pub fn render(error: &ValkError, source: Option<&str>) -> String {
+    render_with(error, source, colour())
+}
+
+fn render_with(error: &ValkError, source: Option<&str>, colour: bool) -> String {
+    let Some(file) = error.file.as_deref() else {
+        return error.to_string();
+    };
+    let text = match source {
+        Some(s) => s.to_owned(),
+        None => match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(_) => return with_chain(error.to_string(), &error.trace),
+        },
+    };
+    let quotable = text
+        .lines()
+        .nth(error.line.saturating_sub(1) as usize)
+        .is_some_and(|l| l.len() <= MAX_QUOTED_LINE);
+    let Some(span) = span_at(&text, error.line, error.col).filter(|_| quotable) else {
+        return with_chain(error.to_string(), &error.trace);
+    };
+    let notes = chain(&error.trace, file, error.line, error.col);
+    let diagnostic = Diagnostic::error()
+        .with_message(&error.message)
+        .with_labels(vec![Label::primary((), span)])
+        .with_notes(notes);
+    let files = SimpleFile::new(file, text.as_str());
+    let mut buffer = if colour {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
+    if term::emit_to_write_style(&mut buffer, &Config::default(), &files, &diagnostic).is_err() {
+        return error.to_string();
+    }
+    String::from_utf8_lossy(buffer.as_slice())
+        .trim_end()
+        .to_owned()
+}
+
+/// The one-line form and the call chain under it.
+fn with_chain(first: String, trace: &[TraceEntry]) -> String {
+    let mut out = first;
+    for line in chain(trace, "", 0, 0) {
+        out.push_str("\n  = ");
+        out.push_str(&line);
+    }
+    out
+}
+
+/// `in f at file:line:col` per function the error passed, innermost first;
+/// the innermost is left out when it is the error's own place.
+fn chain(trace: &[TraceEntry], file: &str, line: u32, col: u32) -> Vec<String> {
+    let mut lines = Vec::new();
+    // An error in top-level code and nowhere else: nothing to add.
+    if let [only] = trace {
+        if only.function.is_none() {
+            return lines;
+        }
+    }
+    for (i, t) in trace.iter().enumerate() {
+        let same_place =
+            i == 0 && t.file.as_deref() == Some(file) && t.line == line && t.col == col;
+        let name = t.function.as_deref().unwrap_or("top-level code");
+        let place = match &t.file {
+            Some(f) => format!(" at {f}:{}:{}", t.line, t.col),
+            None => String::new(),
+        };
+        let verb = if i == 0 { "in" } else { "called from" };
+        if same_place {
+            lines.push(format!("in `{name}`"));
+        } else {
+            lines.push(format!("{verb} `{name}`{place}"));
+        }
+        if lines.len() == MAX_CHAIN && trace.len() > MAX_CHAIN {
+            lines.push(format!("... and {} more", trace.len() - MAX_CHAIN));
+            break;
+        }
+    }
+    lines
+}
+
+/// The byte range to underline at `line`:`col` (1-based, columns in
+/// characters): a whole symbol, string or bracketed form when it starts
+/// there and ends on the same line, else one character.
+fn span_at(text: &str, line: u32, col: u32) -> Option<std::ops::Range<usize>> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)? as usize)
+        .map(str::len)
+        .sum();
+    let line_text = text[line_start..].split('\n').next()?;
+    let (offset, first) = line_text.char_indices().nth(col.checked_sub(1)? as usize)?;
+    let rest = &line_text[offset..];
+    let len = match first {
+        '(' | '{' => matching_close(rest).unwrap_or(1),
+        '"' => rest[1..].find('"').map_or(1, |i| i + 2),
+        c if valk_lang::reader::is_symbol_char(c) || c == ':' => rest
+            .char_indices()
+            .find(|&(i, c)| i > 0 && !valk_lang::reader::is_symbol_char(c))
+            .map_or(rest.len(), |(i, _)| i),
+        c => c.len_utf8(),
+    };
+    let start = line_start + offset;
+    Some(start..start + len)
+}
+
+/// Bytes up to and including the bracket that closes the one `s` starts
+/// with, on this line (strings skipped).
+fn matching_close(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' | '{' => depth += 1,
+            ')' | '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            ';' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(file: &str, line: u32, col: u32, msg: &str, trace: Vec<TraceEntry>) -> ValkError {
+        let mut e = ValkError::fatal(msg.into());
+        e.kind = valk_lang::ErrorKind::Error;
+        e.file = Some(file.into());
+        e.line = line;
+        e.col = col;
+        e.trace = trace;
+        e
+    }
+
+    fn at(f: Option<&str>, line: u32, col: u32) -> TraceEntry {
+        TraceEntry {
+            function: f.map(str::to_owned),
+            file: Some("app.valk".into()),
+            line,
+            col,
+        }
+    }
+
+    #[test]
+    fn the_source_line_is_quoted_with_a_caret_under_the_token() {
+        let src = "(fun {square x} {* x x})\n(print (sqaure 4))\n";
+        let e = error("app.valk", 2, 9, "unbound symbol `sqaure`", vec![]);
+        let out = render_with(&e, Some(src), false);
+        assert!(out.starts_with("error: unbound symbol `sqaure`"), "{out}");
+        assert!(out.contains("app.valk:2:9"), "{out}");
+        assert!(out.contains("2 │ (print (sqaure 4))"), "{out}");
+        assert!(out.contains("│         ^^^^^^"), "{out}");
+    }
+
+    #[test]
+    fn a_bracketed_form_is_underlined_whole_and_the_chain_follows() {
+        let src = "(fun {f x} {+ x \"a\"})\n(fun {g y} {f y})\n(g 1)\n";
+        let e = error(
+            "app.valk",
+            1,
+            12,
+            "`+`: argument 2: expected number, got string",
+            vec![at(Some("f"), 1, 12), at(Some("g"), 2, 13), at(None, 3, 1)],
+        );
+        let out = render_with(&e, Some(src), false);
+        assert!(out.contains("^^^^^^^^^"), "{out}");
+        assert!(out.contains("= in `f`"), "{out}");
+        assert!(out.contains("= called from `g` at app.valk:2:13"), "{out}");
+        assert!(
+            out.contains("= called from `top-level code` at app.valk:3:1"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn no_source_gives_the_one_line_form() {
+        let e = error("/no/such/file.valk", 3, 1, "boom", vec![]);
+        assert_eq!(
+            render_with(&e, None, false),
+            "/no/such/file.valk:3:1: error: boom"
+        );
+        let e = error("x.valk", 9, 1, "boom", vec![]);
+        assert_eq!(
+            render_with(&e, Some("(one line)\n"), false),
+            "x.valk:9:1: error: boom"
+        );
+    }
+
+    #[test]
+    fn a_very_long_line_is_not_quoted() {
+        let src = format!("(print {})\n", "x".repeat(10_000));
+        let e = error("long.valk", 1, 8, "unbound symbol `xxx…`", vec![]);
+        assert_eq!(
+            render_with(&e, Some(&src), false),
+            "long.valk:1:8: error: unbound symbol `xxx…`"
+        );
+    }
+
+    #[test]
+    fn colour_is_ansi_escapes_only_when_asked() {
+        let e = error("a.valk", 1, 1, "boom", vec![]);
+        assert!(render_with(&e, Some("(x)\n"), true).contains('\u{1b}'));
+        assert!(!render_with(&e, Some("(x)\n"), false).contains('\u{1b}'));
+    }
+}
