@@ -112,7 +112,9 @@ fn run_golden(file: &Path, scratch: &Path) -> Outcome {
         std::thread::sleep(Duration::from_millis(5));
     };
     Outcome {
-        stdout: fs::read_to_string(&out_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
+        stdout: without_durations(
+            &fs::read_to_string(&out_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
+        ),
         stderr: without_times(
             &fs::read_to_string(&err_path).unwrap_or_else(|e| format!("<unreadable: {e}>")),
         ),
@@ -144,6 +146,35 @@ fn without_times(text: &str) -> String {
             out.push_str(line);
         }
     }
+    out
+}
+
+/// `valk test` reports durations as `(0.12 s)` and `in 0.12 s`: compared
+/// as `(T s)` and `in T s`.
+fn without_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" s") {
+        // Digits, a dot and two digits right before " s".
+        let head = &rest[..i];
+        let digits = head.len()
+            - head
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .len();
+        let num = &head[head.len() - digits..];
+        let is_duration = num.len() >= 4
+            && num.as_bytes()[num.len() - 3] == b'.'
+            && num.bytes().filter(|&b| b == b'.').count() == 1;
+        if is_duration {
+            out.push_str(&head[..head.len() - digits]);
+            out.push_str("T s");
+        } else {
+            out.push_str(head);
+            out.push_str(" s");
+        }
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
     out
 }
 

@@ -75,11 +75,17 @@ pub enum Command {
     /// Each file runs in a fresh interpreter; the tests it defines with
     /// `test/define` run whether or not it calls `test/run`. A directory is
     /// searched recursively for `test_*.valk` and `*_test.valk` files. Prints
-    /// one line per test and `N passed, N failed`; exits 1 on any failure.
+    /// one line per test (`PASS`, `FAIL` for a failed assertion, `ERROR` for
+    /// any other error, `SKIP`), the time each file took, and `N passed, N
+    /// failed in T s`; exits 1 on any failure.
     /// A test file that is not a regular file (a FIFO, a device) fails to
     /// load; symbolic links to directories are not followed.
     Test {
         /// Files or directories (default: the current directory).
         paths: Vec<PathBuf>,
+        /// Run only the tests whose names contain TEXT (the others are not
+        /// counted).
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
     },
 }

@@ -54,7 +54,9 @@ pub fn main() -> ExitCode {
             },
         )),
         Some(Command::Eval { expr, .. }) => status_code(run::eval_expression(&expr, schedulers)),
-        Some(Command::Test { paths }) => status_code(test_runner::run(&paths, schedulers)),
+        Some(Command::Test { paths, filter }) => {
+            status_code(test_runner::run(&paths, schedulers, filter.as_deref()))
+        }
         Some(Command::Repl { .. }) => repl::run(schedulers),
     }
 }

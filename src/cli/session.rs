@@ -201,8 +201,14 @@ impl Session {
 
     /// Put the test module in command-line mode: `test/run` prints no
     /// summary (the command prints one for all files).
-    pub fn enter_test_mode(&self) -> Result<(), String> {
-        match self.eval_line("(def {test/-cli} true)", "<valk test>") {
+    pub fn enter_test_mode(&self, filter: Option<&str>) -> Result<(), String> {
+        let mut setup = String::from("(def {test/-cli} true)");
+        if let Some(text) = filter {
+            let mut quoted = String::new();
+            valk_lang::printer::quote_str(text, &mut quoted);
+            setup = format!("(do {setup} (def {{test/-filter}} {quoted}))");
+        }
+        match self.eval_line(&setup, "<valk test>") {
             Reply::Error(f) => Err(f.located),
             _ => Ok(()),
         }

@@ -4,7 +4,7 @@
 //! mode (`test/-cli` set): `test/run` then prints the per-test lines but no
 //! summary. After the file, any tests it registered and did not run are run,
 //! and its `test/-total-*` counters are added up. A file that fails to load
-//! prints `FAIL <error>` and counts as one failure. One summary line ends the
+//! prints `ERROR <error>` and counts as one failure. One summary line ends the
 //! run: `N passed, N failed` (`, N skipped` when any).
 
 use std::fs;
@@ -41,7 +41,7 @@ impl Counts {
 /// Run every test file under `paths` on `schedulers` threads (0: one per
 /// core); returns the exit status. A closed output (`valk test | head -1`)
 /// stops the run quietly with status 141.
-pub fn run(paths: &[PathBuf], schedulers: usize) -> i32 {
+pub fn run(paths: &[PathBuf], schedulers: usize, filter: Option<&str>) -> i32 {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -60,19 +60,31 @@ pub fn run(paths: &[PathBuf], schedulers: usize) -> i32 {
         return 1;
     }
     let mut total = Counts::default();
+    let started = std::time::Instant::now();
     for file in &files {
-        match run_file(file, schedulers) {
+        let t0 = std::time::Instant::now();
+        match run_file(file, schedulers, filter) {
             Ok(counts) => total.add(counts),
             Err(e) => return e.report(),
+        }
+        let took = format!("  {} ({})", file.display(), seconds(t0.elapsed()));
+        if let Err(e) = out_line(&took) {
+            return e.report();
         }
         if program_output_closed() {
             return CLOSED_PIPE_STATUS;
         }
     }
-    match out_line(&total.summary()) {
+    let summary = format!("{} in {}", total.summary(), seconds(started.elapsed()));
+    match out_line(&summary) {
         Ok(()) => i32::from(total.failed > 0),
         Err(e) => e.report(),
     }
+}
+
+/// `0.12 s`.
+fn seconds(d: std::time::Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
 }
 
 /// Files are taken as given; directories are searched recursively for test
@@ -116,10 +128,10 @@ fn is_test_file_name(path: &Path) -> bool {
 }
 
 /// Runs one test file; `Err` when the output could not be written.
-fn run_file(file: &Path, schedulers: usize) -> Result<Counts, OutputError> {
+fn run_file(file: &Path, schedulers: usize, filter: Option<&str>) -> Result<Counts, OutputError> {
     let name = file.display().to_string();
     let failed_to_load = |message: &str| -> Result<Counts, OutputError> {
-        out_line(&format!("FAIL {message}"))?;
+        out_line(&format!("ERROR {message}"))?;
         Ok(Counts {
             failed: 1,
             ..Counts::default()
@@ -134,7 +146,7 @@ fn run_file(file: &Path, schedulers: usize) -> Result<Counts, OutputError> {
         Ok(session) => session,
         Err(message) => return failed_to_load(&message),
     };
-    if let Err(message) = session.enter_test_mode() {
+    if let Err(message) = session.enter_test_mode(filter) {
         return failed_to_load(&message);
     }
     let mut counts = Counts::default();
