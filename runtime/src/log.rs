@@ -109,30 +109,12 @@ pub fn crash_report(pid: Pid, name: Option<u64>, reason: &Reason) {
         ),
         None => pid_text(pid),
     };
-    let mut text = format!(
-        "{} error {who} crashed: {}\n",
-        time_of_day(),
-        reason.describe()
-    );
-    if let Reason::Error(e) = reason {
-        for at in &e.trace {
-            text.push_str("    at ");
-            text.push_str(at);
-            text.push('\n');
-        }
-    }
-    emit(&text);
+    emit(&report(&format!("{who} crashed"), reason));
 }
 
-/// The report of an `async` task's error that no one awaited (logged when
-/// its future is dropped unread): who, why, where.
-pub fn unawaited_report(pid: Pid, reason: &Reason) -> String {
-    let mut text = format!(
-        "{} error {} async task failed and its future was dropped unawaited: {}\n",
-        time_of_day(),
-        pid_text(pid),
-        reason.describe()
-    );
+/// `TIME error WHAT: REASON`, then the reason's Valk backtrace.
+fn report(what: &str, reason: &Reason) -> String {
+    let mut text = format!("{} error {what}: {}\n", time_of_day(), reason.describe());
     if let Reason::Error(e) = reason {
         for at in &e.trace {
             text.push_str("    at ");
@@ -141,6 +123,16 @@ pub fn unawaited_report(pid: Pid, reason: &Reason) -> String {
         }
     }
     text
+}
+
+/// The report of an `async` task's error that no one awaited (logged when
+/// its future is dropped unread): who, why, where.
+pub fn unawaited_report(pid: Pid, reason: &Reason) -> String {
+    let what = format!(
+        "{} async task failed and its future was dropped unawaited",
+        pid_text(pid)
+    );
+    report(&what, reason)
 }
 
 /// A source position in one word (file symbol: 20 bits, the symbol cap;

@@ -4,43 +4,15 @@
 //! allocator) come back to the baseline once they have all exited. One
 //! test: the count is process-wide, so nothing else may run beside it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use valk_heap::{shared_stats, trim_chunk_pool};
 use valk_runtime::{Handle, Options, Session};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static COUNTING: counting::Counting = counting::Counting;
 
 /// Elements of the boxed list: each is a shared cons cell of 4 words
 /// (count, header, car, cdr), so the box holds 8 MB.
@@ -86,7 +58,7 @@ fn settle(wait: Duration, done: impl Fn(isize, isize) -> bool) -> (isize, isize)
     let deadline = Instant::now() + wait;
     loop {
         trim_chunk_pool();
-        let now = (LIVE.load(Relaxed), shared_stats().bytes as isize);
+        let now = (counting::live(), shared_stats().bytes as isize);
         if done(now.0, now.1) || Instant::now() > deadline {
             return now;
         }

@@ -4,36 +4,12 @@
 //! measured by `benches/actors/idle.valk`; this test keeps the allocation
 //! side from creeping up unnoticed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
-
 use valk_runtime::{Handle, Job, Options, Outcome};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static COUNTING: counting::Counting = counting::Counting;
 
 const ACTORS: i64 = 20_000;
 
@@ -66,9 +42,9 @@ fn a_parked_actor_allocates_under_a_kibibyte() {
             .to_owned(),
     )
     .expect("setup runs");
-    let before = LIVE.load(Relaxed);
+    let before = counting::live();
     eval(format!("(spawn-all {ACTORS}) (sleep 300) (len {{}})")).expect("spawning runs");
-    let after = LIVE.load(Relaxed);
+    let after = counting::live();
     let bytes = (after - before) / ACTORS as isize;
     assert!(
         bytes > 0 && bytes < 1024,
