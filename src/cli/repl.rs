@@ -11,6 +11,7 @@
 //! runtime ([`ReplRuntime`]), so `spawn`, `send` and `receive` work and the
 //! REPL's mailbox lasts across lines.
 
+mod helper;
 mod runtime;
 
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -18,7 +19,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::history::FileHistory;
+use rustyline::Editor;
 
 use self::runtime::ReplRuntime;
 use super::output::{err_line, OutputError};
@@ -74,7 +76,7 @@ fn history_path() -> Option<PathBuf> {
 }
 
 fn interactive(runtime: &ReplRuntime) -> InputEnd {
-    let mut editor = match DefaultEditor::new() {
+    let mut editor = match Editor::<helper::ValkHelper, FileHistory>::new() {
         Ok(editor) => editor,
         Err(e) => {
             err_line(&format!(
@@ -83,6 +85,7 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
             return piped(runtime, io::stdin().lock(), &mut io::stdout());
         }
     };
+    editor.set_helper(Some(helper::ValkHelper::new(runtime.bound_names())));
     let history = history_path();
     if let Some(path) = &history {
         // A missing history file is the normal first run.
@@ -106,7 +109,12 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
                 };
                 let _ = editor.add_history_entry(complete.as_str());
                 match evaluate(runtime, complete, &mut io::stdout()) {
-                    Next::GoOn => {}
+                    Next::GoOn => {
+                        // New `def`s and `fun`s complete from now on.
+                        if let Some(h) = editor.helper() {
+                            *h.names.borrow_mut() = runtime.bound_names();
+                        }
+                    }
                     Next::Stop => break InputEnd::Done,
                     Next::OutputFailed(e) => break InputEnd::Output(e),
                 }

@@ -215,6 +215,19 @@ impl Session {
     }
 
     /// The test module's totals so far: (passed, failed, skipped).
+    /// The names bound in the runtime (for completion); empty if the main
+    /// actor is gone.
+    pub fn bound_names(&self) -> Vec<String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job = Job::With(Box::new(move |it| {
+            let _ = tx.send(it.bound_names());
+        }));
+        if self.main.submit(job, Box::new(|_, _| {})).is_err() {
+            return Vec::new();
+        }
+        rx.recv().unwrap_or_default()
+    }
+
     pub fn test_counts(&self) -> Option<(u64, u64, u64)> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let job = Job::With(Box::new(move |it| {

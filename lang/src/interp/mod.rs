@@ -334,6 +334,23 @@ impl Interp {
 
     /// The value of global `name`, if bound (this heap takes a count on
     /// it, so it stays valid after the global is replaced).
+    /// The names bound globally (builtins, prelude functions, `def`s),
+    /// sorted, without hidden helpers (`name/-part`): what the REPL
+    /// completes.
+    pub fn bound_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .globals
+            .bound()
+            .into_iter()
+            .map(|(s, _)| valk_heap::symbol_name(s))
+            .filter(|n| !n.contains("/-"))
+            .map(str::to_owned)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn global(&mut self, name: &str) -> Option<Value> {
         self.globals
             .get_kept(valk_heap::intern(name), &mut self.heap)

@@ -42,6 +42,14 @@ impl ReplRuntime {
         Some(reply)
     }
 
+    /// The names bound in the runtime now (for Tab completion).
+    pub fn bound_names(&self) -> Vec<String> {
+        if self.ended.get().is_some() {
+            return Vec::new();
+        }
+        self.session.bound_names()
+    }
+
     /// No more input: stops the runtime and returns the process status
     /// (`(exit N)`'s N, 0 at end of input, 1 when the main actor was killed).
     pub fn finish(self) -> i32 {
