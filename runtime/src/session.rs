@@ -69,6 +69,8 @@ struct Request {
 #[derive(Default)]
 struct Queue {
     inner: Mutex<QueueInner>,
+    /// The host asked to stop the job in progress ([`Session::interrupt`]).
+    interrupt: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -81,6 +83,29 @@ struct QueueInner {
 impl Queue {
     fn lock(&self) -> valk_sync::MutexGuard<'_, QueueInner> {
         self.inner.lock()
+    }
+}
+
+/// What [`Session::interrupter`] gives: [`Interrupter::interrupt`] is
+/// [`Session::interrupt`], from a thread that does not own the session.
+#[derive(Clone)]
+pub struct Interrupter {
+    pid: Pid,
+    queue: Arc<Queue>,
+    handle: WeakHandle,
+}
+
+impl Interrupter {
+    /// See [`Session::interrupt`].
+    pub fn interrupt(&self) {
+        self.queue
+            .interrupt
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = self.handle.upgrade() {
+            if !h.runtime().is_shut_down() {
+                h.runtime().wake(self.pid);
+            }
+        }
     }
 }
 
@@ -121,6 +146,24 @@ impl Session {
     /// takes no more jobs then.
     pub fn is_closed(&self) -> bool {
         self.queue.lock().closed
+    }
+
+    /// Stops the job in progress, if any, at its next slice boundary (a
+    /// busy loop within a slice, a `receive` or `await` as soon as this
+    /// wakes it): the job ends with the error `interrupted` and the session
+    /// takes the next one. Callable from any thread (a Ctrl-C handler).
+    pub fn interrupt(&self) {
+        self.interrupter().interrupt();
+    }
+
+    /// A handle that interrupts this session's jobs from anywhere (it does
+    /// not keep the session or the runtime alive).
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter {
+            pid: self.pid,
+            queue: self.queue.clone(),
+            handle: self.handle.clone(),
+        }
     }
 
     /// The session actor's pid (messages sent to it wait in its mailbox
@@ -363,6 +406,17 @@ fn read_forms(text: &str, name: &str, line: bool) -> Result<Vec<Node>, ValkError
 impl Actor<ValkSystem> for SessionActor {
     fn run(&mut self, cx: &mut Cx<'_, ValkSystem>) -> Step<Reason> {
         loop {
+            if self
+                .queue
+                .interrupt
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+                && self.current.is_some()
+            {
+                // Stop here: the frames go, a receive in progress ends.
+                self.interp.abandon();
+                cx.receive_done();
+                self.finish(Outcome::Error(ValkError::at(None, "interrupted".into())));
+            }
             if self.current.is_none() {
                 match self.begin_next() {
                     Ok(true) => continue,

@@ -20,6 +20,16 @@ use clap::Parser;
 pub use args::{Cli, Command};
 pub use repl::Balance;
 
+/// What a command ends with when Ctrl-C (SIGINT) stops it: 128 + 2, what
+/// a shell reports for a process the signal killed.
+pub const INTERRUPTED_STATUS: i32 = 130;
+
+/// `valk run`, `eval` and `test` stop at once on Ctrl-C, with
+/// [`INTERRUPTED_STATUS`] (the REPL installs its own handler).
+fn exit_on_interrupt() {
+    let _ = ctrlc::set_handler(|| std::process::exit(INTERRUPTED_STATUS));
+}
+
 /// Parse the command line and run the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,6 +46,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if matches!(
+        cli.command,
+        Some(Command::Run { .. } | Command::Eval { .. } | Command::Test { .. })
+    ) {
+        exit_on_interrupt();
+    }
     match cli.command {
         None => repl::run(schedulers),
         Some(Command::Run {

@@ -44,6 +44,7 @@ pub fn run(schedulers: usize) -> ExitCode {
     let input = if io::stdin().is_terminal() {
         interactive(&runtime)
     } else {
+        interrupt_on_ctrl_c(&runtime);
         piped(&runtime, io::stdin().lock(), &mut io::stdout())
     };
     // The runtime ends first either way: its status is the session's unless
@@ -54,6 +55,23 @@ pub fn run(schedulers: usize) -> ExitCode {
         InputEnd::Output(e) => e.report(),
         InputEnd::Done => status,
     })
+}
+
+/// Ctrl-C while an input is evaluated interrupts it (the REPL shows
+/// `Error: interrupted` and goes on); at the prompt the line editor takes it
+/// (the pending input is dropped); with piped input and nothing running, it
+/// ends the REPL with 130, as the signal would. Installed after the line
+/// editor, which replaces the SIGINT handler while it exists.
+fn interrupt_on_ctrl_c(runtime: &ReplRuntime) {
+    let interrupter = runtime.interrupter();
+    let busy = runtime.busy.clone();
+    let _ = ctrlc::set_handler(move || {
+        if busy.load(std::sync::atomic::Ordering::SeqCst) {
+            interrupter.interrupt();
+        } else {
+            std::process::exit(super::INTERRUPTED_STATUS);
+        }
+    });
 }
 
 /// How reading input ended.
@@ -82,10 +100,12 @@ fn interactive(runtime: &ReplRuntime) -> InputEnd {
             err_line(&format!(
                 "valk: cannot start line editing ({e}); reading plain lines"
             ));
+            interrupt_on_ctrl_c(runtime);
             return piped(runtime, io::stdin().lock(), &mut io::stdout());
         }
     };
     editor.set_helper(Some(helper::ValkHelper::new(runtime.bound_names())));
+    interrupt_on_ctrl_c(runtime);
     let history = history_path();
     if let Some(path) = &history {
         // A missing history file is the normal first run.

@@ -215,6 +215,11 @@ impl Session {
     }
 
     /// The test module's totals so far: (passed, failed, skipped).
+    /// Interrupts the main actor's job in progress from any thread (Ctrl-C).
+    pub fn interrupter(&self) -> valk_runtime::session::Interrupter {
+        self.main.interrupter()
+    }
+
     /// The names bound in the runtime (for completion); empty if the main
     /// actor is gone.
     pub fn bound_names(&self) -> Vec<String> {

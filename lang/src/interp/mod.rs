@@ -500,6 +500,12 @@ impl Interp {
         self.start_proto(proto, FrameKind::TopLevel)
     }
 
+    /// Drops the computation in progress (every frame), so the interpreter
+    /// can start another: what an interrupted REPL evaluation does.
+    pub fn abandon(&mut self) {
+        self.reset();
+    }
+
     /// Drop every frame (after a fatal error) so the actor can be reused.
     fn reset(&mut self) {
         self.frames.clear();

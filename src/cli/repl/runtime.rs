@@ -15,6 +15,8 @@ pub struct ReplRuntime {
     /// The status the session ended with (`(exit N)`, or 1 when the main
     /// actor was killed).
     ended: Cell<Option<i32>>,
+    /// An input is being evaluated (Ctrl-C interrupts it then).
+    pub busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ReplRuntime {
@@ -25,6 +27,7 @@ impl ReplRuntime {
             session: Session::new(schedulers)?,
             source,
             ended: Cell::new(None),
+            busy: Default::default(),
         })
     }
 
@@ -35,11 +38,18 @@ impl ReplRuntime {
         if self.ended.get().is_some() {
             return None;
         }
+        self.busy.store(true, std::sync::atomic::Ordering::SeqCst);
         let reply = self.session.eval_line(&input, self.source);
+        self.busy.store(false, std::sync::atomic::Ordering::SeqCst);
         if let Reply::Exit(status) = reply {
             self.ended.set(Some(status));
         }
         Some(reply)
+    }
+
+    /// Interrupts the evaluation in progress from any thread (Ctrl-C).
+    pub fn interrupter(&self) -> valk_runtime::session::Interrupter {
+        self.session.interrupter()
     }
 
     /// The names bound in the runtime now (for Tab completion).
