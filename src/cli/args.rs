@@ -87,5 +87,9 @@ pub enum Command {
         /// counted).
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
+        /// Fail a test that runs longer than SECONDS (each test runs in an
+        /// actor of its own; default 60).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        timeout: Option<u32>,
     },
 }

@@ -70,9 +70,18 @@ pub fn main() -> ExitCode {
             },
         )),
         Some(Command::Eval { expr, .. }) => status_code(run::eval_expression(&expr, schedulers)),
-        Some(Command::Test { paths, filter }) => {
-            status_code(test_runner::run(&paths, schedulers, filter.as_deref()))
-        }
+        Some(Command::Test {
+            paths,
+            filter,
+            timeout,
+        }) => status_code(test_runner::run(
+            &paths,
+            schedulers,
+            test_runner::Options {
+                filter: filter.as_deref(),
+                timeout_s: timeout,
+            },
+        )),
         Some(Command::Repl { .. }) => repl::run(schedulers),
     }
 }

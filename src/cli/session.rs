@@ -201,13 +201,21 @@ impl Session {
 
     /// Put the test module in command-line mode: `test/run` prints no
     /// summary (the command prints one for all files).
-    pub fn enter_test_mode(&self, filter: Option<&str>) -> Result<(), String> {
-        let mut setup = String::from("(def {test/-cli} true)");
+    pub fn enter_test_mode(
+        &self,
+        filter: Option<&str>,
+        timeout_s: Option<u32>,
+    ) -> Result<(), String> {
+        let mut setup = String::from("(do (def {test/-cli} true)");
         if let Some(text) = filter {
             let mut quoted = String::new();
             valk_lang::printer::quote_str(text, &mut quoted);
-            setup = format!("(do {setup} (def {{test/-filter}} {quoted}))");
+            setup += &format!(" (def {{test/-filter}} {quoted})");
         }
+        if let Some(s) = timeout_s {
+            setup += &format!(" (def {{test/-timeout-ms}} {})", u64::from(s) * 1000);
+        }
+        setup.push(')');
         match self.eval_line(&setup, "<valk test>") {
             Reply::Error(f) => Err(f.located),
             _ => Ok(()),

@@ -41,7 +41,16 @@ impl Counts {
 /// Run every test file under `paths` on `schedulers` threads (0: one per
 /// core); returns the exit status. A closed output (`valk test | head -1`)
 /// stops the run quietly with status 141.
-pub fn run(paths: &[PathBuf], schedulers: usize, filter: Option<&str>) -> i32 {
+/// `valk test`'s options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// Only tests whose names contain this.
+    pub filter: Option<&'a str>,
+    /// A test's time limit (default: the test module's 60 s).
+    pub timeout_s: Option<u32>,
+}
+
+pub fn run(paths: &[PathBuf], schedulers: usize, options: Options<'_>) -> i32 {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -63,7 +72,7 @@ pub fn run(paths: &[PathBuf], schedulers: usize, filter: Option<&str>) -> i32 {
     let started = std::time::Instant::now();
     for file in &files {
         let t0 = std::time::Instant::now();
-        match run_file(file, schedulers, filter) {
+        match run_file(file, schedulers, options) {
             Ok(counts) => total.add(counts),
             Err(e) => return e.report(),
         }
@@ -128,7 +137,7 @@ fn is_test_file_name(path: &Path) -> bool {
 }
 
 /// Runs one test file; `Err` when the output could not be written.
-fn run_file(file: &Path, schedulers: usize, filter: Option<&str>) -> Result<Counts, OutputError> {
+fn run_file(file: &Path, schedulers: usize, options: Options<'_>) -> Result<Counts, OutputError> {
     let name = file.display().to_string();
     let failed_to_load = |message: &str| -> Result<Counts, OutputError> {
         out_line(&format!("ERROR {message}"))?;
@@ -146,7 +155,7 @@ fn run_file(file: &Path, schedulers: usize, filter: Option<&str>) -> Result<Coun
         Ok(session) => session,
         Err(message) => return failed_to_load(&message),
     };
-    if let Err(message) = session.enter_test_mode(filter) {
+    if let Err(message) = session.enter_test_mode(options.filter, options.timeout_s) {
         return failed_to_load(&message);
     }
     let mut counts = Counts::default();
