@@ -28,6 +28,14 @@ pub struct Failure {
     pub error: ValkError,
 }
 
+/// Test outcomes counted outside the runtime (see [`Session::enter_test_mode`]).
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub passed: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    pub skipped: std::sync::atomic::AtomicU64,
+}
+
 /// How running a whole source ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -201,7 +209,40 @@ impl Session {
 
     /// Put the test module in command-line mode: `test/run` prints no
     /// summary (the command prints one for all files).
+    /// Puts the test module in command-line mode and gives the host a
+    /// tally of outcomes kept outside the runtime: the test module calls
+    /// `(test/-tally :pass|:fail|:skip)` after each test, so the counts
+    /// survive an `exit` or `shutdown` that ends the runtime mid-file.
     pub fn enter_test_mode(
+        &self,
+        filter: Option<&str>,
+        timeout_s: Option<u32>,
+    ) -> Result<std::sync::Arc<Tally>, String> {
+        let tally = std::sync::Arc::new(Tally::default());
+        if let Some(handle) = &self.handle {
+            let t = tally.clone();
+            handle.register_fn(
+                "test/-tally",
+                1,
+                1,
+                "(test/-tally outcome): count a test's :pass, :fail or :skip for `valk test`.",
+                Box::new(move |_, args| {
+                    let kind = args[0].as_keyword().map(valk_heap::symbol_name);
+                    let slot = match kind {
+                        Some("pass") => &t.passed,
+                        Some("skip") => &t.skipped,
+                        _ => &t.failed,
+                    };
+                    slot.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(valk_heap::Value::EMPTY_S)
+                }),
+            );
+        }
+        self.enter_test_mode_settings(filter, timeout_s)?;
+        Ok(tally)
+    }
+
+    fn enter_test_mode_settings(
         &self,
         filter: Option<&str>,
         timeout_s: Option<u32>,
@@ -239,27 +280,6 @@ impl Session {
             return Vec::new();
         }
         rx.recv().unwrap_or_default()
-    }
-
-    pub fn test_counts(&self) -> Option<(u64, u64, u64)> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let job = Job::With(Box::new(move |it| {
-            let mut read = |name: &str| -> Option<u64> {
-                let v = it.global(name)?;
-                let n = it.heap().as_int(v)?;
-                u64::try_from(n).ok()
-            };
-            let counts = (|| {
-                Some((
-                    read("test/-total-passed")?,
-                    read("test/-total-failed")?,
-                    read("test/-total-skipped")?,
-                ))
-            })();
-            let _ = tx.send(counts);
-        }));
-        self.main.submit(job, Box::new(|_, _| {})).ok()?;
-        rx.recv().ok().flatten()
     }
 
     /// Stops the runtime (every actor, even those still running), waiting

@@ -2,9 +2,11 @@
 //!
 //! Each file runs in a fresh interpreter with the test module in command-line
 //! mode (`test/-cli` set): `test/run` then prints the per-test lines but no
-//! summary. After the file, any tests it registered and did not run are run,
-//! and its `test/-total-*` counters are added up. A file that fails to load
-//! prints `ERROR <error>` and counts as one failure. One summary line ends the
+//! summary. After the file, any tests it registered and did not run are
+//! run, and the outcomes the test module tallied through the host
+//! (`test/-tally`, kept outside the runtime, so an `exit` in the file loses
+//! none) are added up. A file that fails to load, or exits before its tests
+//! are done, prints `ERROR <why>` and counts as one failure. One summary line ends the
 //! run: `N passed, N failed` (`, N skipped` when any).
 
 use std::fs;
@@ -155,35 +157,35 @@ fn run_file(file: &Path, schedulers: usize, options: Options<'_>) -> Result<Coun
         Ok(session) => session,
         Err(message) => return failed_to_load(&message),
     };
-    if let Err(message) = session.enter_test_mode(options.filter, options.timeout_s) {
-        return failed_to_load(&message);
-    }
+    let tally = match session.enter_test_mode(options.filter, options.timeout_s) {
+        Ok(tally) => tally,
+        Err(message) => return failed_to_load(&message),
+    };
     let mut counts = Counts::default();
+    // `exit` or `shutdown` in a test file (at its top level or in a test)
+    // ends the runtime: the tests counted so far stay counted, and the file
+    // fails with the reason.
+    let exited =
+        |status: i32| format!("{name}: exited with status {status} before its tests were done");
     match session.run_source(&source, &name) {
         Step::Finished => {
             // Tests registered after the file's last (test/run), or in a file
             // that never calls it.
             match session.eval_line("(test/run)", &name) {
                 Reply::Error(error) => counts.add(failed_to_load(&error.located)?),
-                Reply::Exit(status) if status != 0 => counts.add(failed_to_load(&format!(
-                    "{name}: exited with status {status}"
-                ))?),
+                Reply::Exit(status) => counts.add(failed_to_load(&exited(status))?),
                 _ => {}
             }
         }
         Step::Failed(error) => counts.add(failed_to_load(&error.located)?),
-        Step::Exit(0) => {}
-        Step::Exit(status) => counts.add(failed_to_load(&format!(
-            "{name}: exited with status {status}"
-        ))?),
+        Step::Exit(status) => counts.add(failed_to_load(&exited(status))?),
     }
-    if let Some((passed, failed, skipped)) = session.test_counts() {
-        counts.add(Counts {
-            passed,
-            failed,
-            skipped,
-        });
-    }
+    use std::sync::atomic::Ordering::Relaxed;
+    counts.add(Counts {
+        passed: tally.passed.load(Relaxed),
+        failed: tally.failed.load(Relaxed),
+        skipped: tally.skipped.load(Relaxed),
+    });
     session.finish();
     Ok(counts)
 }
