@@ -44,7 +44,14 @@ pub use valk_scheduler::Cx as SchedCx;
 /// `await`, `future/all`, `future/any` over the future builtins
 /// (`futures.rs`).
 pub const PRELUDE: &str = r#"
-(fun {sleep __ms} {receive {:after __ms :ok}})
+(fun {sleep __ms} {
+  if (== (type __ms) :number)
+    {if (== __ms (floor __ms)) {if (>= __ms 0) {receive {:after __ms :ok}} {sleep/-bad __ms}} {sleep/-bad __ms}}
+    {sleep/-bad __ms}
+})
+(fun {sleep/-bad __ms} {
+  error (str "`sleep`: expected a whole number of milliseconds (0 or more), got " (repr __ms))
+})
 
 ; (await f [ms]) is a special form of the core that calls these by arity:
 ; the future's value (or the error it failed with), waiting in a receive,
