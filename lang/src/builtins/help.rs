@@ -91,8 +91,7 @@ fn arity(d: &BuiltinDef) -> String {
 }
 
 /// Doc comments of prelude functions: the `;` lines right above a
-/// `(fun {name ...` line that start with `(name` (the usage line and what
-/// follows it).
+/// `(fun {name ...` line (section rules, `; --- ...`, left out).
 fn prelude_docs() -> &'static HashMap<&'static str, String> {
     static DOCS: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
     DOCS.get_or_init(|| {
@@ -101,14 +100,16 @@ fn prelude_docs() -> &'static HashMap<&'static str, String> {
             let mut comment: Vec<&str> = Vec::new();
             for line in source.lines() {
                 if let Some(text) = line.strip_prefix(';') {
-                    comment.push(text.trim());
+                    let text = text.trim();
+                    if !text.starts_with("---") {
+                        comment.push(text);
+                    }
                     continue;
                 }
                 if let Some(rest) = line.strip_prefix("(fun {") {
                     let name = rest.split([' ', '}']).next().unwrap_or("");
-                    let usage = format!("({name}");
-                    if let Some(start) = comment.iter().position(|l| l.starts_with(&usage)) {
-                        docs.insert(name, comment[start..].join(" "));
+                    if !comment.is_empty() && !name.contains("/-") {
+                        docs.insert(name, comment.join(" "));
                     }
                 }
                 comment.clear();
