@@ -354,7 +354,8 @@ pub(crate) unsafe fn copy_local_graph(root: *mut u64) -> Option<(*mut u64, usize
 /// # Safety
 /// `p` is a live shared object.
 pub(crate) unsafe fn weight_kib(p: *const u64) -> u32 {
-    // SAFETY: contract.
+    // SAFETY: `p` is a live shared object (the caller's contract), so its
+    // header word is readable.
     let h = unsafe { *p };
     let bytes = match object::header_kind(h) {
         // SAFETY: a box has two payload words; the second is its size.

@@ -33,6 +33,20 @@ pub(crate) struct Task {
     pub(crate) mailer: Mailer<ValkSystem>,
 }
 
+/// The cell behind `v`: its future handle, or with `alt` its resolver
+/// handle (the same cell behind `SharedValue::opaque_alt`).
+fn cell_of(cx: &BuiltinCx<'_>, v: Value, alt: bool) -> Option<Arc<Cell>> {
+    if !v.is_ptr() {
+        return None;
+    }
+    let obj = if alt {
+        cx.heap.opaque_alt(v)
+    } else {
+        cx.heap.opaque(v)
+    };
+    obj?.clone().downcast::<Cell>().ok()
+}
+
 /// The future argument `i` of an internal builtin behind `await`,
 /// `future/all` or `future/any`: a bad one is reported as `await`'s, the
 /// name the user wrote.
@@ -42,32 +56,22 @@ pub(crate) fn future_of(
     i: usize,
 ) -> Result<Arc<Cell>, Failure> {
     let v = args[i];
-    v.is_ptr()
-        .then(|| cx.heap.opaque(v))
-        .flatten()
-        .and_then(|o| o.clone().downcast::<Cell>().ok())
-        .ok_or_else(|| {
-            cx.error(format!(
-                "`await`: argument {}: expected future, got {}",
-                i + 1,
-                cx.type_name(v)
-            ))
-        })
+    cell_of(cx, v, false).ok_or_else(|| {
+        cx.error(format!(
+            "`await`: argument {}: expected future, got {}",
+            i + 1,
+            cx.type_name(v)
+        ))
+    })
 }
 
-/// The resolver argument `i`: the same cell as its future, behind the
-/// alternate opaque handle (`SharedValue::opaque_alt`).
+/// The resolver argument `i`.
 pub(crate) fn resolver_of(
     cx: &BuiltinCx<'_>,
     args: &[Value],
     i: usize,
 ) -> Result<Arc<Cell>, Failure> {
-    let v = args[i];
-    v.is_ptr()
-        .then(|| cx.heap.opaque_alt(v))
-        .flatten()
-        .and_then(|o| o.clone().downcast::<Cell>().ok())
-        .ok_or_else(|| cx.arg_error(i, "resolver", v))
+    cell_of(cx, args[i], true).ok_or_else(|| cx.arg_error(i, "resolver", args[i]))
 }
 
 /// A fresh cell and its future value, owned by `heap`.
