@@ -41,9 +41,9 @@ fn render_with(error: &ValkError, source: Option<&str>, colour: bool) -> String 
     };
     let text = match source {
         Some(s) => s.to_owned(),
-        None => match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(_) => return with_chain(error.to_string(), &error.trace),
+        None => match read_regular(file) {
+            Some(t) => t,
+            None => return with_chain(error.to_string(), &error.trace),
         },
     };
     let quotable = text
@@ -70,6 +70,17 @@ fn render_with(error: &ValkError, source: Option<&str>, colour: bool) -> String 
     String::from_utf8_lossy(buffer.as_slice())
         .trim_end()
         .to_owned()
+}
+
+/// The text of `file` if it is still a regular file of a sane size: the
+/// file an error names may have been replaced since it was read (a FIFO
+/// would block the report forever).
+fn read_regular(file: &str) -> Option<String> {
+    let meta = std::fs::metadata(file).ok()?;
+    if !meta.is_file() || meta.len() > 256 << 20 {
+        return None;
+    }
+    std::fs::read_to_string(file).ok()
 }
 
 /// The one-line form and the call chain under it.
@@ -237,6 +248,13 @@ mod tests {
             render_with(&e, Some("(one line)\n"), false),
             "x.valk:9:1: error: boom"
         );
+    }
+
+    #[test]
+    fn a_file_that_is_no_longer_regular_is_not_read() {
+        // A directory (a FIFO would block a plain read forever).
+        let e = error("/tmp", 1, 1, "boom", vec![]);
+        assert_eq!(render_with(&e, None, false), "/tmp:1:1: error: boom");
     }
 
     #[test]
