@@ -46,6 +46,7 @@ pub mod globals;
 pub mod host;
 mod interp;
 pub mod ir;
+pub mod lint;
 pub mod prelude;
 pub mod printer;
 pub mod reader;

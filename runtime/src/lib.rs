@@ -50,7 +50,7 @@ pub const PRELUDE: &str = r#"
     {sleep/-bad __ms}
 })
 (fun {sleep/-bad __ms} {
-  error (str "`sleep`: expected a whole number of milliseconds (0 or more), got " (repr __ms))
+  error/-at-caller (str "`sleep`: expected a whole number of milliseconds (0 or more), got " (repr __ms))
 })
 
 ; (await f [ms]) is a special form of the core that calls these by arity:
@@ -76,7 +76,7 @@ pub const PRELUDE: &str = r#"
     {do
       (= {future/-left} (/ (- future/-deadline (time-us)) 1000))
       (if (<= future/-left 0)
-        {do (future/-unwait future/-f) (error (str "await: no value within " future/-ms " ms"))}
+        {do (future/-unwait future/-f) (error/-at-caller (str "await: no value within " future/-ms " ms"))}
         {do
           (receive {{:future/-ready} ()} {:after future/-left ()})
           (future/-await-until future/-f future/-deadline future/-ms)})}
@@ -160,5 +160,6 @@ pub fn hosted<R>(
 
 /// Loads [`PRELUDE`] into `it` (once per runtime: globals are shared).
 pub fn load_prelude(it: &mut Interp) -> Result<(), valk_lang::ValkError> {
+    valk_lang::prelude::register_prelude_file(PRELUDE_NAME);
     it.eval_source(PRELUDE, PRELUDE_NAME).map(|_| ())
 }

@@ -93,21 +93,39 @@ fn with_chain(first: String, trace: &[TraceEntry]) -> String {
     out
 }
 
-/// `in f at file:line:col` per function the error passed, innermost first;
-/// the innermost is left out when it is the error's own place.
+/// `in f at file:line:col` per function the error passed, innermost first.
+/// Prelude functions the error left before reaching the user's code are
+/// left out (the error is already placed at the user's call); later ones
+/// are named without their prelude location. The first line is left out
+/// when it is the error's own place in top-level code.
 fn chain(trace: &[TraceEntry], file: &str, line: u32, col: u32) -> Vec<String> {
     let mut lines = Vec::new();
+    let in_prelude = |t: &TraceEntry| {
+        t.file
+            .as_deref()
+            .is_some_and(valk_lang::prelude::is_prelude_file)
+    };
+    let start = trace
+        .iter()
+        .position(|t| !in_prelude(t))
+        .unwrap_or(trace.len());
+    let shown = &trace[start..];
     // An error in top-level code and nowhere else: nothing to add.
-    if let [only] = trace {
-        if only.function.is_none() {
+    if let [only] = shown {
+        if only.function.is_none() && start == 0 {
             return lines;
         }
     }
-    for (i, t) in trace.iter().enumerate() {
+    for (i, t) in shown.iter().enumerate() {
         let same_place =
             i == 0 && t.file.as_deref() == Some(file) && t.line == line && t.col == col;
         let name = t.function.as_deref().unwrap_or("top-level code");
+        // Top-level code of the error's own file: its place is the error's.
+        if i == 0 && t.function.is_none() && t.file.as_deref() == Some(file) {
+            continue;
+        }
         let place = match &t.file {
+            Some(_) if in_prelude(t) => " (prelude)".to_owned(),
             Some(f) => format!(" at {f}:{}:{}", t.line, t.col),
             None => String::new(),
         };
@@ -117,8 +135,8 @@ fn chain(trace: &[TraceEntry], file: &str, line: u32, col: u32) -> Vec<String> {
         } else {
             lines.push(format!("{verb} `{name}`{place}"));
         }
-        if lines.len() == MAX_CHAIN && trace.len() > MAX_CHAIN {
-            lines.push(format!("... and {} more", trace.len() - MAX_CHAIN));
+        if lines.len() == MAX_CHAIN && shown.len() > MAX_CHAIN {
+            lines.push(format!("... and {} more", shown.len() - MAX_CHAIN));
             break;
         }
     }

@@ -91,6 +91,13 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
         Special::Fun,
     ),
     BuiltinDef::special(
+        "error/-at-caller",
+        1,
+        1,
+        "`(error/-at-caller msg)`: an Error located where the user's code called the prelude function raising it.",
+        Special::ErrorAtCaller,
+    ),
+    BuiltinDef::special(
         "penv",
         0,
         0,

@@ -31,6 +31,14 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
     )
     .taking_errors(),
     BuiltinDef::new(
+        "error-location",
+        1,
+        1,
+        "Where an Error was raised, as \"file:line:col\", or () when it has no location.",
+        error_location,
+    )
+    .taking_errors(),
+    BuiltinDef::new(
         "type",
         1,
         1,
@@ -86,6 +94,20 @@ fn error_message(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failur
     let v = args[0];
     match cx.heap.error_parts(v) {
         Some(p) => Ok(p.message),
+        None => Err(cx.arg_error(0, "error", v)),
+    }
+}
+
+fn error_location(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let v = args[0];
+    match cx.heap.error_parts(v) {
+        Some(p) => match p.loc {
+            Some(l) if l.line != 0 => {
+                let text = format!("{}:{}:{}", valk_heap::symbol_name(l.file), l.line, l.col);
+                Ok(cx.heap.string(&text)?)
+            }
+            _ => Ok(Value::EMPTY_S),
+        },
         None => Err(cx.arg_error(0, "error", v)),
     }
 }

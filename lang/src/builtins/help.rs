@@ -38,6 +38,7 @@ const TOPICS: &[&str] = &[
     "system",
     "boxes and atoms",
     "help",
+    "testing",
 ];
 
 fn doc(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

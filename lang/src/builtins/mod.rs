@@ -55,6 +55,7 @@ mod list;
 pub(crate) mod shared;
 pub(crate) mod string;
 pub mod system;
+mod testing;
 
 /// `max_args` of a variadic builtin.
 pub const VARIADIC: usize = usize::MAX;
@@ -112,6 +113,9 @@ pub enum Special {
     /// `(await f [ms])`: `(future/-await f)` or `(future/-await-ms f ms)`,
     /// chosen by the argument count at compile time (no rest list).
     Await,
+    /// `(error/-at-caller msg)`: an Error located at the innermost call
+    /// site in the user's code (not the prelude helper that raised it).
+    ErrorAtCaller,
 }
 
 /// One registered builtin.
@@ -201,6 +205,7 @@ static CORE: &[&[BuiltinDef]] = &[
     system::BUILTINS,
     shared::BUILTINS,
     help::BUILTINS,
+    testing::BUILTINS,
 ];
 
 /// The process-wide registry: definitions by index (append-only, lock-free

@@ -60,7 +60,7 @@ pub(super) fn fits(s: Special, args: &[Node], eval_top: bool) -> bool {
         Special::Match => !args.is_empty() && args[1..].iter().all(|a| q_len(a, |n| n >= 1)),
         Special::Try => args.len() == 2 && args[0].as_q().is_some(),
         Special::Repeat => args.len() == 2 && args[1].as_q().is_some(),
-        Special::Penv => false,
+        Special::Penv | Special::ErrorAtCaller => false,
         Special::Receive => super::receive::fits(args),
         Special::Async | Special::Reset => args.len() == 1 && args[0].as_q().is_some(),
         Special::Shift => {
@@ -257,7 +257,7 @@ impl Compiler<'_> {
                 span,
                 message: "this special form cannot be inlined".into(),
             }),
-            Special::Penv => Err(CompileError {
+            Special::Penv | Special::ErrorAtCaller => Err(CompileError {
                 span,
                 message: "`penv` cannot be inlined".into(),
             }),

@@ -141,7 +141,10 @@ impl<'h> Compiler<'h> {
             mode == Mode::Eval,
         );
         let dst = self.alloc(form.span)?;
-        self.expr(form, dst, true)?;
+        // A top-level form's own call is not a tail call: the top-level
+        // frame stays, so errors raised by a prelude function can be
+        // located at the user's call (`error/-at-caller`). One frame.
+        self.expr(form, dst, mode != Mode::TopLevel)?;
         Ok(self.finish())
     }
 

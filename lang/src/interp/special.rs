@@ -108,6 +108,7 @@ impl Interp {
             }
             Special::Local => self.bind_local(args, span),
             Special::Penv => self.penv(),
+            Special::ErrorAtCaller => self.error_at_caller(args[0], span),
             Special::Let
             | Special::Select
             | Special::Case
@@ -448,6 +449,28 @@ impl Interp {
 
     /// `penv`: the current frame's bindings as `{{name value} ...}`; at the
     /// top level, the globals that are not builtins.
+    /// `(error/-at-caller msg)`: the Error `msg` (displayed as `print`
+    /// would), located at the innermost call site outside the prelude, or
+    /// with no location when every live frame is prelude code (the user's
+    /// call was replaced by a tail call).
+    fn error_at_caller(&mut self, msg: Value, span: Span) -> Result<Called, Stop> {
+        let mut text = String::new();
+        if let Some(s) = self.heap.str(msg) {
+            text.push_str(s);
+        } else {
+            text = self.display(msg);
+        }
+        let sites = std::iter::once(span).chain(self.frames.iter().rev().skip(1).map(|f| {
+            let at = (f.pc as usize).saturating_sub(1);
+            f.proto.spans.get(at).copied().unwrap_or_default()
+        }));
+        let user = sites
+            .filter(|s| s.line != 0)
+            .find(|s| !crate::prelude::is_prelude_file(valk_heap::symbol_name(s.file)))
+            .unwrap_or_default();
+        Ok(Called::Value(self.error_value(&text, user)?))
+    }
+
     fn penv(&mut self) -> Result<Called, Stop> {
         let idx = self.frames.iter().rposition(|f| f.kind != FrameKind::Eval);
         let pairs = match idx.map(|i| (i, self.frames[i].kind)) {
