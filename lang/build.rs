@@ -25,9 +25,12 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("prelude");
+        // Source names no user file can have (`test.valk` is a common
+        // name for a user's file): `<prelude/test.valk>`.
         let _ = write!(
             out,
-            "({name:?}, include_str!({:?})),",
+            "({:?}, include_str!({:?})),",
+            format!("<prelude/{name}>"),
             f.display().to_string()
         );
     }

@@ -40,18 +40,33 @@ pub fn lint_source(text: &str, file: &str) -> Vec<Lint> {
     }
 }
 
-/// The lints of read forms, in source order.
+/// The lints of read forms, in source order. Only code is checked: an
+/// S-expression is code where it is evaluated (top level, arguments of
+/// calls), and a Q-expression only where a form runs it (the body of `fun`
+/// and `\\`, the branches of `if`, ...). `{(1 2)}` given as data is left
+/// alone.
 pub fn lint_forms(forms: &[Node]) -> Vec<Lint> {
     let names = Names::new();
     let mut found = Vec::new();
-    // Iterative: forms nest as deep as the reader allows.
+    // Iterative: forms nest as deep as the reader allows. Each entry: a
+    // form in a place where it runs as code.
     let mut pending: Vec<&Node> = forms.iter().rev().collect();
     while let Some(node) = pending.pop() {
-        if let Syn::List(kind, items) = &node.syn {
-            if *kind == ListKind::S {
-                names.check_call(items, &mut found);
+        let Syn::List(_, items) = &node.syn else {
+            continue;
+        };
+        // `(f a b)` runs as a call; so does a body `{f a b}` that a form runs.
+        names.check_call(items, &mut found);
+        let Some(head) = items.first() else {
+            continue;
+        };
+        let runs = names.runs_arguments(head);
+        for (i, item) in items.iter().enumerate().rev() {
+            match &item.syn {
+                Syn::List(ListKind::S, _) => pending.push(item),
+                Syn::List(ListKind::Q, _) if i > 0 && runs.contains(&(i - 1)) => pending.push(item),
+                _ => {}
             }
-            pending.extend(items.iter().rev());
         }
     }
     found.sort_by_key(|l| (l.span.line, l.span.col));
@@ -68,6 +83,8 @@ pub fn hint_at<'a>(lints: &'a [Lint], file: &str, line: u32, col: u32) -> Option
 
 /// Interned names the rules look for.
 struct Names {
+    /// Forms and the positions of their arguments they run as code.
+    code_forms: Vec<(u32, &'static [usize])>,
     if_: u32,
     fun: u32,
     lambda: u32,
@@ -77,7 +94,22 @@ struct Names {
 
 impl Names {
     fn new() -> Names {
+        let code_forms: &[(&str, &'static [usize])] = &[
+            ("fun", &[1]),
+            ("\\", &[1]),
+            ("macro", &[1]),
+            ("if", &[1, 2]),
+            ("let", &[0]),
+            ("try", &[0]),
+            ("repeat", &[1]),
+            ("async", &[0]),
+            ("reset", &[0]),
+            ("shift", &[1]),
+            ("test/define", &[1]),
+            ("test/assert-error", &[0]),
+        ];
         Names {
+            code_forms: code_forms.iter().map(|(n, at)| (intern(n), *at)).collect(),
             if_: intern("if"),
             fun: intern("fun"),
             lambda: intern("\\"),
@@ -86,7 +118,19 @@ impl Names {
         }
     }
 
-    /// The rules for one S-expression `(head args...)`.
+    /// The argument positions (0 = first argument) that `head` runs as code.
+    fn runs_arguments(&self, head: &Node) -> &'static [usize] {
+        match head.syn {
+            Syn::Sym(s) => self
+                .code_forms
+                .iter()
+                .find(|(n, _)| *n == s)
+                .map_or(&[], |(_, at)| at),
+            _ => &[],
+        }
+    }
+
+    /// The rules for one call `(head args...)`.
     fn check_call(&self, items: &[Node], found: &mut Vec<Lint>) {
         let Some((head, args)) = items.split_first() else {
             return;
@@ -125,7 +169,11 @@ impl Names {
                         message: format!(
                             "the body of `{form}` is in `( )`, so it runs now, where the function is made, not when it is called"
                         ),
-                        hint: "write the body in braces: `(fun {name args...} {body})`".into(),
+                        hint: if *s == self.fun {
+                            "write the body in braces: `(fun {name args...} {body})`".into()
+                        } else {
+                            "write the body in braces: `(\\ {args...} {body})`".into()
+                        },
                     });
                 }
             }
@@ -198,6 +246,18 @@ mod tests {
         assert_eq!(
             lints("(fun {f} {do (1 2 3) (\"a\" \"b\")})"),
             vec![(Severity::Warning, 1, 15), (Severity::Warning, 1, 23)]
+        );
+    }
+
+    #[test]
+    fn data_is_not_code() {
+        assert_eq!(lints("(print {(1 2)} {if c (a) (b)})"), vec![]);
+        assert_eq!(lints("(def {code} {5 1 2})"), vec![]);
+        // ... but a body that a form runs is.
+        assert_eq!(lints("(fun {f} {5 1 2})"), vec![(Severity::Warning, 1, 11)]);
+        assert_eq!(
+            lints("(test/define \"t\" {if c (a) {b}})"),
+            vec![(Severity::Warning, 1, 24)]
         );
     }
 

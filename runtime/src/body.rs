@@ -163,7 +163,7 @@ impl Body {
 /// with its Valk backtrace for the crash report (`:stack-overflow` for
 /// that one).
 pub(crate) fn error_reason(it: &mut Interp, v: valk_heap::Value) -> Reason {
-    let trace = it.error_trace(v);
+    let trace = it.error_trace_entries(v);
     let heap = it.heap_mut();
     if heap.kind(v) == Some(ObjKind::Error) {
         let msg = heap

@@ -112,14 +112,34 @@ pub fn crash_report(pid: Pid, name: Option<u64>, reason: &Reason) {
     emit(&report(&format!("{who} crashed"), reason));
 }
 
-/// `TIME error WHAT: REASON`, then the reason's Valk backtrace.
+/// Turns an error into the text a user reads (the command line's renderer:
+/// source line, caret, call chain); `None` falls back to the plain form.
+pub type ErrorRenderer = fn(&valk_lang::ValkError) -> Option<String>;
+
+static RENDERER: std::sync::OnceLock<ErrorRenderer> = std::sync::OnceLock::new();
+
+/// Crash reports of Valk errors go through `render` from now on (once per
+/// process; the runtime itself knows nothing of terminals or source files).
+pub fn set_error_renderer(render: ErrorRenderer) {
+    let _ = RENDERER.set(render);
+}
+
+/// `TIME error WHAT: REASON`, then the reason's Valk backtrace; with a
+/// renderer set, `TIME error WHAT:` and the rendered error under it.
 fn report(what: &str, reason: &Reason) -> String {
+    if let (Reason::Error(e), Some(render)) = (reason, RENDERER.get()) {
+        if let Some(shown) = render(&e.to_valk_error()) {
+            return format!("{} error {what}:\n{shown}\n", time_of_day());
+        }
+    }
     let mut text = format!("{} error {what}: {}\n", time_of_day(), reason.describe());
     if let Reason::Error(e) = reason {
         for at in &e.trace {
-            text.push_str("    at ");
-            text.push_str(at);
-            text.push('\n');
+            let name = at.function.as_deref().unwrap_or("<fn>");
+            match &at.file {
+                Some(f) => text.push_str(&format!("    at {name} {f}:{}:{}\n", at.line, at.col)),
+                None => text.push_str(&format!("    at {name}\n")),
+            }
         }
     }
     text

@@ -18,8 +18,26 @@ pub struct ErrorReason {
     pub message: String,
     /// `"file:line:col"`, or `""` when unknown.
     pub place: String,
+    /// The place as parts (`line` 0: unknown), for a renderer.
+    pub file: Option<String>,
+    pub line: u32,
+    pub col: u32,
     /// The Valk backtrace, innermost first (for the crash report only).
-    pub trace: Vec<String>,
+    pub trace: Vec<valk_lang::TraceEntry>,
+}
+
+impl ErrorReason {
+    /// The error as the command line's renderer takes it.
+    pub fn to_valk_error(&self) -> valk_lang::ValkError {
+        let mut e = valk_lang::ValkError::at(None, self.message.clone());
+        if self.line != 0 {
+            e.file = self.file.clone();
+            e.line = self.line;
+            e.col = self.col;
+        }
+        e.trace = self.trace.clone();
+        e
+    }
 }
 
 /// Why a Valk actor ended.
@@ -85,7 +103,7 @@ fn kw(name: &str) -> Value {
 
 impl Reason {
     /// `{:error message where}` for an Error value (`None` for others).
-    pub fn from_error(heap: &Heap, v: Value, trace: Vec<String>) -> Option<Reason> {
+    pub fn from_error(heap: &Heap, v: Value, trace: Vec<valk_lang::TraceEntry>) -> Option<Reason> {
         if heap.kind(v) != Some(ObjKind::Error) {
             return None;
         }
@@ -94,9 +112,13 @@ impl Reason {
         let place = parts.loc.map_or(String::new(), |l| {
             format!("{}:{}:{}", valk_heap::symbol_name(l.file), l.line, l.col)
         });
+        let loc = parts.loc.filter(|l| l.line != 0);
         Some(Reason::Error(Arc::new(ErrorReason {
             message,
             place,
+            file: loc.map(|l| valk_heap::symbol_name(l.file).to_owned()),
+            line: loc.map_or(0, |l| l.line),
+            col: loc.map_or(0, |l| l.col),
             trace,
         })))
     }

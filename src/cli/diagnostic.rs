@@ -13,6 +13,7 @@ use std::io::IsTerminal;
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::Buffer, Config};
+use valk_lang::lint::{self, Lint, Severity};
 use valk_lang::{TraceEntry, ValkError};
 
 /// Lines of call chain shown (the rest are counted).
@@ -31,11 +32,68 @@ fn colour() -> bool {
 /// file holds when the caller has it (`valk eval`'s expression); otherwise
 /// the file is read from disk. Without a readable source line: the one-line
 /// `file:line:col: error: message`.
-pub fn render(error: &ValkError, source: Option<&str>) -> String {
-    render_with(error, source, colour())
+pub fn render(error: &ValkError, source: Option<&str>, lints: &[Lint]) -> String {
+    render_hinted(error, source, lints, colour())
 }
 
+/// The warnings among `lints` of `source` (the file `file`), rendered like
+/// errors, one after another ("" when there are none).
+pub fn render_warnings(lints: &[Lint], file: &str, source: &str) -> String {
+    render_warnings_with(lints, file, source, colour())
+}
+
+fn render_warnings_with(lints: &[Lint], file: &str, source: &str, colour: bool) -> String {
+    let files = SimpleFile::new(file, source);
+    let mut out = Vec::new();
+    for lint in lints.iter().filter(|l| l.severity == Severity::Warning) {
+        let line_ok = source
+            .lines()
+            .nth(lint.span.line.saturating_sub(1) as usize)
+            .is_some_and(|l| l.len() <= MAX_QUOTED_LINE);
+        let span = span_at(source, lint.span.line, lint.span.col).filter(|_| line_ok);
+        let Some(span) = span else {
+            out.push(format!(
+                "{file}:{}:{}: warning: {}
+  = hint: {}",
+                lint.span.line, lint.span.col, lint.message, lint.hint
+            ));
+            continue;
+        };
+        let diagnostic = Diagnostic::warning()
+            .with_message(&lint.message)
+            .with_labels(vec![Label::primary((), span)])
+            .with_notes(vec![format!("hint: {}", lint.hint)]);
+        out.push(emit(&files, &diagnostic, colour).unwrap_or_else(|| lint.message.clone()));
+    }
+    out.join("\n")
+}
+
+fn emit(
+    files: &SimpleFile<&str, &str>,
+    diagnostic: &Diagnostic<()>,
+    colour: bool,
+) -> Option<String> {
+    let mut buffer = if colour {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
+    term::emit_to_write_style(&mut buffer, &Config::default(), files, diagnostic).ok()?;
+    Some(
+        String::from_utf8_lossy(buffer.as_slice())
+            .trim_end()
+            .to_owned(),
+    )
+}
+
+#[cfg(test)]
 fn render_with(error: &ValkError, source: Option<&str>, colour: bool) -> String {
+    render_hinted(error, source, &[], colour)
+}
+
+/// [`render`]: an [`Severity::OnError`] lint at the error's place adds its
+/// hint.
+fn render_hinted(error: &ValkError, source: Option<&str>, lints: &[Lint], colour: bool) -> String {
     let Some(file) = error.file.as_deref() else {
         return error.to_string();
     };
@@ -53,34 +111,40 @@ fn render_with(error: &ValkError, source: Option<&str>, colour: bool) -> String 
     let Some(span) = span_at(&text, error.line, error.col).filter(|_| quotable) else {
         return with_chain(error.to_string(), &error.trace);
     };
-    let notes = chain(&error.trace, file, error.line, error.col);
+    let mut notes = chain(&error.trace, file, error.line, error.col);
+    if let Some(lint) = lint::hint_at(lints, file, error.line, error.col) {
+        notes.push(format!("hint: {}: {}", lint.message, lint.hint));
+    }
     let diagnostic = Diagnostic::error()
         .with_message(&error.message)
         .with_labels(vec![Label::primary((), span)])
         .with_notes(notes);
     let files = SimpleFile::new(file, text.as_str());
-    let mut buffer = if colour {
-        Buffer::ansi()
-    } else {
-        Buffer::no_color()
-    };
-    if term::emit_to_write_style(&mut buffer, &Config::default(), &files, &diagnostic).is_err() {
-        return error.to_string();
-    }
-    String::from_utf8_lossy(buffer.as_slice())
-        .trim_end()
-        .to_owned()
+    emit(&files, &diagnostic, colour).unwrap_or_else(|| error.to_string())
 }
 
 /// The text of `file` if it is still a regular file of a sane size: the
 /// file an error names may have been replaced since it was read (a FIFO
 /// would block the report forever).
+/// The last file read is kept (by name, length and modification time): a
+/// storm of crashing actors reports from the same file without rereading it.
 fn read_regular(file: &str) -> Option<String> {
+    type Cached = Option<(String, u64, Option<std::time::SystemTime>, String)>;
+    static LAST: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
     let meta = std::fs::metadata(file).ok()?;
     if !meta.is_file() || meta.len() > 256 << 20 {
         return None;
     }
-    std::fs::read_to_string(file).ok()
+    let modified = meta.modified().ok();
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((name, len, when, text)) = last.as_ref() {
+        if name == file && *len == meta.len() && *when == modified && modified.is_some() {
+            return Some(text.clone());
+        }
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    *last = Some((file.to_owned(), meta.len(), modified, text.clone()));
+    Some(text)
 }
 
 /// The one-line form and the call chain under it.

@@ -33,6 +33,8 @@ fn exit_on_interrupt() {
 /// Parse the command line and run the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Crashed actors are reported like any other error (LANGUAGE.md §12).
+    valk_runtime::log::set_error_renderer(|e| Some(diagnostic::render(e, None, &[])));
     let flag = match &cli.command {
         None | Some(Command::Test { .. }) => None,
         Some(Command::Repl { schedulers })

@@ -222,12 +222,25 @@ enum Next {
 }
 
 /// Evaluate one complete input in the main actor and show the reply.
+/// Warnings about the input (LANGUAGE.md §12) go to stderr first; a hint
+/// for an error at a lint's place follows the error.
 fn evaluate(runtime: &ReplRuntime, input: String, out: &mut dyn Write) -> Next {
+    let lints = super::run::warn_about(&input, REPL_SOURCE);
     let shown = match runtime.eval(input) {
         Some(Reply::Value(text)) => text,
         Some(Reply::Unit) => return Next::GoOn,
         Some(Reply::Error(error)) if error.is_read_error => error.located,
-        Some(Reply::Error(error)) => format!("Error: {}", error.message),
+        Some(Reply::Error(error)) => {
+            let e = &error.error;
+            let file = e.file.as_deref().unwrap_or_default();
+            match valk_lang::lint::hint_at(&lints, file, e.line, e.col) {
+                Some(l) => format!(
+                    "Error: {}\n  hint: {}: {}",
+                    error.message, l.message, l.hint
+                ),
+                None => format!("Error: {}", error.message),
+            }
+        }
         Some(Reply::Exit(_)) | None => return Next::Stop,
     };
     match writeln!(out, "{shown}").and_then(|()| out.flush()) {

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use valk_lang::lint::Lint;
+
 use super::output::{err_line, out_line, program_output_closed, CLOSED_PIPE_STATUS};
 use super::session::{Failure, Limits, Reply, Session, Step};
 
@@ -27,10 +29,11 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits)
         err_line(&format!("valk: {message}"));
         return 1;
     }
+    let lints = warn_about(&source, &name);
     // The program runs in the main actor; the runtime ends when it is done.
     let status = match session.watching_for_deadlock(|s| s.run_source(&source, &name)) {
         Step::Finished => 0,
-        Step::Failed(error) => failed(&error, Some((&name, &source))),
+        Step::Failed(error) => failed(&error, Some((&name, &source)), &lints),
         Step::Exit(status) => status,
     };
     session.finish();
@@ -50,13 +53,14 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
             return 1;
         }
     };
+    let lints = warn_about(expr, EVAL_SOURCE);
     let status = match session.eval_line(expr, EVAL_SOURCE) {
         Reply::Value(text) => match out_line(&text) {
             Ok(()) => 0,
             Err(e) => e.report(),
         },
         Reply::Unit => 0,
-        Reply::Error(error) => failed(&error, Some((EVAL_SOURCE, expr))),
+        Reply::Error(error) => failed(&error, Some((EVAL_SOURCE, expr)), &lints),
         Reply::Exit(status) => status,
     };
     session.finish();
@@ -66,7 +70,7 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
 /// The status of a program that ended with an uncaught error, reported on
 /// stderr; an error from writing to a closed output ends it quietly, like
 /// any Unix tool whose reader went away.
-fn failed(error: &Failure, source: Option<(&str, &str)>) -> i32 {
+fn failed(error: &Failure, source: Option<(&str, &str)>, lints: &[Lint]) -> i32 {
     if program_output_closed() {
         return CLOSED_PIPE_STATUS;
     }
@@ -75,6 +79,18 @@ fn failed(error: &Failure, source: Option<(&str, &str)>) -> i32 {
     let own = source
         .filter(|(name, _)| error.error.file.as_deref() == Some(*name))
         .map(|(_, text)| text);
-    err_line(&super::diagnostic::render(&error.error, own));
+    err_line(&super::diagnostic::render(&error.error, own, lints));
     1
+}
+
+/// Shows the warnings about `source` (LANGUAGE.md §12: the classic
+/// mistakes) on stderr before it runs; returns every lint, for hints under
+/// an error.
+pub fn warn_about(source: &str, name: &str) -> Vec<Lint> {
+    let lints = valk_lang::lint::lint_source(source, name);
+    let warnings = super::diagnostic::render_warnings(&lints, name, source);
+    if !warnings.is_empty() {
+        err_line(&warnings);
+    }
+    lints
 }

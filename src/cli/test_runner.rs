@@ -167,6 +167,7 @@ fn run_file(file: &Path, schedulers: usize, options: Options<'_>) -> Result<Coun
     // fails with the reason.
     let exited =
         |status: i32| format!("{name}: exited with status {status} before its tests were done");
+    super::run::warn_about(&source, &name);
     match session.run_source(&source, &name) {
         Step::Finished => {
             // Tests registered after the file's last (test/run), or in a file

@@ -526,7 +526,10 @@ impl Interp {
         e
     }
 
-    /// [`Interp::error_trace`] as data.
+    /// The Valk backtrace of error `v` if it is the last error that left
+    /// functions unhandled: one entry per function it passed, innermost
+    /// first (function `None`: anonymous or top-level code). Empty when `v`
+    /// was not traced.
     pub fn error_trace_entries(&self, v: Value) -> Vec<crate::error::TraceEntry> {
         let Some(c) = self.cold.as_ref().filter(|c| c.trace_of == Some(v)) else {
             return Vec::new();
@@ -643,32 +646,6 @@ impl Interp {
     /// The rarely used part, allocated now if it was not.
     pub(crate) fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
-    }
-
-    /// The Valk backtrace of error `v` if it is the last error that left
-    /// functions unhandled: one line per function it passed, innermost
-    /// first, as `name file:line:col` (`<fn>` for an anonymous function or
-    /// top-level code). Empty when `v` was not traced.
-    pub fn error_trace(&self, v: Value) -> Vec<String> {
-        let Some(c) = self.cold.as_ref().filter(|c| c.trace_of == Some(v)) else {
-            return Vec::new();
-        };
-        c.trace
-            .iter()
-            .map(|(name, span)| {
-                let name = name.map_or("<fn>", valk_heap::symbol_name);
-                if span.line == 0 {
-                    name.to_owned()
-                } else {
-                    format!(
-                        "{name} {}:{}:{}",
-                        valk_heap::symbol_name(span.file),
-                        span.line,
-                        span.col
-                    )
-                }
-            })
-            .collect()
     }
 
     /// Frees every transient proto (`code.rs`) no frame of this

@@ -97,7 +97,7 @@ impl Interp {
     }
 
     /// Error `e` leaves the function of `s` unhandled: one more line of its
-    /// Valk backtrace (innermost first; see [`Interp::error_trace`]).
+    /// Valk backtrace (innermost first; see [`Interp::error_trace_entries`]).
     #[cold]
     pub(super) fn note_trace(&mut self, s: Site, e: Value) {
         let name = s.proto.meta.name;
