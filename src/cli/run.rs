@@ -54,7 +54,8 @@ pub fn eval_expression(expr: &str, schedulers: usize) -> i32 {
         }
     };
     let lints = warn_about(expr, EVAL_SOURCE);
-    let status = match session.eval_line(expr, EVAL_SOURCE) {
+    // Like `valk run`: an expression that can never finish is a deadlock.
+    let status = match session.watching_for_deadlock(|s| s.eval_line(expr, EVAL_SOURCE)) {
         Reply::Value(text) => match out_line(&text) {
             Ok(()) => 0,
             Err(e) => e.report(),

@@ -557,14 +557,15 @@ impl Interp {
             }
             form.extend(list_items(&parts[1]).iter().cloned());
             if !crate::compiler::special_fits(s, &form[1..]) {
-                let message = if s == Special::Case {
-                    "`case`: expected a value, then clauses of the form {{key} value}".into()
-                } else {
-                    format!(
-                        "`{}`: malformed arguments",
-                        builtins::def(idx).map_or("?", |d| d.name)
-                    )
-                };
+                let message = expected_shape(s).map_or_else(
+                    || {
+                        format!(
+                            "`{}`: malformed arguments",
+                            builtins::def(idx).map_or("?", |d| d.name)
+                        )
+                    },
+                    str::to_owned,
+                );
                 return Err(CompileError { span, message });
             }
             let formals: Vec<Node> = if takes_value {
@@ -643,4 +644,21 @@ fn set_binding(fr: &mut Frame, regs: &mut [Value], sym: u32, v: Value) {
         Some(slot) => slot.1 = v,
         None => fr.extras.push((sym, v)),
     }
+}
+
+/// What a code-taking form expects, for the error when its computed
+/// arguments do not fit.
+fn expected_shape(s: Special) -> Option<&'static str> {
+    Some(match s {
+        Special::Case => "`case`: expected a value, then clauses of the form {{key} value}",
+        Special::Select => "`select`: expected clauses of the form {condition value}",
+        Special::Match => "`match`: expected a value, then clauses of the form {pattern body...}",
+        Special::Let => "`let`: expected one body, `(let {body})`",
+        Special::Try => "`try`: expected a body and a handler, `(try {body} (\\ {e} {...}))`",
+        Special::Repeat => "`repeat`: expected a count and a body, `(repeat n {body})`",
+        Special::Receive => {
+            "`receive`: expected clauses of the form {pattern body...}, the last may be {:after ms body...}"
+        }
+        _ => return None,
+    })
 }
