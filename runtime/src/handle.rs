@@ -106,7 +106,7 @@ impl Handle {
         let globals = Arc::new(Globals::with_builtins(&builtins));
         let mut boot = Interp::with_globals(globals.clone());
         boot.load_prelude();
-        valk_lang::prelude::register_prelude_file(crate::PRELUDE_NAME);
+        valk_lang::prelude::register_prelude(crate::PRELUDE_NAME, crate::PRELUDE);
         boot.eval_source(crate::PRELUDE, crate::PRELUDE_NAME)?;
         drop(boot);
         globals.set_heap_limit(options.max_heap);

@@ -44,6 +44,8 @@ pub use valk_scheduler::Cx as SchedCx;
 /// `await`, `future/all`, `future/any` over the future builtins
 /// (`futures.rs`).
 pub const PRELUDE: &str = r#"
+; (sleep ms): wait ms milliseconds (a whole number, 0 or more); other
+; actors run meanwhile. Returns :ok.
 (fun {sleep __ms} {
   if (== (type __ms) :number)
     {if (== __ms (floor __ms)) {if (>= __ms 0) {receive {:after __ms :ok}} {sleep/-bad __ms}} {sleep/-bad __ms}}
@@ -92,9 +94,6 @@ pub const PRELUDE: &str = r#"
     (fst future/-p)
 })
 
-; (future/any fs): a future of the first value any of fs gets; errors are
-; passed over while another may still succeed, and if all fail, the first
-; error (in list order) is its value.
 (fun {future/-any-loop future/-fs future/-r} {
   try
     {do
@@ -104,6 +103,9 @@ pub const PRELUDE: &str = r#"
         {resolve future/-r future/-v})}
     {\ {e} {resolve future/-r e}}
 })
+; (future/any fs): a future of the first value any of fs gets; errors are
+; passed over while another may still succeed, and if all fail, the first
+; error (in list order) is its value.
 (fun {future/any future/-fs} {
   do
     (future/-list future/-fs "future/any")
@@ -160,6 +162,15 @@ pub fn hosted<R>(
 
 /// Loads [`PRELUDE`] into `it` (once per runtime: globals are shared).
 pub fn load_prelude(it: &mut Interp) -> Result<(), valk_lang::ValkError> {
-    valk_lang::prelude::register_prelude_file(PRELUDE_NAME);
+    valk_lang::prelude::register_prelude(PRELUDE_NAME, PRELUDE);
     it.eval_source(PRELUDE, PRELUDE_NAME).map(|_| ())
+}
+
+#[cfg(test)]
+mod prelude_docs {
+    #[test]
+    fn every_public_actor_prelude_function_has_a_doc_comment() {
+        let missing = valk_lang::builtins::help::undocumented_functions(super::PRELUDE);
+        assert!(missing.is_empty(), "no doc comment for {missing:?}");
+    }
 }
