@@ -23,7 +23,7 @@ fn cell(text: &str) -> String {
 }
 
 fn generate() -> String {
-    let set = valk_runtime::builtin_set();
+    let set = valk_cli::cli::session::builtins();
     let mut out = String::from(
         "# Builtins\n\n\
          Every builtin of an actor runtime (`valk run`, the REPL, embedding), by topic,\n\

@@ -305,7 +305,7 @@ fn every_builtin_is_exercised_by_a_golden_file() {
         .map(|f| String::from_utf8_lossy(&fs::read(f).unwrap()).into_owned())
         .collect::<Vec<_>>()
         .join("\n");
-    let missing: Vec<&str> = valk_runtime::builtin_set()
+    let missing: Vec<&str> = valk_cli::cli::session::builtins()
         .defs()
         .map(|builtin| builtin.name)
         .filter(|name| !mentions(&corpus, name))

@@ -101,11 +101,34 @@ pub fn type_name(heap: &Heap, v: Value) -> &'static str {
         Some(ObjKind::Pid) => "pid",
         Some(ObjKind::Ref) => "ref",
         Some(ObjKind::Box) => "box",
+        Some(ObjKind::Foreign) if is_c_pointer(heap, v) => "ptr",
         Some(ObjKind::Foreign) => "foreign",
         Some(ObjKind::Opaque) if crate::builtins::shared::is_atom(heap, v) => "atom",
         Some(ObjKind::Opaque) => opaque_name(heap, v),
         None => "opaque",
     }
+}
+
+/// For a partial application of an internal (`/-`) builtin to a
+/// registered opaque handle: the handle's type name.
+fn handle_name(heap: &Heap, partial: Value, builtin: &str) -> Option<&'static str> {
+    if !builtin.contains("/-") {
+        return None;
+    }
+    let (_, args) = heap.partial_parts(partial)?;
+    let first = *args.first()?;
+    (heap.kind(first) == Some(ObjKind::Opaque)).then(|| opaque_name(heap, first))
+}
+
+/// Is `v` a C pointer (the C layer's foreign objects: tagged `:ptr`, or
+/// with the id of a `c-malloc` block)?
+fn is_c_pointer(heap: &Heap, v: Value) -> bool {
+    heap.foreign_parts(v).is_some_and(|(_, tag)| {
+        tag.as_small_int().is_some()
+            || tag
+                .as_keyword()
+                .is_some_and(|k| valk_heap::symbol_name(k) == "ptr")
+    })
 }
 
 /// Type names of the Rust objects behind opaque values, registered by the
@@ -325,6 +348,10 @@ pub fn try_write_value(
                         if matches!(b.imp, builtins::Imp::Special(builtins::Special::Resume)) {
                             // `k` of a `shift` (`interp/continuation.rs`).
                             out.push_str("<continuation>");
+                        } else if let Some(name) = handle_name(heap, v, b.name) {
+                            // An internal builtin bound to a handle (a C
+                            // function from `dlsym`): named by the handle.
+                            let _ = write!(out, "<{name}>");
                         } else {
                             let _ = write!(out, "<builtin {}>", b.name);
                         }
@@ -354,6 +381,10 @@ pub fn try_write_value(
                     out.push_str("<box ");
                     stack.push(Work::Text(">"));
                     stack.push(Work::Value(heap.unbox(v).unwrap_or(Value::NIL)));
+                }
+                Some(ObjKind::Foreign) if is_c_pointer(heap, v) => {
+                    let (addr, _) = heap.foreign_parts(v).unwrap_or((0, Value::NIL));
+                    let _ = write!(out, "<ptr {addr:#x}>");
                 }
                 Some(ObjKind::Foreign) => {
                     let (addr, tag) = heap.foreign_parts(v).unwrap_or((0, Value::NIL));

@@ -9,7 +9,7 @@ mod diagnostic;
 mod output;
 mod repl;
 mod run;
-mod session;
+pub mod session;
 mod test_runner;
 
 use std::path::Path;

@@ -102,6 +102,14 @@ fn show(it: &mut Interp, out: Outcome) -> Shown {
     }
 }
 
+/// The builtins of the command line's runtimes: the actor runtime's, and
+/// the C layer (`dlopen`, `dlsym`, ...).
+pub fn builtins() -> valk_lang::BuiltinSet {
+    let mut set = valk_runtime::builtin_set();
+    valk_ffi::add_to(&mut set);
+    set
+}
+
 /// Memory limits of a runtime (`valk run --max-heap / --max-memory`;
 /// `None`: the runtime's defaults).
 #[derive(Clone, Copy, Debug, Default)]
@@ -120,6 +128,7 @@ impl Session {
     /// [`Session::new`] under memory `limits`.
     pub fn with_limits(schedulers: usize, limits: Limits) -> Result<Session, String> {
         let handle = Handle::start(Options {
+            builtins: Some(builtins()),
             schedulers,
             max_heap: limits.max_heap,
             max_memory: limits.max_memory,

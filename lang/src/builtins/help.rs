@@ -163,10 +163,16 @@ pub fn by_topic(indices: &[u32]) -> Vec<(&'static str, Vec<&'static BuiltinDef>)
             range
         })
         .collect();
+    let layer_topics = LAYER_TOPICS.read().unwrap_or_else(|e| e.into_inner());
     let topic_of = |i: u32| {
-        core.iter()
-            .find(|(a, b, _)| (*a..*b).contains(&i))
-            .map_or("actors, futures and more", |(_, _, t)| *t)
+        if let Some((_, _, t)) = core.iter().find(|(a, b, _)| (*a..*b).contains(&i)) {
+            return *t;
+        }
+        let name = super::def(i).map_or("", |d| d.name);
+        layer_topics
+            .iter()
+            .find(|(layer, _)| layer.iter().any(|d| d.name == name))
+            .map_or("actors, futures and more", |(_, t)| *t)
     };
     let mut picked: Vec<(u32, &'static BuiltinDef)> = latest
         .values()
@@ -178,6 +184,7 @@ pub fn by_topic(indices: &[u32]) -> Vec<(&'static str, Vec<&'static BuiltinDef>)
         .iter()
         .copied()
         .chain(["actors, futures and more"])
+        .chain(layer_topics.iter().map(|(_, t)| *t))
         .collect();
     for topic in order {
         let defs: Vec<&'static BuiltinDef> = picked
@@ -190,6 +197,19 @@ pub fn by_topic(indices: &[u32]) -> Vec<(&'static str, Vec<&'static BuiltinDef>)
         }
     }
     groups
+}
+
+/// Topics of layers outside the core and the actor layer, in the order
+/// they were named.
+type LayerTopics = Vec<(&'static [BuiltinDef], &'static str)>;
+static LAYER_TOPICS: std::sync::RwLock<LayerTopics> = std::sync::RwLock::new(Vec::new());
+
+/// Lists `layer`'s builtins under `topic` in `(help)` and the reference.
+pub fn set_layer_topic(layer: &'static [BuiltinDef], topic: &'static str) {
+    let mut topics = LAYER_TOPICS.write().unwrap_or_else(|e| e.into_inner());
+    if !topics.iter().any(|(_, t)| *t == topic) {
+        topics.push((layer, topic));
+    }
 }
 
 /// The public functions (no `/-` in the name) that `source` defines with

@@ -85,7 +85,7 @@ impl Interp {
             match self.heap.kind(f) {
                 Some(ObjKind::Closure) => return self.apply_closure(f, ret, tail, span),
                 Some(ObjKind::Partial) => {
-                    if self.argbuf.is_empty() {
+                    if self.argbuf.is_empty() && !self.partial_is_complete(f) {
                         return Ok(Called::Value(f));
                     }
                     let Some((g, bound)) = self.heap.partial_parts(f) else {
@@ -99,6 +99,18 @@ impl Interp {
                 _ => return Ok(Called::Value(self.sequence(f))),
             }
         }
+    }
+
+    /// A partial application of a plain builtin that already has all the
+    /// arguments it needs (a C function of no arguments from `dlsym`):
+    /// `(f)` calls it rather than evaluating to itself.
+    fn partial_is_complete(&self, f: Value) -> bool {
+        let Some((g, bound)) = self.heap.partial_parts(f) else {
+            return false;
+        };
+        g.as_builtin()
+            .and_then(builtins::def)
+            .is_some_and(|d| matches!(d.imp, Imp::Fn(_)) && bound.len() >= d.min_args)
     }
 
     /// The head is not a function: `(f)` is f, else the last argument.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The system libraries the build and tests need, installed when missing:
+#   libffi-dev      the C layer (ffi/) links the system libffi
+#   libsqlite3-dev  examples/ffi_sqlite.valk (run by the tests) opens libsqlite3
+#   gcc             a C compiler: the FFI test library and the C embedding example
+# On Debian/Ubuntu as root they are installed with apt-get; elsewhere a
+# missing one is an error that names the package to install.
+set -euo pipefail
+
+links() { # can the C compiler link against -l$1?
+    echo 'int main(void){return 0;}' | "${CC:-cc}" -x c - -l"$1" -o /dev/null >/dev/null 2>&1
+}
+
+missing=()
+command -v "${CC:-cc}" >/dev/null || missing+=(gcc)
+if command -v "${CC:-cc}" >/dev/null; then
+    links ffi || missing+=(libffi-dev)
+    links sqlite3 || missing+=(libsqlite3-dev)
+else
+    missing+=(libffi-dev libsqlite3-dev)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]} (apt-get)" >&2
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || {
+        apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${missing[@]}" >/dev/null
+    }
+else
+    echo "error: missing system packages: ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
