@@ -8,9 +8,11 @@ fn main() {
     println!("cargo:rerun-if-changed={source}");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("libvalk_ffi_test.so");
-    let compiler = cc::Build::new().get_compiler();
-    let status = compiler
-        .to_command()
+    let compiler = cc::Build::new().get_compiler().path().to_owned();
+    // The compiler alone, without flags from the environment: under
+    // cargo-fuzz, CFLAGS asks for gcc's AddressSanitizer, which cannot share
+    // a process with Rust's.
+    let status = std::process::Command::new(compiler)
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
         .arg(source)

@@ -7,9 +7,11 @@ fn main() {
     let source = "../tests/c/valk_ffi_test.c";
     println!("cargo:rerun-if-changed={source}");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("libvalk_ffi_test.so");
-    let status = cc::Build::new()
-        .get_compiler()
-        .to_command()
+    let compiler = cc::Build::new().get_compiler().path().to_owned();
+    // The compiler alone, without flags from the environment: under
+    // cargo-fuzz, CFLAGS asks for gcc's AddressSanitizer, which cannot share
+    // a process with Rust's.
+    let status = std::process::Command::new(compiler)
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
         .arg(source)

@@ -42,21 +42,15 @@ pub struct CFunction {
 }
 
 impl CFunction {
-    /// The interface and the values to pass for a call with `args`: for a
-    /// variadic function, the part after the fixed arguments is given as
-    /// type/value pairs (`:int 5 :double 2.5`).
-    fn interface(&self, heap: &Heap, args: &[Value]) -> Result<(Arc<Cif>, Vec<Value>), String> {
-        let Some(fixed) = self.variadic else {
-            if args.len() != self.cif.args.len() {
-                return Err(format!(
-                    "expected {} argument{}, got {}",
-                    self.cif.args.len(),
-                    if self.cif.args.len() == 1 { "" } else { "s" },
-                    args.len()
-                ));
-            }
-            return Ok((self.cif.clone(), args.to_vec()));
-        };
+    /// For a variadic function: the interface and the values to pass for
+    /// a call with `args`, where the part after the fixed arguments is
+    /// given as type/value pairs (`:int 5 :double 2.5`).
+    fn variadic_interface(
+        &self,
+        heap: &Heap,
+        fixed: usize,
+        args: &[Value],
+    ) -> Result<(Arc<Cif>, Vec<Value>), String> {
         if args.len() < fixed || (args.len() - fixed) % 2 != 0 {
             return Err(format!(
                 "expected {fixed} fixed argument(s), then a type and a value for each variadic one; got {} argument(s)",
@@ -164,16 +158,35 @@ impl Prepared {
 }
 
 /// Calls `f` with the Valk arguments `args` from builtin context `cx`.
+/// The common case (a fixed signature, scalar arguments) allocates
+/// nothing: argument and return storage are on the stack.
 pub fn call(cx: &mut BuiltinCx<'_>, f: &CFunction, args: &[Value]) -> Result<Value, Failure> {
     let fail = |m: String| Failure::Message(format!("`{}` (C): {m}", f.name));
-    let (cif, values) = f.interface(cx.heap, args).map_err(fail)?;
+    let variadic;
+    let (cif, values): (&Arc<Cif>, &[Value]) = match f.variadic {
+        None => {
+            if args.len() != f.cif.args.len() {
+                let n = f.cif.args.len();
+                return Err(fail(format!(
+                    "expected {n} argument{}, got {}",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                )));
+            }
+            (&f.cif, args)
+        }
+        Some(fixed) => {
+            variadic = f.variadic_interface(cx.heap, fixed, args).map_err(fail)?;
+            (&variadic.0, &variadic.1)
+        }
+    };
     let mut prepared = Prepared {
         args: Args::for_types(&cif.args),
         keep: Keep::default(),
         code: f.code,
-        cif,
+        cif: cif.clone(),
     };
-    for (i, (t, v)) in prepared.cif.args.clone().iter().zip(&values).enumerate() {
+    for (i, (t, v)) in cif.args.iter().zip(values).enumerate() {
         if f.blocking && callback::callback_of(cx.heap, *v).is_some() {
             return Err(fail(format!(
                 "argument {}: a :blocking call cannot take a callback",
@@ -187,8 +200,8 @@ pub fn call(cx: &mut BuiltinCx<'_>, f: &CFunction, args: &[Value]) -> Result<Val
             .map_err(|m| fail(format!("argument {}: {m}", i + 1)))?;
     }
     cx.meter.reductions(f.cost);
-    let globals = cx.globals.clone();
     let (ret, callback_error) = if f.blocking {
+        let globals = cx.globals.clone();
         cx.blocking(move || {
             let _globals = globals;
             callback::with_callbacks(|| prepared.call())
@@ -199,10 +212,9 @@ pub fn call(cx: &mut BuiltinCx<'_>, f: &CFunction, args: &[Value]) -> Result<Val
     if let Some(e) = callback_error {
         return Err(fail(format!("a callback failed: {e}")));
     }
-    let ret_type = f.cif.ret.clone();
     // SAFETY: the function wrote a value of its return type (integers
-    // narrower than a word widened to one, read through `narrow`).
-    unsafe { read_return(cx.heap, &ret_type, &ret) }.map_err(fail)
+    // narrower than a word widened to one, narrowed by `read_return`).
+    unsafe { read_return(cx.heap, &f.cif.ret, &ret) }.map_err(fail)
 }
 
 /// A call's return value: libffi widens integer returns narrower than a

@@ -83,7 +83,9 @@ pub fn callback_of(heap: &Heap, v: Value) -> Option<&Callback> {
 /// share, and the first error one of them raised.
 #[derive(Default)]
 struct CallEnv {
-    interp: Option<Interp>,
+    // Boxed: an `Interp` is large, and the environment is moved in and out
+    // of its thread-local at every C call.
+    interp: Option<Box<Interp>>,
     error: Option<String>,
 }
 
@@ -153,7 +155,7 @@ unsafe fn run(target: &Target, ret: *mut u8, args: *mut *mut c_void) -> Result<(
     // Valk function may make C calls with callbacks of their own.
     let mut interp = ENV
         .with(|e| e.borrow_mut().as_mut().and_then(|env| env.interp.take()))
-        .unwrap_or_else(|| Interp::with_globals(target.globals.clone()));
+        .unwrap_or_else(|| Box::new(Interp::with_globals(target.globals.clone())));
     let result = (|| {
         let heap = interp.heap_mut();
         let mut values = Vec::with_capacity(target.args.len());

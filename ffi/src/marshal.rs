@@ -199,25 +199,35 @@ pub unsafe fn read(heap: &mut Heap, t: &CType, src: *const u8) -> Result<Value, 
 }
 
 /// Storage for one value of a type, aligned to 16 (covers every C type
-/// here), with room for libffi's widened integer returns.
-pub struct Slot {
-    words: Vec<u128>,
+/// here), with room for libffi's widened integer returns: inline for up to
+/// 32 bytes (every scalar, small structs), on the heap beyond.
+pub enum Slot {
+    Inline([u128; 2]),
+    Heap(Vec<u128>),
 }
 
 impl Slot {
     pub fn for_type(t: &CType) -> Slot {
         let bytes = t.size().max(16);
-        Slot {
-            words: vec![0; bytes.div_ceil(16)],
+        if bytes <= 32 {
+            Slot::Inline([0; 2])
+        } else {
+            Slot::Heap(vec![0; bytes.div_ceil(16)])
         }
     }
 
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.words.as_mut_ptr().cast()
+        match self {
+            Slot::Inline(a) => a.as_mut_ptr().cast(),
+            Slot::Heap(v) => v.as_mut_ptr().cast(),
+        }
     }
 
     pub fn as_ptr(&self) -> *const u8 {
-        self.words.as_ptr().cast()
+        match self {
+            Slot::Inline(a) => a.as_ptr().cast(),
+            Slot::Heap(v) => v.as_ptr().cast(),
+        }
     }
 }
 

@@ -91,9 +91,9 @@ impl Interp {
                     let Some((g, bound)) = self.heap.partial_parts(f) else {
                         return Ok(Called::Value(f));
                     };
-                    let mut args = bound.to_vec();
-                    args.extend_from_slice(&self.argbuf);
-                    self.argbuf = args;
+                    // The bound arguments go in front, in place (no new
+                    // buffer per call of a partial application).
+                    self.argbuf.splice(0..0, bound.iter().copied());
                     f = g;
                 }
                 _ => return Ok(Called::Value(self.sequence(f))),
