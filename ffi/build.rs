@@ -1,10 +1,15 @@
-//! Builds the small C library the FFI tests call (`tests/c/`) as a shared
-//! library, and tells the tests where it is (`VALK_FFI_TEST_LIB`).
+// Builds the small C library the FFI tests call (`tests/c/`) as a shared
+// library, and tells the tests where it is (`VALK_FFI_TEST_LIB`).
 
 use std::path::PathBuf;
 
 fn main() {
-    let source = "tests/c/valk_ffi_test.c";
+    // Also the fuzz crate's build script (`fuzz/build.rs` includes this
+    // file), one directory down.
+    let source = ["tests/c/valk_ffi_test.c", "../tests/c/valk_ffi_test.c"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("tests/c/valk_ffi_test.c");
     println!("cargo:rerun-if-changed={source}");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("libvalk_ffi_test.so");

@@ -316,11 +316,17 @@ fn c_call_fn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 /// original's table).
 static REGISTERED: Mutex<Option<HashMap<String, Arc<CFunction>>>> = Mutex::new(None);
 
+/// The name a `c-register`/`c-call` form gives first: a string, a symbol
+/// or a keyword.
+fn function_name(cx: &BuiltinCx<'_>, args: &[Value]) -> Result<String, Failure> {
+    match args[0].as_symbol().or(args[0].as_keyword()) {
+        Some(s) => Ok(valk_heap::symbol_name(s).to_owned()),
+        None => Ok(cx.str_arg(args, 0)?.to_owned()),
+    }
+}
+
 fn c_register(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let name = match args[0].as_symbol().or(args[0].as_keyword()) {
-        Some(s) => valk_heap::symbol_name(s).to_owned(),
-        None => cx.str_arg(args, 0)?.to_owned(),
-    };
+    let name = function_name(cx, args)?;
     let mut ret = None;
     let mut types = None;
     let mut lib = None;
@@ -364,10 +370,7 @@ fn c_register(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> 
 }
 
 fn c_call_named(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let name = match args[0].as_symbol().or(args[0].as_keyword()) {
-        Some(s) => valk_heap::symbol_name(s).to_owned(),
-        None => cx.str_arg(args, 0)?.to_owned(),
-    };
+    let name = function_name(cx, args)?;
     let f = REGISTERED
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -53,6 +53,20 @@ fn describe(cx: &BuiltinCx<'_>, v: Value) -> String {
     if let Some(d) = v.as_builtin().and_then(super::def) {
         return format!("{}  ({})\n  {}", d.name, arity(d), d.doc);
     }
+    // A builtin bound to a handle (a C function from `dlsym`): what it is
+    // and what its builtin does.
+    if let Some((f, bound)) = cx.heap.partial_parts(v) {
+        if let Some(d) = f.as_builtin().and_then(super::def) {
+            return format!(
+                "{} ({} bound to {} argument{})\n  {}",
+                cx.repr(v),
+                d.name,
+                bound.len(),
+                if bound.len() == 1 { "" } else { "s" },
+                d.doc
+            );
+        }
+    }
     let closure = match cx.heap.kind(v) {
         Some(ObjKind::Closure) => Some(v),
         Some(ObjKind::Partial) => cx.heap.partial_parts(v).map(|(f, _)| f),
