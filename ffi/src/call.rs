@@ -14,6 +14,7 @@ use valk_lang::{BuiltinCx, Failure};
 
 use crate::callback;
 use crate::marshal::{self, Keep, Slot};
+use crate::memory;
 use crate::raw::Cif;
 use crate::types::CType;
 
@@ -186,12 +187,16 @@ pub fn call(cx: &mut BuiltinCx<'_>, f: &CFunction, args: &[Value]) -> Result<Val
         code: f.code,
         cif: cif.clone(),
     };
+    let mut pins = memory::Pins::default();
     for (i, (t, v)) in cif.args.iter().zip(values).enumerate() {
         if f.blocking && callback::callback_of(cx.heap, *v).is_some() {
             return Err(fail(format!(
                 "argument {}: a :blocking call cannot take a callback",
                 i + 1
             )));
+        }
+        if *t == CType::Ptr {
+            pins.pin(cx.heap, *v);
         }
         let dst = prepared.args.slot(i);
         // SAFETY: each slot is 16 bytes aligned to 16 (inline) or a `Slot`
@@ -200,15 +205,20 @@ pub fn call(cx: &mut BuiltinCx<'_>, f: &CFunction, args: &[Value]) -> Result<Val
             .map_err(|m| fail(format!("argument {}: {m}", i + 1)))?;
     }
     cx.meter.reductions(f.cost);
+    let limit = cx.heap.limit();
     let (ret, callback_error) = if f.blocking {
-        let globals = cx.globals.clone();
         cx.blocking(move || {
-            let _globals = globals;
-            callback::with_callbacks(|| prepared.call())
+            // Unpinned when the C call ends, even if the actor was killed
+            // while it waited.
+            let _pins = pins;
+            callback::with_callbacks(limit, || prepared.call())
         })?
     } else {
-        callback::with_callbacks(|| prepared.call())
+        let r = callback::with_callbacks(limit, || prepared.call());
+        drop(pins);
+        r
     };
+    let ret = ret.map_err(fail)?;
     if let Some(e) = callback_error {
         return Err(fail(format!("a callback failed: {e}")));
     }

@@ -43,7 +43,7 @@ impl Callback {
         args: Vec<CType>,
         globals: Arc<Globals>,
     ) -> Result<Callback, String> {
-        if ret == CType::Str {
+        if ret.has_string() {
             return Err("a callback cannot return :string (the copy would not outlive the call); return :ptr".into());
         }
         let cif = Cif::new(args.clone(), ret.clone(), None)?;
@@ -83,6 +83,8 @@ pub fn callback_of(heap: &Heap, v: Value) -> Option<&Callback> {
 /// share, and the first error one of them raised.
 #[derive(Default)]
 struct CallEnv {
+    /// The calling actor's heap limit, for the callbacks' interpreter.
+    limit: Option<usize>,
     // Boxed: an `Interp` is large, and the environment is moved in and out
     // of its thread-local at every C call.
     interp: Option<Box<Interp>>,
@@ -93,13 +95,41 @@ thread_local! {
     static ENV: RefCell<Option<CallEnv>> = const { RefCell::new(None) };
 }
 
-/// Runs the C call `call` with a callback environment: the result, and
-/// the error a callback raised during it, if any.
-pub fn with_callbacks<R>(call: impl FnOnce() -> R) -> (R, Option<String>) {
-    let previous = ENV.with(|e| e.borrow_mut().replace(CallEnv::default()));
+/// C calls nest at most this deep (C calling a callback making a C call
+/// ...): each level takes C and interpreter frames from the actor's stack.
+pub const MAX_NESTING: u32 = 8;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs the C call `call` with a callback environment (callbacks' heaps
+/// limited to `limit`): the result, and the error a callback raised during
+/// it, if any; an error without calling when C calls already nest
+/// [`MAX_NESTING`] deep on this thread.
+pub fn with_callbacks<R>(
+    limit: Option<usize>,
+    call: impl FnOnce() -> R,
+) -> (Result<R, String>, Option<String>) {
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_NESTING {
+        return (
+            Err(format!(
+                "C calls nest at most {MAX_NESTING} deep (a callback calling C calling a callback ...)"
+            )),
+            None,
+        );
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    let env = CallEnv {
+        limit,
+        ..CallEnv::default()
+    };
+    let previous = ENV.with(|e| e.borrow_mut().replace(env));
     let r = call();
     let env = ENV.with(|e| std::mem::replace(&mut *e.borrow_mut(), previous));
-    (r, env.and_then(|e| e.error))
+    DEPTH.with(|d| d.set(depth));
+    (Ok(r), env.and_then(|e| e.error))
 }
 
 fn record(error: String) {
@@ -153,9 +183,16 @@ unsafe extern "C" fn handler(
 unsafe fn run(target: &Target, ret: *mut u8, args: *mut *mut c_void) -> Result<(), String> {
     // The interpreter is taken out of the environment while it runs: the
     // Valk function may make C calls with callbacks of their own.
-    let mut interp = ENV
-        .with(|e| e.borrow_mut().as_mut().and_then(|env| env.interp.take()))
-        .unwrap_or_else(|| Box::new(Interp::with_globals(target.globals.clone())));
+    let (taken, limit) = ENV.with(|e| match e.borrow_mut().as_mut() {
+        Some(env) => (env.interp.take(), env.limit),
+        None => (None, target.globals.heap_limit()),
+    });
+    let mut interp = taken.unwrap_or_else(|| {
+        let mut it = Box::new(Interp::with_globals(target.globals.clone()));
+        // The calling actor's heap limit holds inside its callbacks too.
+        it.heap_mut().set_limit(limit);
+        it
+    });
     let result = (|| {
         let heap = interp.heap_mut();
         let mut values = Vec::with_capacity(target.args.len());

@@ -148,14 +148,12 @@ fn dlopen(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(opaque(cx, lib))
 }
 
+/// Every library opened, by path (`""`: the running process). Libraries
+/// are never closed: a pointer C returned into one's data, or a callback
+/// it registered, must not outlive it (as with ctypes and LuaJIT).
+static LIBRARIES: Mutex<Option<HashMap<String, Arc<Library>>>> = Mutex::new(None);
+
 fn open_library(cx: &mut BuiltinCx<'_>, v: Value) -> Result<Arc<Library>, Failure> {
-    if v.is_nil() || v.is_empty_s() {
-        let lib: libloading::Library = libloading::os::unix::Library::this().into();
-        return Ok(Arc::new(Library {
-            name: "the running process".into(),
-            lib,
-        }));
-    }
     if let Some(existing) = v
         .is_ptr()
         .then(|| cx.heap.opaque(v))
@@ -164,20 +162,44 @@ fn open_library(cx: &mut BuiltinCx<'_>, v: Value) -> Result<Arc<Library>, Failur
     {
         return Ok(existing);
     }
-    let path = cx.str_arg(&[v], 0)?.to_owned();
+    let path = if v.is_nil() || v.is_empty_s() {
+        String::new()
+    } else {
+        cx.str_arg(&[v], 0)?.to_owned()
+    };
     if path.contains('\0') {
         return Err(err(cx, "the library path contains a NUL byte"));
     }
-    // SAFETY: loading a library runs its initialisers: C code the user
-    // chose to load, which the spec leaves to C (a misbehaving library can
-    // crash the process, as any C code can).
-    match unsafe { libloading::Library::new(&path) } {
-        Ok(lib) => Ok(Arc::new(Library { name: path, lib })),
-        Err(e) => Err(err(
-            cx,
-            format!("cannot open the C library \"{path}\": {e}"),
-        )),
+    let mut libraries = LIBRARIES.lock().unwrap_or_else(|e| e.into_inner());
+    let libraries = libraries.get_or_insert_with(HashMap::new);
+    if let Some(lib) = libraries.get(&path) {
+        return Ok(lib.clone());
     }
+    let lib = if path.is_empty() {
+        Library {
+            name: "the running process".into(),
+            lib: libloading::os::unix::Library::this().into(),
+        }
+    } else {
+        // SAFETY: loading a library runs its initialisers: C code the user
+        // chose to load, which the spec leaves to C (a misbehaving library
+        // can crash the process, as any C code can).
+        match unsafe { libloading::Library::new(&path) } {
+            Ok(lib) => Library {
+                name: path.clone(),
+                lib,
+            },
+            Err(e) => {
+                return Err(err(
+                    cx,
+                    format!("cannot open the C library \"{path}\": {e}"),
+                ))
+            }
+        }
+    };
+    let lib = Arc::new(lib);
+    libraries.insert(path, lib.clone());
+    Ok(lib)
 }
 
 /// Options after a signature: `:blocking`, `:cost n`.
@@ -283,23 +305,14 @@ fn make_function(
 }
 
 fn dlsym(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let lib = cx.opaque_arg::<Library>(args, 0, "library")?;
-    let lib = lib_arc(cx, args[0]).unwrap_or_else(|| {
-        Arc::new(Library {
-            name: lib.name.clone(),
-            lib: libloading::os::unix::Library::this().into(),
-        })
-    });
+    cx.opaque_arg::<Library>(args, 0, "library")?;
+    let lib = open_library(cx, args[0])?;
     let name = cx.str_arg(args, 1)?.to_owned();
     let f = make_function(cx, lib, &name, args[2], args[3], &args[4..])?;
     let handle = opaque(cx, Arc::new(f));
     let call = valk_lang::builtins::index_of("c/-call")
         .ok_or_else(|| err(cx, "the C layer is not registered"))?;
     Ok(cx.heap.partial(Value::builtin(call), &[handle])?)
-}
-
-fn lib_arc(cx: &BuiltinCx<'_>, v: Value) -> Option<Arc<Library>> {
-    cx.heap.opaque(v)?.clone().downcast::<Library>().ok()
 }
 
 fn c_call_fn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -400,6 +413,14 @@ fn c_read(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if t == CType::Void {
         return Err(err(cx, ":void has no values"));
     }
+    if t.has_string() {
+        // A `char*` read from memory points wherever its bytes say: only
+        // what the runtime can check is safe, so strings are refused.
+        return Err(err(
+            cx,
+            "reading :string from memory is not supported; read :ptr",
+        ));
+    }
     let offset = cx.int_arg(args, 2)?;
     let at = memory::inside(cx.heap, args[0], offset, t.size(), "read").map_err(|m| err(cx, m))?;
     let mut slot = Slot::for_type(&t);
@@ -407,21 +428,14 @@ fn c_read(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     // block; they are copied to an aligned slot first (the offset may not
     // be aligned for the type).
     unsafe { std::ptr::copy_nonoverlapping(at as *const u8, slot.as_mut_ptr(), t.size()) };
-    if t == CType::Str {
-        // A `char*` read from a block points wherever C put it: only NULL
-        // or what the runtime can check is safe, so strings are refused.
-        return Err(err(
-            cx,
-            "reading :string from memory is not supported; read :ptr",
-        ));
-    }
     // SAFETY: the slot holds the type's bytes, aligned.
     unsafe { marshal::read(cx.heap, &t, slot.as_ptr()) }.map_err(|m| err(cx, m))
 }
 
 fn c_write(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let t = CType::parse(cx.heap, args[1]).map_err(|m| err(cx, m))?;
-    if matches!(t, CType::Void | CType::Str) {
+    // A string's copy would not outlive this call.
+    if t == CType::Void || t.has_string() {
         return Err(err(
             cx,
             format!("cannot write {} into memory (write :ptr)", t.describe()),

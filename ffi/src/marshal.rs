@@ -50,7 +50,7 @@ pub unsafe fn write(
             };
             if *t == CType::F32 {
                 if f.is_finite() && f.abs() > f64::from(f32::MAX) {
-                    return Err(format!("{f} is out of range for :f32"));
+                    return Err(format!("{f:e} is out of range for :f32"));
                 }
                 // SAFETY: the caller's contract (4 bytes, aligned).
                 unsafe { dst.cast::<f32>().write(f as f32) };

@@ -20,6 +20,9 @@ pub const MAX_BLOCK: usize = 1 << 32;
 struct Block {
     addr: usize,
     size: usize,
+    /// C calls in progress that were given this block: it cannot be freed
+    /// under them (by a callback, or by another actor).
+    busy: u32,
 }
 
 /// Live blocks by id, and their ids by start address (to recognise a
@@ -148,6 +151,7 @@ pub fn malloc(heap: &mut Heap, n: i64) -> Result<Value, String> {
             Block {
                 addr: p as usize,
                 size,
+                busy: 0,
             },
         );
         b.by_addr.insert(p as usize, id);
@@ -166,16 +170,18 @@ pub fn free(heap: &Heap, v: Value) -> Result<(), String> {
             "{addr:#x} points inside a block (at {base:#x}); c-free takes the block's own pointer"
         )),
         Pointer::Block { id, addr, .. } => {
-            let removed = with_blocks(|b| {
-                let r = b.by_id.remove(&id);
-                if r.is_some() {
+            with_blocks(|b| match b.by_id.get(&id) {
+                None => Err("the block was freed (use after c-free)".to_owned()),
+                Some(block) if block.busy > 0 => Err(
+                    "the block is in use by a C call in progress; free it after the call"
+                        .to_owned(),
+                ),
+                Some(_) => {
+                    b.by_id.remove(&id);
                     b.by_addr.remove(&addr);
+                    Ok(())
                 }
-                r
-            });
-            if removed.is_none() {
-                return Err("the block was freed (use after c-free)".to_owned());
-            }
+            })?;
             // SAFETY: the block came from calloc in `malloc` and was still
             // in the table (removed just now, so freed once).
             unsafe { libc::free(addr as *mut libc::c_void) };
@@ -216,6 +222,56 @@ pub fn is_null(heap: &Heap, v: Value) -> Result<bool, String> {
         return Ok(true);
     }
     Ok(address_of(heap, v)? == 0)
+}
+
+/// The blocks a C call was given, kept from being freed until it returns
+/// (dropped on whichever thread the call ends on). Inline for up to eight
+/// (no allocation in the common call).
+#[derive(Default)]
+pub struct Pins {
+    inline: [i64; 8],
+    n: usize,
+    more: Vec<i64>,
+}
+
+impl Pins {
+    /// Pins `v` if it points into a live block.
+    pub fn pin(&mut self, heap: &Heap, v: Value) {
+        let Ok(Pointer::Block { id, .. }) = pointer(heap, v) else {
+            return;
+        };
+        let pinned = with_blocks(|b| match b.by_id.get_mut(&id) {
+            Some(block) => {
+                block.busy += 1;
+                true
+            }
+            None => false,
+        });
+        if !pinned {
+            return;
+        }
+        if self.n < self.inline.len() {
+            self.inline[self.n] = id;
+            self.n += 1;
+        } else {
+            self.more.push(id);
+        }
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        if self.n == 0 {
+            return;
+        }
+        with_blocks(|b| {
+            for id in self.inline[..self.n].iter().chain(&self.more) {
+                if let Some(block) = b.by_id.get_mut(id) {
+                    block.busy = block.busy.saturating_sub(1);
+                }
+            }
+        });
+    }
 }
 
 /// Bytes held by live `c-malloc` blocks (for tests and diagnostics).

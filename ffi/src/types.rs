@@ -34,6 +34,9 @@ pub enum CType {
 const MAX_STRUCT_DEPTH: usize = 8;
 /// And have at most this many fields at each level.
 const MAX_STRUCT_FIELDS: usize = 64;
+/// And at most this many types in all (a spec can reuse one sub-list at
+/// every level: without a total, 64 fields 8 deep is 64^8 nodes).
+const MAX_TYPE_NODES: usize = 1024;
 
 impl CType {
     /// The type a keyword names (aliases included).
@@ -61,10 +64,17 @@ impl CType {
 
     /// The type `v` spells: a keyword, or `{:struct field-type...}`.
     pub fn parse(heap: &Heap, v: Value) -> Result<CType, String> {
-        Self::parse_at(heap, v, 0)
+        let mut budget = MAX_TYPE_NODES;
+        Self::parse_at(heap, v, 0, &mut budget)
     }
 
-    fn parse_at(heap: &Heap, v: Value, depth: usize) -> Result<CType, String> {
+    fn parse_at(heap: &Heap, v: Value, depth: usize, budget: &mut usize) -> Result<CType, String> {
+        if *budget == 0 {
+            return Err(format!(
+                "a C type has at most {MAX_TYPE_NODES} parts in all"
+            ));
+        }
+        *budget -= 1;
         if let Some(k) = v.as_keyword() {
             let name = valk_heap::symbol_name(k);
             return CType::scalar(name).ok_or_else(|| format!("unknown C type :{name}"));
@@ -79,7 +89,13 @@ impl CType {
             .first()
             .and_then(|k| k.as_keyword())
             .is_some_and(|k| valk_heap::symbol_name(k) == "struct");
-        if !is_struct || items.len() < 2 {
+        if !is_struct {
+            return Err(format!(
+                "a C type is a keyword (:i32, :double, :ptr, :string, ...) or {{:struct type...}}, got {}",
+                valk_lang::printer::repr(heap, v)
+            ));
+        }
+        if items.len() < 2 {
             return Err("a struct type is {:struct field-type...} with at least one field".into());
         }
         if depth >= MAX_STRUCT_DEPTH {
@@ -90,13 +106,24 @@ impl CType {
         }
         let mut fields = Vec::with_capacity(items.len() - 1);
         for f in &items[1..] {
-            let t = Self::parse_at(heap, *f, depth + 1)?;
+            let t = Self::parse_at(heap, *f, depth + 1, budget)?;
             if t == CType::Void {
                 return Err("a struct field cannot be :void".into());
             }
             fields.push(t);
         }
         Ok(CType::Struct(fields))
+    }
+
+    /// Is `:string` this type or a part of it? (Memory the runtime reads
+    /// or writes by type cannot hold one safely: a `char*` read from it
+    /// could point anywhere, one written to it would outlive its copy.)
+    pub fn has_string(&self) -> bool {
+        match self {
+            CType::Str => true,
+            CType::Struct(fields) => fields.iter().any(CType::has_string),
+            _ => false,
+        }
     }
 
     /// Size in bytes, as C lays it out.
@@ -215,6 +242,20 @@ mod tests {
         let outer = CType::Struct(vec![CType::I32, inner.clone()]);
         assert_eq!((inner.size(), inner.align()), (4, 2));
         assert_eq!((outer.size(), outer.align()), (8, 4));
+    }
+
+    #[test]
+    fn type_specs_have_a_total_size() {
+        let mut heap = Heap::new();
+        let kw = |n: &str| Value::keyword(valk_heap::intern(n));
+        let mut t = kw("i8");
+        for _ in 0..3 {
+            let mut items = vec![kw("struct")];
+            items.extend(std::iter::repeat_n(t, 64));
+            t = heap.list(&items, valk_heap::ListKind::Q).unwrap();
+        }
+        let e = CType::parse(&heap, t).unwrap_err();
+        assert!(e.contains("at most 1024 parts"), "{e}");
     }
 
     #[test]
