@@ -27,7 +27,7 @@ crates=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do crates+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 test_args=("$@")
-[ ${#crates[@]} -gt 0 ] || crates=(valk-heap valk-scheduler valk-lang valk-runtime)
+[ ${#crates[@]} -gt 0 ] || crates=(valk-heap valk-scheduler valk-lang valk-runtime valk-ffi)
 
 export RUSTC_BOOTSTRAP=1
 export RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg valk_asan"
