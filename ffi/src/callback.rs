@@ -133,17 +133,15 @@ pub fn with_callbacks<R>(
 }
 
 fn record(error: String) {
-    let kept = ENV.with(|e| {
-        let mut e = e.borrow_mut();
-        match e.as_mut() {
-            Some(env) => {
-                env.error.get_or_insert(error.clone());
-                true
-            }
-            None => false,
+    let unkept = ENV.with(|e| match e.borrow_mut().as_mut() {
+        Some(env) => {
+            // The first error is the one the C call returns.
+            env.error.get_or_insert(error);
+            None
         }
+        None => Some(error),
     });
-    if !kept {
+    if let Some(error) = unkept {
         // Called from a thread with no Valk call in progress (a C library's
         // own thread): nobody can be given the error.
         eprintln!("valk: a C callback failed outside a Valk call: {error}");

@@ -29,7 +29,6 @@ use valk_heap::{SharedValue, Value};
 use valk_lang::builtins::VARIADIC;
 use valk_lang::{BuiltinCx, BuiltinDef, Failure};
 
-pub use memory::live_bytes;
 pub use types::CType;
 
 use call::{CFunction, Library};
@@ -125,7 +124,7 @@ pub fn add_to(set: &mut valk_lang::BuiltinSet) {
 }
 
 /// Names the layer's opaque values for `type` and the printer.
-pub fn register_types() {
+fn register_types() {
     valk_lang::printer::register_opaque::<Library>("library", "library");
     valk_lang::printer::register_opaque::<CFunction>("c-function", "c-function");
     valk_lang::printer::register_opaque::<callback::Callback>("c-callback", "c-callback");
@@ -153,13 +152,16 @@ fn dlopen(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 /// it registered, must not outlive it (as with ctypes and LuaJIT).
 static LIBRARIES: Mutex<Option<HashMap<String, Arc<Library>>>> = Mutex::new(None);
 
-fn open_library(cx: &mut BuiltinCx<'_>, v: Value) -> Result<Arc<Library>, Failure> {
-    if let Some(existing) = v
-        .is_ptr()
+/// The Rust object of type `T` behind the opaque value `v`, shared.
+fn opaque_of<T: std::any::Any + Send + Sync>(cx: &BuiltinCx<'_>, v: Value) -> Option<Arc<T>> {
+    v.is_ptr()
         .then(|| cx.heap.opaque(v))
         .flatten()
-        .and_then(|o| o.clone().downcast::<Library>().ok())
-    {
+        .and_then(|o| o.clone().downcast::<T>().ok())
+}
+
+fn open_library(cx: &mut BuiltinCx<'_>, v: Value) -> Result<Arc<Library>, Failure> {
+    if let Some(existing) = opaque_of::<Library>(cx, v) {
         return Ok(existing);
     }
     let path = if v.is_nil() || v.is_empty_s() {
@@ -305,8 +307,8 @@ fn make_function(
 }
 
 fn dlsym(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    cx.opaque_arg::<Library>(args, 0, "library")?;
-    let lib = open_library(cx, args[0])?;
+    let lib =
+        opaque_of::<Library>(cx, args[0]).ok_or_else(|| cx.arg_error(0, "library", args[0]))?;
     let name = cx.str_arg(args, 1)?.to_owned();
     let f = make_function(cx, lib, &name, args[2], args[3], &args[4..])?;
     let handle = opaque(cx, Arc::new(f));
@@ -316,11 +318,7 @@ fn dlsym(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 fn c_call_fn(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let f = cx
-        .heap
-        .opaque(args[0])
-        .filter(|_| args[0].is_ptr())
-        .and_then(|o| o.clone().downcast::<CFunction>().ok())
+    let f = opaque_of::<CFunction>(cx, args[0])
         .ok_or_else(|| cx.arg_error(0, "c-function", args[0]))?;
     call::call(cx, &f, &args[1..])
 }

@@ -16,11 +16,6 @@ pub struct Keep {
     pub strings: Vec<CString>,
 }
 
-/// The integer `v` holds, if it is an integer.
-fn int_of(heap: &Heap, v: Value) -> Option<i64> {
-    heap.as_int(v)
-}
-
 /// `v` checked against `t` and written at `dst`.
 ///
 /// # Safety
@@ -37,7 +32,7 @@ pub unsafe fn write(
     match t {
         CType::Void => Err(":void has no values".into()),
         CType::F32 | CType::F64 => {
-            let f = match (v.as_float(), int_of(heap, v)) {
+            let f = match (v.as_float(), heap.as_int(v)) {
                 (Some(f), _) => f,
                 (None, Some(i)) => i as f64,
                 _ => {
@@ -60,7 +55,7 @@ pub unsafe fn write(
             }
             Ok(())
         }
-        CType::Bool => match int_of(heap, v) {
+        CType::Bool => match heap.as_int(v) {
             Some(i @ (0 | 1)) => {
                 // SAFETY: the caller's contract (1 byte).
                 unsafe { dst.write(i as u8) };
@@ -116,7 +111,7 @@ pub unsafe fn write(
             Ok(())
         }
         int_type => {
-            let Some(i) = int_of(heap, v) else {
+            let Some(i) = heap.as_int(v) else {
                 return Err(format!(
                     "expected integer for {}, got {}",
                     t.describe(),

@@ -237,7 +237,12 @@ pub struct Pins {
 impl Pins {
     /// Pins `v` if it points into a live block.
     pub fn pin(&mut self, heap: &Heap, v: Value) {
-        let Ok(Pointer::Block { id, .. }) = pointer(heap, v) else {
+        // One look at the table: a block's id is its foreign tag.
+        let Some(id) = (heap.kind(v) == Some(ObjKind::Foreign))
+            .then(|| heap.foreign_parts(v))
+            .flatten()
+            .and_then(|(_, tag)| tag.as_small_int())
+        else {
             return;
         };
         let pinned = with_blocks(|b| match b.by_id.get_mut(&id) {
@@ -272,9 +277,4 @@ impl Drop for Pins {
             }
         });
     }
-}
-
-/// Bytes held by live `c-malloc` blocks (for tests and diagnostics).
-pub fn live_bytes() -> usize {
-    with_blocks(|b| b.by_id.values().map(|b| b.size).sum())
 }

@@ -375,10 +375,7 @@ impl SessionActor {
         };
         let in_prelude = match &error.file {
             None => true,
-            Some(file) => {
-                file != name && prelude::FILES.iter().any(|(p, _)| p == file)
-                    || file == crate::PRELUDE_NAME
-            }
+            Some(file) => file != name && prelude::is_prelude_file(file),
         };
         if error.kind == ErrorKind::Error && in_prelude && cur.form.line != 0 {
             error.file = Some(name.clone());

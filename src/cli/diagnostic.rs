@@ -9,6 +9,7 @@
 //! terminal and `NO_COLOR` is unset.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
@@ -46,15 +47,9 @@ fn render_warnings_with(lints: &[Lint], file: &str, source: &str, colour: bool) 
     let files = SimpleFile::new(file, source);
     let mut out = Vec::new();
     for lint in lints.iter().filter(|l| l.severity == Severity::Warning) {
-        let line_ok = source
-            .lines()
-            .nth(lint.span.line.saturating_sub(1) as usize)
-            .is_some_and(|l| l.len() <= MAX_QUOTED_LINE);
-        let span = span_at(source, lint.span.line, lint.span.col).filter(|_| line_ok);
-        let Some(span) = span else {
+        let Some(span) = quotable_span(source, lint.span.line, lint.span.col) else {
             out.push(format!(
-                "{file}:{}:{}: warning: {}
-  = hint: {}",
+                "{file}:{}:{}: warning: {}\n  = hint: {}",
                 lint.span.line, lint.span.col, lint.message, lint.hint
             ));
             continue;
@@ -97,18 +92,14 @@ fn render_hinted(error: &ValkError, source: Option<&str>, lints: &[Lint], colour
     let Some(file) = error.file.as_deref() else {
         return error.to_string();
     };
-    let text = match source {
-        Some(s) => s.to_owned(),
+    let text: Arc<str> = match source {
+        Some(s) => Arc::from(s),
         None => match read_regular(file) {
             Some(t) => t,
             None => return with_chain(error.to_string(), &error.trace),
         },
     };
-    let quotable = text
-        .lines()
-        .nth(error.line.saturating_sub(1) as usize)
-        .is_some_and(|l| l.len() <= MAX_QUOTED_LINE);
-    let Some(span) = span_at(&text, error.line, error.col).filter(|_| quotable) else {
+    let Some(span) = quotable_span(&text, error.line, error.col) else {
         return with_chain(error.to_string(), &error.trace);
     };
     let mut notes = chain(&error.trace, file, error.line, error.col);
@@ -119,7 +110,7 @@ fn render_hinted(error: &ValkError, source: Option<&str>, lints: &[Lint], colour
         .with_message(&error.message)
         .with_labels(vec![Label::primary((), span)])
         .with_notes(notes);
-    let files = SimpleFile::new(file, text.as_str());
+    let files = SimpleFile::new(file, &*text);
     emit(&files, &diagnostic, colour).unwrap_or_else(|| error.to_string())
 }
 
@@ -128,8 +119,8 @@ fn render_hinted(error: &ValkError, source: Option<&str>, lints: &[Lint], colour
 /// would block the report forever).
 /// The last file read is kept (by name, length and modification time): a
 /// storm of crashing actors reports from the same file without rereading it.
-fn read_regular(file: &str) -> Option<String> {
-    type Cached = Option<(String, u64, Option<std::time::SystemTime>, String)>;
+fn read_regular(file: &str) -> Option<Arc<str>> {
+    type Cached = Option<(String, u64, Option<std::time::SystemTime>, Arc<str>)>;
     static LAST: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
     let meta = std::fs::metadata(file).ok()?;
     if !meta.is_file() || meta.len() > 256 << 20 {
@@ -142,7 +133,7 @@ fn read_regular(file: &str) -> Option<String> {
             return Some(text.clone());
         }
     }
-    let text = std::fs::read_to_string(file).ok()?;
+    let text: Arc<str> = Arc::from(std::fs::read_to_string(file).ok()?);
     *last = Some((file.to_owned(), meta.len(), modified, text.clone()));
     Some(text)
 }
@@ -205,6 +196,16 @@ fn chain(trace: &[TraceEntry], file: &str, line: u32, col: u32) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The span to underline at `line`:`col`, unless that line is too long to
+/// quote (a generated or minified line would bury the message).
+fn quotable_span(text: &str, line: u32, col: u32) -> Option<std::ops::Range<usize>> {
+    let quotable = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .is_some_and(|l| l.len() <= MAX_QUOTED_LINE);
+    span_at(text, line, col).filter(|_| quotable)
 }
 
 /// The byte range to underline at `line`:`col` (1-based, columns in

@@ -100,16 +100,19 @@ fn error_message(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failur
 
 fn error_location(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let v = args[0];
-    match cx.heap.error_parts(v) {
-        Some(p) => match p.loc {
-            Some(l) if l.line != 0 => {
-                let text = format!("{}:{}:{}", valk_heap::symbol_name(l.file), l.line, l.col);
-                Ok(cx.heap.string(&text)?)
-            }
-            _ => Ok(Value::EMPTY_S),
-        },
-        None => Err(cx.arg_error(0, "error", v)),
+    if cx.heap.error_parts(v).is_none() {
+        return Err(cx.arg_error(0, "error", v));
     }
+    match error_place(cx.heap, v) {
+        Some((file, line, col)) => Ok(cx.heap.string(&format!("{file}:{line}:{col}"))?),
+        None => Ok(Value::EMPTY_S),
+    }
+}
+
+/// Where the Error `v` was raised (file, line, column), if it says.
+pub(crate) fn error_place(heap: &valk_heap::Heap, v: Value) -> Option<(&'static str, u32, u32)> {
+    let l = heap.error_parts(v)?.loc.filter(|l| l.line != 0)?;
+    Some((valk_heap::symbol_name(l.file), l.line, l.col))
 }
 
 fn type_of(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {

@@ -104,33 +104,40 @@ fn arity(d: &BuiltinDef) -> String {
     }
 }
 
-/// Doc comments of prelude functions: the `;` lines right above a
-/// `(fun {name ...` line (section rules, `; --- ...`, left out).
+/// Doc comments of prelude functions with one (see [`function_docs`]).
 /// Read at each `doc` (rare): a layer may register its prelude later.
 fn prelude_docs() -> HashMap<&'static str, String> {
-    {
-        let mut docs = HashMap::new();
-        for (_, source) in crate::prelude::sources() {
-            let mut comment: Vec<&str> = Vec::new();
-            for line in source.lines() {
-                if let Some(text) = line.strip_prefix(';') {
-                    let text = text.trim();
-                    if !text.starts_with("---") {
-                        comment.push(text);
-                    }
-                    continue;
-                }
-                if let Some(rest) = line.strip_prefix("(fun {") {
-                    let name = rest.split([' ', '}']).next().unwrap_or("");
-                    if !comment.is_empty() && !name.contains("/-") {
-                        docs.insert(name, comment.join(" "));
-                    }
-                }
-                comment.clear();
+    crate::prelude::sources()
+        .into_iter()
+        .flat_map(|(_, source)| function_docs(source))
+        .filter(|(_, doc)| !doc.is_empty())
+        .collect()
+}
+
+/// Every public function (no `/-` in the name, not `__`-prefixed) that
+/// `source` defines with a `(fun {name ...` line, with its doc comment: the
+/// `;` lines right above it, section rules (`; --- ...`) left out ("" when
+/// there is none).
+fn function_docs(source: &str) -> Vec<(&str, String)> {
+    let mut found = Vec::new();
+    let mut comment: Vec<&str> = Vec::new();
+    for line in source.lines() {
+        if let Some(text) = line.strip_prefix(';') {
+            let text = text.trim();
+            if !text.starts_with("---") {
+                comment.push(text);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("(fun {") {
+            let name = rest.split([' ', '}']).next().unwrap_or("");
+            if !name.contains("/-") && !name.starts_with("__") {
+                found.push((name, comment.join(" ")));
             }
         }
-        docs
+        comment.clear();
     }
+    found
 }
 
 fn help(cx: &mut BuiltinCx<'_>, _: &[Value]) -> Result<Value, Failure> {
@@ -229,22 +236,11 @@ pub fn set_layer_topic(layer: &'static [BuiltinDef], topic: &'static str) {
 /// The public functions (no `/-` in the name) that `source` defines with
 /// `(fun {name ...` and no doc comment right above: what a test keeps empty.
 pub fn undocumented_functions(source: &str) -> Vec<&str> {
-    let mut missing = Vec::new();
-    let mut commented = false;
-    for line in source.lines() {
-        if line.starts_with(';') {
-            commented = true;
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("(fun {") {
-            let name = rest.split([' ', '}']).next().unwrap_or("");
-            if !commented && !name.contains("/-") && !name.starts_with("__") {
-                missing.push(name);
-            }
-        }
-        commented = false;
-    }
-    missing
+    function_docs(source)
+        .into_iter()
+        .filter(|(_, doc)| doc.is_empty())
+        .map(|(name, _)| name)
+        .collect()
 }
 
 #[cfg(test)]

@@ -28,15 +28,9 @@ pub(crate) static BUILTINS: &[BuiltinDef] = &[
 ];
 
 fn user_location(cx: &mut BuiltinCx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    let loc = cx.heap.error_parts(args[0]).and_then(|p| p.loc);
-    match loc {
-        Some(l) if l.line != 0 => {
-            let file = valk_heap::symbol_name(l.file);
-            if crate::prelude::is_prelude_file(file) {
-                return Ok(Value::EMPTY_S);
-            }
-            let text = format!("{file}:{}:{}", l.line, l.col);
-            Ok(cx.heap.string(&text)?)
+    match super::core::error_place(cx.heap, args[0]) {
+        Some((file, line, col)) if !crate::prelude::is_prelude_file(file) => {
+            Ok(cx.heap.string(&format!("{file}:{line}:{col}"))?)
         }
         _ => Ok(Value::EMPTY_S),
     }

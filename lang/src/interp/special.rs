@@ -454,12 +454,7 @@ impl Interp {
     /// with no location when every live frame is prelude code (the user's
     /// call was replaced by a tail call).
     fn error_at_caller(&mut self, msg: Value, span: Span) -> Result<Called, Stop> {
-        let mut text = String::new();
-        if let Some(s) = self.heap.str(msg) {
-            text.push_str(s);
-        } else {
-            text = self.display(msg);
-        }
+        let text = self.display(msg);
         let sites = std::iter::once(span).chain(self.frames.iter().rev().skip(1).map(|f| {
             let at = (f.pc as usize).saturating_sub(1);
             f.proto.spans.get(at).copied().unwrap_or_default()
