@@ -1,4 +1,36 @@
-//! Valk IR -> LLVM IR (inkwell): the JIT tier and AOT object output.
+//! Valk IR -> LLVM IR (inkwell, LLVM 19): the native tier.
 //!
-//! Nothing here yet: the language core (`lang`) and its IR land first.
-#![forbid(unsafe_code)]
+//! - `plan.rs`: which functions compile, and the globals they call;
+//! - `lower.rs`: one function's Valk IR to LLVM IR;
+//! - `jit.rs`: the compile thread (MCJIT), publishing entries into each
+//!   proto's `valk_lang::tier::TierSlot`.
+//!
+//! It plugs into the language core through `valk_lang::tier::NativeTier`
+//! ([`install`]); `lang` never names this crate.
+
+mod jit;
+mod lower;
+mod plan;
+
+use std::sync::Arc;
+
+pub use jit::{stats, JitStats};
+use valk_lang::tier::JitMode;
+use valk_lang::Globals;
+
+/// The tiers this build has, for `valk --version`.
+pub const TIERS: &str = "interpreter + LLVM 19 JIT";
+
+/// Installs the native tier in a runtime's globals (nothing for
+/// [`JitMode::Off`]).
+pub fn install(globals: &Arc<Globals>, mode: JitMode) {
+    if mode != JitMode::Off {
+        globals.set_tier(Arc::new(jit::Jit::new(mode)));
+    }
+}
+
+/// Why proto `index` would stay interpreted under `globals` (`None`: it
+/// compiles). For tests and `--dump-ir`.
+pub fn why_not(index: u32, globals: &Globals) -> Option<String> {
+    plan::plan(index, globals).err()
+}

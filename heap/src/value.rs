@@ -264,8 +264,12 @@ impl Value {
     /// Does this point to an object (private or shared)?
     #[inline]
     pub const fn is_ptr(self) -> bool {
-        self.0 >= ((Tag::Local as u64) << TAG_SHIFT)
+        self.0 >= Value::FIRST_PTR_BITS
     }
+
+    /// The bits of the lowest pointer: every value at or above them points
+    /// to an object, none below does (for code that tests bits, the JIT).
+    pub const FIRST_PTR_BITS: u64 = (Tag::Local as u64) << TAG_SHIFT;
 
     /// Does this point into a private heap?
     #[inline]

@@ -58,6 +58,8 @@ pub struct Globals {
     state: Mutex<State>,
     /// Most bytes each actor's heap may hold (0: no limit).
     heap_limit: AtomicUsize,
+    /// The native tier compiling this runtime's code, if any (`tier.rs`).
+    tier: OnceLock<Arc<dyn crate::tier::NativeTier>>,
 }
 
 /// Most builtins a process can register whose fast paths are tracked; a
@@ -93,6 +95,7 @@ impl Globals {
                 .collect(),
             state: Mutex::new(State::default()),
             heap_limit: AtomicUsize::new(0),
+            tier: OnceLock::new(),
         };
         for &i in set.indices() {
             g.bind_builtin(i);
@@ -104,6 +107,40 @@ impl Globals {
     /// limit); going over it ends that actor with `{:heap-limit bytes}`.
     pub fn set_heap_limit(&self, bytes: Option<usize>) {
         self.heap_limit.store(bytes.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Installs the native tier that compiles this runtime's hot code
+    /// (once; a second call is ignored).
+    pub fn set_tier(&self, tier: Arc<dyn crate::tier::NativeTier>) {
+        self.tier.get_or_init(|| tier);
+    }
+
+    /// The native tier, if one is installed.
+    #[inline]
+    pub fn tier(&self) -> Option<&Arc<dyn crate::tier::NativeTier>> {
+        self.tier.get()
+    }
+
+    /// The address of `sym`'s slot (made if missing): the bits of its
+    /// value, [`UNSET`] when unbound, read atomically. Compiled code reads
+    /// a global there; the slot lives as long as the table.
+    pub fn slot_address(&self, sym: u32) -> Option<*const u64> {
+        self.slot_or_make(sym).map(|s| s.as_ptr() as *const u64)
+    }
+
+    /// The address of builtin `index`'s intact flag (a byte, nonzero while
+    /// the global of its name holds it), if it is tracked.
+    #[cfg(not(valk_loom))]
+    pub fn intact_address(&self, index: u32) -> Option<*const u8> {
+        self.intact
+            .get(index as usize)
+            .map(|b| b.as_ptr() as *const u8)
+    }
+
+    /// The value bound to `sym` with its own count: it stays allocated
+    /// (so its address is not reused) as long as the result lives.
+    pub fn get_counted(&self, sym: u32) -> Option<SharedValue> {
+        self.state.lock().current.get(&sym).cloned()
     }
 
     /// The per-actor heap limit, if any.

@@ -510,6 +510,8 @@ pub struct Proto {
     pub meta: Meta,
     /// The IR this was laid out from (for a native tier).
     pub blocks: Vec<Block>,
+    /// Its native-tier state (`tier.rs`).
+    pub tier: crate::tier::TierSlot,
 }
 
 impl Proto {
@@ -560,6 +562,7 @@ impl Proto {
             spans,
             meta,
             blocks,
+            tier: Default::default(),
         }
     }
 }

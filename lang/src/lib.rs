@@ -46,12 +46,15 @@ pub mod globals;
 pub mod host;
 mod interp;
 pub mod ir;
+pub mod ir_dump;
 pub mod lint;
 pub mod prelude;
 pub mod printer;
 pub mod reader;
 pub mod reclaim;
 pub mod syntax;
+#[allow(unsafe_code)]
+pub mod tier;
 
 #[cfg(all(test, valk_loom))]
 mod loom_tests;

@@ -8,10 +8,16 @@ use clap::{Parser, Subcommand};
 ///
 /// With no command, starts the REPL.
 #[derive(Parser, Debug)]
-#[command(name = "valk", version, about, long_about = None)]
+#[command(name = "valk", version = super::jit::VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// When hot functions run as native code: `off` (interpret all),
+    /// `on` (compile a function once it is hot, in the background), or
+    /// `always` (compile every function before its first call). Default:
+    /// $VALK_JIT, else `on` (`off` in a build without the native tier).
+    #[arg(long, global = true, value_name = "off|on|always", value_parser = ["off", "on", "always"])]
+    pub jit: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -37,6 +43,10 @@ pub enum Command {
         /// memory is killed with {:heap-limit bytes}, logged on stderr.
         #[arg(long, value_name = "BYTES", value_parser = valk_runtime::memory::parse_size)]
         max_memory: Option<usize>,
+        /// Print the Valk IR of every function of FILE (each top-level
+        /// form and each lambda, compiled but not run) instead of running it.
+        #[arg(long)]
+        dump_ir: bool,
         /// The program to run.
         file: PathBuf,
         /// Arguments for the program (everything after FILE, flags included).

@@ -6,6 +6,7 @@
 mod args;
 mod config;
 mod diagnostic;
+mod jit;
 mod output;
 mod repl;
 mod run;
@@ -41,6 +42,10 @@ pub fn main() -> ExitCode {
         | Some(Command::Run { schedulers, .. })
         | Some(Command::Eval { schedulers, .. }) => *schedulers,
     };
+    if let Err(message) = jit::choose(cli.jit.as_deref()) {
+        output::err_line(&format!("valk: {message}"));
+        return ExitCode::FAILURE;
+    }
     let schedulers = match config::schedulers(flag) {
         Ok(n) => n,
         Err(message) => {
@@ -56,6 +61,11 @@ pub fn main() -> ExitCode {
     }
     match cli.command {
         None => repl::run(schedulers),
+        Some(Command::Run {
+            dump_ir: true,
+            file,
+            ..
+        }) => status_code(run::dump_ir(&file)),
         Some(Command::Run {
             max_heap,
             max_memory,

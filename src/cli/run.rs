@@ -40,6 +40,27 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits)
     status
 }
 
+/// `valk run --dump-ir FILE`: print the Valk IR of every function of
+/// FILE (compiled, not run). A read or compile error is reported as
+/// `valk run` reports it (status 1).
+pub fn dump_ir(file: &Path) -> i32 {
+    let name = file.display().to_string();
+    let source = match super::read_source(file) {
+        Ok(source) => source,
+        Err(message) => {
+            err_line(&format!("valk: {message}"));
+            return 1;
+        }
+    };
+    match valk_lang::ir_dump::dump_source(&source, &name) {
+        Ok(text) => match super::output::out_line(text.trim_end()) {
+            Ok(()) => 0,
+            Err(e) => e.report(),
+        },
+        Err(error) => failed(&super::session::failure(&error), Some((&name, &source)), &[]),
+    }
+}
+
 /// Source name used for `valk eval` input in error locations.
 pub const EVAL_SOURCE: &str = "<eval>";
 

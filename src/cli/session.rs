@@ -74,7 +74,7 @@ enum Shown {
     Gone,
 }
 
-fn failure(error: &ValkError) -> Failure {
+pub fn failure(error: &ValkError) -> Failure {
     Failure {
         located: error.to_string(),
         message: error.message.clone(),
@@ -135,6 +135,7 @@ impl Session {
             ..Options::default()
         })
         .map_err(|e| e.to_string())?;
+        super::jit::install(handle.globals());
         let main = handle.main_session();
         Ok(Session {
             handle: Some(handle),

@@ -17,6 +17,7 @@ mod ops_control;
 mod receive;
 mod run;
 mod special;
+pub(crate) use ops_arith::{arith_index, compare_index};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -132,6 +133,9 @@ pub struct Interp {
     /// Reductions of builtin work not yet taken from the slice's fuel
     /// (`builtins::fair`): paid at the next safepoint.
     pub(crate) debt: u32,
+    /// The budget of the slice in progress (native code refills it when it
+    /// yields: `tier.rs`).
+    pub(crate) slice_budget: u32,
     /// The host of the call in progress (scheduler, embedder, or none).
     pub(crate) host: host_slot::HostSlot,
     /// What most actors never use, allocated on first use: a parked actor
@@ -234,6 +238,7 @@ impl Interp {
             result: Value::NIL,
             reductions: 0,
             debt: 0,
+            slice_budget: 0,
             host: host_slot::HostSlot::default(),
             cold: None,
             last_read: Value::NIL,

@@ -59,7 +59,7 @@ impl Interp {
 }
 
 /// The builtin (global) index of an arithmetic op.
-pub(super) fn arith_index(op: ArithOp) -> u32 {
+pub(crate) fn arith_index(op: ArithOp) -> u32 {
     let k = known();
     match op {
         ArithOp::Add => k.plus,
@@ -69,7 +69,7 @@ pub(super) fn arith_index(op: ArithOp) -> u32 {
 }
 
 /// The builtin (global) index of a comparison op.
-pub(super) fn compare_index(op: CmpOp) -> u32 {
+pub(crate) fn compare_index(op: CmpOp) -> u32 {
     let k = known();
     match op {
         CmpOp::Lt => k.lt,

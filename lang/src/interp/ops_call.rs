@@ -17,6 +17,16 @@ use crate::globals::UNSET;
 use crate::ir::{Proto, Reg};
 use crate::syntax::Span;
 
+/// What a fast call did.
+pub(super) enum Fast {
+    /// Nothing: take the general route.
+    No,
+    /// Pushed the callee's frame (or replaced this one).
+    Pushed,
+    /// Ran it as native code: its value.
+    Value(Value),
+}
+
 impl Interp {
     /// `Call`: call `func` on `argc` registers from `args`; the result
     /// lands in `dst`.
@@ -40,8 +50,13 @@ impl Interp {
         // Reloaded: the safepoint may have collected.
         let f = self.regs[s.reg(*func)];
         let (a, n) = (s.reg(*args), *argc as usize);
-        if self.fast_call(f, a, n, *dst, s.next()) {
-            return Ok(Flow::Reload);
+        match self.fast_call(f, a, n, *dst, s.next(), fuel) {
+            Fast::Pushed => return Ok(Flow::Reload),
+            Fast::Value(v) => {
+                self.regs[s.reg(*dst)] = v;
+                return Ok(Flow::Next);
+            }
+            Fast::No => {}
         }
         self.argbuf.clear();
         self.argbuf.extend_from_slice(&self.regs[a..a + n]);
@@ -76,8 +91,10 @@ impl Interp {
         }
         let f = self.regs[s.reg(*func)];
         let (a, n) = (s.reg(*args), *argc as usize);
-        if self.fast_tail_call(f, a, n) {
-            return Ok(Flow::Reload);
+        match self.fast_tail_call(f, a, n, fuel) {
+            Fast::Pushed => return Ok(Flow::Reload),
+            Fast::Value(v) => return Ok(Flow::Return(v)),
+            Fast::No => {}
         }
         self.argbuf.clear();
         self.argbuf.extend_from_slice(&self.regs[a..a + n]);
@@ -275,36 +292,50 @@ impl Interp {
     /// exactly its fixed parameters, no Error among them, within the stack
     /// limit. Pushes the frame and returns true; false: take the general path.
     #[inline]
-    fn fast_call(&mut self, f: Value, a: usize, argc: usize, ret: Reg, resume: usize) -> bool {
-        let Some((code, caps)) = self.heap.closure_parts(f) else {
-            return false;
+    fn fast_call(
+        &mut self,
+        f: Value,
+        a: usize,
+        argc: usize,
+        ret: Reg,
+        resume: usize,
+        fuel: &mut u32,
+    ) -> Fast {
+        let Some(code) = self.heap.closure_parts(f).map(|(c, _)| c) else {
+            return Fast::No;
         };
         let Some(n) = code.as_small_int() else {
-            return false;
+            return Fast::No;
         };
         // Macros have negative code words.
-        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
-            return false;
+        let Some((index, p)) = u32::try_from(n)
+            .ok()
+            .and_then(|i| Some((i, crate::code::get(i)?)))
+        else {
+            return Fast::No;
         };
         let m = &p.meta;
         if argc != m.nparams as usize || m.rest || argc == 0 {
-            return false;
+            return Fast::No;
+        }
+        if let Some(v) = self.try_native(p, index, a, argc, fuel) {
+            return Fast::Value(v);
         }
         let depth = self.frames.len();
         let Some(cur) = self.frames.last_mut() else {
-            return false;
+            return Fast::No;
         };
         let new_base = cur.base as usize + cur.proto.meta.nregs as usize;
         let nregs = m.nregs as usize;
         if depth >= self.max_frames || new_base + nregs > self.max_regs {
-            return false;
+            return Fast::No;
         }
         let heap = &self.heap;
         if self.regs[a..a + argc]
             .iter()
             .any(|v| v.is_ptr() && heap.kind(*v) == Some(ObjKind::Error))
         {
-            return false;
+            return Fast::No;
         }
         cur.pc = resume as u32;
         if self.regs.len() < new_base + nregs {
@@ -323,11 +354,12 @@ impl Interp {
         let ncaps = m.ncaps as usize;
         if ncaps > 0 {
             let at = new_base + nregs - ncaps;
+            let caps = self.heap.closure_parts(f).map_or(&[][..], |(_, c)| c);
             let k = caps.len().min(ncaps);
             self.regs[at..at + k].copy_from_slice(&caps[..k]);
         }
         self.push_call_frame(p, new_base as u32, ret);
-        true
+        Fast::Pushed
     }
 
     /// Push a plain call frame. Kept out of the run loop on purpose: there
@@ -350,28 +382,34 @@ impl Interp {
     /// [`Interp::fast_call`] for a tail call: the frame is reused in place
     /// (when no dynamic bindings need carrying over).
     #[inline]
-    fn fast_tail_call(&mut self, f: Value, a: usize, argc: usize) -> bool {
+    fn fast_tail_call(&mut self, f: Value, a: usize, argc: usize, fuel: &mut u32) -> Fast {
         const MAX: usize = 8;
-        let Some((code, caps)) = self.heap.closure_parts(f) else {
-            return false;
+        let Some(code) = self.heap.closure_parts(f).map(|(c, _)| c) else {
+            return Fast::No;
         };
         let Some(n) = code.as_small_int() else {
-            return false;
+            return Fast::No;
         };
-        let Some(p) = u32::try_from(n).ok().and_then(crate::code::get) else {
-            return false;
+        let Some((index, p)) = u32::try_from(n)
+            .ok()
+            .and_then(|i| Some((i, crate::code::get(i)?)))
+        else {
+            return Fast::No;
         };
         let m = &p.meta;
         if argc != m.nparams as usize || m.rest || argc == 0 || argc > MAX || self.needs_carry(p) {
-            return false;
+            return Fast::No;
+        }
+        if let Some(v) = self.try_native(p, index, a, argc, fuel) {
+            return Fast::Value(v);
         }
         let Some(cur) = self.frames.last_mut() else {
-            return false;
+            return Fast::No;
         };
         let new_base = cur.base as usize;
         let nregs = m.nregs as usize;
         if new_base + nregs > self.max_regs {
-            return false;
+            return Fast::No;
         }
         let mut tmp = [UNSET; MAX];
         tmp[..argc].copy_from_slice(&self.regs[a..a + argc]);
@@ -380,7 +418,7 @@ impl Interp {
             .iter()
             .any(|v| v.is_ptr() && heap.kind(*v) == Some(ObjKind::Error))
         {
-            return false;
+            return Fast::No;
         }
         if self.regs.len() < new_base + nregs {
             let want = (new_base + nregs)
@@ -395,6 +433,7 @@ impl Interp {
         let ncaps = m.ncaps as usize;
         if ncaps > 0 {
             let at = new_base + nregs - ncaps;
+            let caps = self.heap.closure_parts(f).map_or(&[][..], |(_, c)| c);
             let k = caps.len().min(ncaps);
             self.regs[at..at + k].copy_from_slice(&caps[..k]);
         }
@@ -402,7 +441,7 @@ impl Interp {
         cur.pc = 0;
         cur.kind = FrameKind::Call;
         // Same function or no names: the extras stay (see `needs_carry`).
-        true
+        Fast::Pushed
     }
 
     fn is_macro(&self, f: Value) -> bool {

@@ -99,11 +99,14 @@ impl Interp {
     /// host ([`Interp::with_host`]), whose budget is normally the one given.
     pub fn run(&mut self, budget: u32) -> RunOutcome {
         let mut fuel = budget;
+        self.slice_budget = budget;
         let o = self.run_pinned(|it| it.exec(&mut fuel));
         // Builtin work not yet paid at a safepoint is this slice's too.
+        // (Native code that yielded began a new slice: `slice_budget`.)
         let debt = std::mem::take(&mut self.debt);
         self.reductions += u64::from(debt);
-        self.host.get().charge((budget - fuel).saturating_add(debt));
+        let spent = self.slice_budget.saturating_sub(fuel);
+        self.host.get().charge(spent.saturating_add(debt));
         o
     }
 

@@ -1,0 +1,343 @@
+//! The compile thread: one per process, owning the LLVM context and the
+//! MCJIT engine, fed by a channel. An interpreter that finds a function hot
+//! queues it and goes on interpreting; `--jit=always` waits for the answer.
+//! Compiled code is never freed (a proto is permanent, and an entry may be
+//! running on any actor's stack).
+
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use inkwell::OptimizationLevel;
+
+use valk_lang::tier::{JitMode, NativeTier};
+use valk_lang::Globals;
+
+use crate::lower::{self, Target as CallTarget};
+use crate::plan::{self, Plan};
+
+/// One compile request.
+struct Job {
+    proto: u32,
+    globals: Arc<Globals>,
+    done: Option<Sender<()>>,
+}
+
+/// Totals of the compile thread (`valk run --jit-stats`, benchmarks).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitStats {
+    /// Functions compiled.
+    pub compiled: u64,
+    /// Functions the tier left to the interpreter.
+    pub rejected: u64,
+    /// Time spent compiling, in microseconds.
+    pub compile_micros: u64,
+    /// Bytes of machine code (sum of the functions' sizes as LLVM laid
+    /// them out; an estimate from the object sections).
+    pub code_bytes: u64,
+}
+
+static STATS: Mutex<JitStats> = Mutex::new(JitStats {
+    compiled: 0,
+    rejected: 0,
+    compile_micros: 0,
+    code_bytes: 0,
+});
+
+/// The compile thread's totals so far.
+pub fn stats() -> JitStats {
+    *STATS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process's compile thread (started on first use).
+fn queue() -> &'static Mutex<Sender<Job>> {
+    static QUEUE: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("valk-jit".into())
+            .spawn(move || compile_loop(rx));
+        if started.is_err() {
+            // No thread: requests are dropped (and waiters told at once).
+        }
+        Mutex::new(tx)
+    })
+}
+
+/// The native tier for one runtime: [`NativeTier`] over the compile thread.
+pub struct Jit {
+    mode: JitMode,
+}
+
+impl Jit {
+    pub fn new(mode: JitMode) -> Jit {
+        Jit { mode }
+    }
+}
+
+impl NativeTier for Jit {
+    fn mode(&self) -> JitMode {
+        self.mode
+    }
+
+    fn request(&self, proto: u32, globals: &Arc<Globals>, wait: bool) {
+        let (done, answer) = if wait {
+            let (tx, rx) = channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let job = Job {
+            proto,
+            globals: globals.clone(),
+            done,
+        };
+        let sent = queue()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .is_ok();
+        if let (true, Some(rx)) = (sent, answer) {
+            // Disconnected (the thread died) also ends the wait.
+            let _ = rx.recv();
+        }
+    }
+}
+
+/// What the compile thread keeps.
+struct Engine {
+    context: &'static Context,
+    ee: ExecutionEngine<'static>,
+    machine: TargetMachine,
+    /// (globals table, code index) -> entry address.
+    compiled: HashMap<(usize, u32), usize>,
+    /// Counts on the closures compiled guards compare against.
+    kept: Vec<valk_heap::SharedValue>,
+}
+
+fn compile_loop(rx: Receiver<Job>) {
+    let Some(mut engine) = Engine::new() else {
+        // LLVM could not start: reject everything, so nobody waits again.
+        for job in rx {
+            if let Some(p) = valk_lang::code::get(job.proto) {
+                p.tier.reject();
+            }
+            if let Some(d) = job.done {
+                let _ = d.send(());
+            }
+        }
+        return;
+    };
+    for job in rx {
+        engine.compile(job.proto, &job.globals);
+        if let Some(d) = job.done {
+            let _ = d.send(());
+        }
+    }
+}
+
+/// The host's target machine, for the JIT and for `--emit`.
+pub fn host_machine(level: OptimizationLevel, reloc: RelocMode) -> Option<TargetMachine> {
+    Target::initialize_native(&InitializationConfig::default()).ok()?;
+    let triple = TargetMachine::get_default_triple();
+    let target = Target::from_triple(&triple).ok()?;
+    target.create_target_machine(
+        &triple,
+        TargetMachine::get_host_cpu_name().to_str().ok()?,
+        TargetMachine::get_host_cpu_features().to_str().ok()?,
+        level,
+        reloc,
+        CodeModel::JITDefault,
+    )
+}
+
+impl Engine {
+    fn new() -> Option<Engine> {
+        let machine = host_machine(OptimizationLevel::Aggressive, RelocMode::Default)?;
+        // Leaked on purpose: compiled code lives as long as the process.
+        let context: &'static Context = Box::leak(Box::new(Context::create()));
+        let first = context.create_module("valk_jit");
+        let ee = first
+            .create_jit_execution_engine(OptimizationLevel::Aggressive)
+            .ok()?;
+        std::mem::forget(first);
+        Some(Engine {
+            context,
+            ee,
+            machine,
+            compiled: HashMap::new(),
+            kept: Vec::new(),
+        })
+    }
+
+    /// Compiles proto `root` and the uncompiled functions it calls, as one
+    /// module, and publishes them; or rejects `root`.
+    fn compile(&mut self, root: u32, globals: &Arc<Globals>) {
+        let Some(root_proto) = valk_lang::code::get(root) else {
+            return;
+        };
+        let owner = Arc::as_ptr(globals) as usize;
+        if self.compiled.contains_key(&(owner, root)) {
+            if let Some(&a) = self.compiled.get(&(owner, root)) {
+                // SAFETY: `a` is the entry address of compiled code this
+                // engine made for `root` against `globals` (see `finish`).
+                unsafe { root_proto.tier.publish(a as *const (), owner) };
+            }
+            return;
+        }
+        let start = Instant::now();
+        let plans = match self.unit(root, owner, globals) {
+            Ok(p) => p,
+            Err(why) => {
+                log(|| format!("left {} to the interpreter: {why}", name_of(root)));
+                root_proto.tier.reject();
+                bump(|s| s.rejected += 1);
+                return;
+            }
+        };
+        match self.build(&plans, owner, globals) {
+            Some(bytes) => {
+                let n = plans.len() as u64;
+                let micros = start.elapsed().as_micros() as u64;
+                log(|| {
+                    let names: Vec<String> = plans.iter().map(|p| name_of(p.index)).collect();
+                    format!("compiled {} in {micros} us, {bytes} bytes of code", names.join(", "))
+                });
+                bump(|s| {
+                    s.compiled += n;
+                    s.compile_micros += micros;
+                    s.code_bytes += bytes;
+                });
+            }
+            None => {
+                log(|| format!("LLVM refused {}", name_of(root)));
+                root_proto.tier.reject();
+                bump(|s| s.rejected += 1);
+            }
+        }
+    }
+
+    /// The plans of `root` and every function it reaches that is not
+    /// compiled yet; an error if any of them cannot be compiled.
+    fn unit(&self, root: u32, owner: usize, globals: &Globals) -> Result<Vec<Plan>, plan::Reject> {
+        let mut plans: Vec<Plan> = Vec::new();
+        let mut work = vec![root];
+        while let Some(i) = work.pop() {
+            if plans.iter().any(|p| p.index == i) || self.compiled.contains_key(&(owner, i)) {
+                continue;
+            }
+            if valk_lang::code::get(i).is_some_and(|p| p.tier.is_rejected()) {
+                return Err("calls a function the tier rejected".into());
+            }
+            let p = plan::plan(i, globals)?;
+            work.extend(p.callees.values().map(|c| c.proto));
+            plans.push(p);
+        }
+        Ok(plans)
+    }
+
+    /// Lowers, optimises and loads `plans`; publishes their entries.
+    /// Answers the object code's size, or `None` if LLVM refused.
+    fn build(&mut self, plans: &[Plan], owner: usize, globals: &Globals) -> Option<u64> {
+        let module = self.context.create_module(&format!("valk_{}", plans[0].index));
+        let module = self.emit(module, plans, owner, globals)?;
+        let bytes = self
+            .machine
+            .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
+            .map(|b| b.get_size() as u64)
+            .unwrap_or(0);
+        self.ee.add_module(&module).ok()?;
+        let mut entries = Vec::new();
+        for p in plans {
+            let a = self.ee.get_function_address(&lower::symbol(p.index)).ok()?;
+            entries.push((p, a));
+        }
+        for (p, a) in entries {
+            self.compiled.insert((owner, p.index), a);
+            self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
+            // SAFETY: `a` is the address MCJIT gave for the function that
+            // `lower` built from this plan: it has the `NativeEntry`
+            // signature and contract (only effect-free code, bails on
+            // anything else), and the engine is never dropped.
+            unsafe { p.proto.tier.publish(a as *const (), owner) };
+        }
+        std::mem::forget(module);
+        Some(bytes)
+    }
+
+    /// `plans` lowered into `module` and optimised (`None`: LLVM refused).
+    fn emit(
+        &self,
+        module: Module<'static>,
+        plans: &[Plan],
+        owner: usize,
+        globals: &Globals,
+    ) -> Option<Module<'static>> {
+        emit_module(self.context, module, plans, &self.machine, |i| {
+            self.compiled.get(&(owner, i)).copied()
+        }, globals)
+    }
+}
+
+/// Lowers `plans` into `module`, verifies and optimises it. `earlier`
+/// answers the address of a function compiled before.
+pub fn emit_module<'ctx>(
+    context: &'ctx Context,
+    module: Module<'ctx>,
+    plans: &[Plan],
+    machine: &TargetMachine,
+    earlier: impl Fn(u32) -> Option<usize>,
+    globals: &Globals,
+) -> Option<Module<'ctx>> {
+    module.set_triple(&machine.get_triple());
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
+    let fns = lower::declare(context, &module, plans);
+    let mut targets: HashMap<u32, CallTarget> = HashMap::new();
+    for (p, f) in plans.iter().zip(&fns) {
+        targets.insert(p.index, CallTarget::Here(*f));
+    }
+    for p in plans {
+        for c in p.callees.values() {
+            if !targets.contains_key(&c.proto) {
+                targets.insert(c.proto, CallTarget::At(earlier(c.proto)?));
+            }
+        }
+    }
+    for (p, f) in plans.iter().zip(&fns) {
+        lower::lower(context, &module, *f, p, globals, &targets).ok()?;
+    }
+    module.verify().ok()?;
+    module
+        .run_passes("default<O2>", machine, PassBuilderOptions::create())
+        .ok()?;
+    Some(module)
+}
+
+fn bump(f: impl FnOnce(&mut JitStats)) {
+    f(&mut STATS.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
+/// `$VALK_JIT_LOG` set: say on stderr what the tier does.
+fn log(line: impl FnOnce() -> String) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("VALK_JIT_LOG").is_some_and(|v| !v.is_empty())) {
+        eprintln!("valk-jit: {}", line());
+    }
+}
+
+/// A function's name for the log (`fib`, or `lambda@LINE:COL`).
+fn name_of(index: u32) -> String {
+    let Some(p) = valk_lang::code::get(index) else {
+        return format!("#{index}");
+    };
+    match p.meta.name {
+        Some(n) => valk_heap::symbol_name(n).to_string(),
+        None => format!("a lambda at {}:{}", p.meta.span.line, p.meta.span.col),
+    }
+}

@@ -1,0 +1,324 @@
+//! The seam to a native tier (`codegen/`): the language core knows what a
+//! compiled function looks like and when to ask for one, never how it is
+//! made.
+//!
+//! - A native function has one signature for every arity,
+//!   [`NativeEntry`]: the call context, then up to [`MAX_NATIVE_PARAMS`]
+//!   argument words (unused ones are ignored). One signature lets compiled
+//!   code make tail calls (`musttail`) to any other compiled function.
+//! - It answers a value's bits, or [`BAIL`]: "I met something I do not
+//!   handle". A native function is only made for code that has no effect
+//!   but its result (no allocation, no `def`, no messages, no output), so
+//!   after a bail the interpreter runs the same call from its start and
+//!   nothing is done twice. Errors, big integers, floats and deep
+//!   recursion all take that road, which keeps results identical to the
+//!   interpreter's by construction.
+//! - Compiled code charges one reduction at every call, tail call and loop
+//!   back-edge, as the interpreter does, through [`NativeCx::fuel`]; when
+//!   the slice is spent it calls [`native_yield`], which yields to the
+//!   host with the native frames kept on the actor's stack.
+//! - Each [`Proto`] has a [`TierSlot`]: call counts (the tiering
+//!   trigger), the state of its compilation, and the entry once published.
+
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+
+use crate::interp::Interp;
+use crate::ir::Proto;
+
+/// Most parameters a compiled function takes (all in registers on x86-64
+/// and AArch64, after the context).
+pub const MAX_NATIVE_PARAMS: usize = 5;
+
+/// A compiled function: the context, then the arguments' value bits.
+pub type NativeEntry = unsafe extern "C" fn(*mut NativeCx, u64, u64, u64, u64, u64) -> u64;
+
+/// The answer of a native function that gave up: not the bits of any
+/// value (its tag is above every heap tag).
+pub const BAIL: u64 = u64::MAX;
+
+/// Calls a function makes in the interpreter before `--jit=on` compiles it
+/// (tail calls, which are its loops, count too).
+pub const HOT_CALLS: u32 = 1_000;
+
+/// Bails after which a compiled function is not entered any more (it keeps
+/// meeting what it does not handle, so each entry is wasted work).
+pub const MAX_BAILS: u32 = 64;
+
+/// The state compiled code reads and writes while it runs. `#[repr(C)]`:
+/// `codegen` addresses the fields by offset.
+#[repr(C)]
+#[derive(Debug)]
+pub struct NativeCx {
+    /// Reductions left in the slice (offset 0).
+    pub fuel: u32,
+    /// Native calls that may still nest before the stack runs short
+    /// (offset 4): at 0 a call bails.
+    pub depth_left: u32,
+    /// The interpreter running the code, for [`native_yield`].
+    pub interp: *mut Interp,
+    /// `fuel` when this slice's part of the native run began.
+    pub slice_start: u32,
+}
+
+/// When compiled code is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum JitMode {
+    /// Interpret everything.
+    Off,
+    /// Compile functions once they are hot, in the background.
+    #[default]
+    On,
+    /// Compile every function before its first call (tests).
+    Always,
+}
+
+impl JitMode {
+    /// `off`, `on` or `always`.
+    pub fn parse(s: &str) -> Option<JitMode> {
+        match s {
+            "off" => Some(JitMode::Off),
+            "on" => Some(JitMode::On),
+            "always" => Some(JitMode::Always),
+            _ => None,
+        }
+    }
+}
+
+/// A native tier, installed in a runtime's globals
+/// ([`Globals::set_tier`](crate::Globals::set_tier)).
+pub trait NativeTier: Send + Sync {
+    /// When it compiles.
+    fn mode(&self) -> JitMode;
+    /// Compile the proto at code index `proto` against `globals` and
+    /// publish the result in its [`TierSlot`] (or mark it rejected). With
+    /// `wait`, return only when that is done; otherwise queue it: the
+    /// caller goes on interpreting.
+    fn request(&self, proto: u32, globals: &std::sync::Arc<crate::Globals>, wait: bool);
+}
+
+const COLD: u8 = 0;
+const QUEUED: u8 = 1;
+const COMPILED: u8 = 2;
+const REJECTED: u8 = 3;
+
+/// A proto's native-tier state.
+#[derive(Debug, Default)]
+pub struct TierSlot {
+    entry: AtomicPtr<()>,
+    /// The globals table the entry was compiled against (its address):
+    /// compiled code embeds that table's slot addresses.
+    owner: AtomicUsize,
+    hits: AtomicU32,
+    bails: AtomicU32,
+    state: AtomicU8,
+}
+
+impl TierSlot {
+    /// The compiled entry, if one was published for `globals`.
+    #[inline(always)]
+    pub fn entry_for(&self, globals: usize) -> Option<NativeEntry> {
+        let p = self.entry.load(Ordering::Acquire);
+        if p.is_null() || self.owner.load(Ordering::Relaxed) != globals {
+            return None;
+        }
+        // SAFETY: a non-null `entry` was stored by `publish`, whose caller
+        // guarantees it is a `NativeEntry` that stays valid for the life
+        // of the process (compiled code is never freed).
+        Some(unsafe { std::mem::transmute::<*mut (), NativeEntry>(p) })
+    }
+
+    /// Publishes compiled code for `globals`.
+    ///
+    /// # Safety
+    /// `entry` must be the address of a function with the [`NativeEntry`]
+    /// signature and contract (module note) that is never freed.
+    pub unsafe fn publish(&self, entry: *const (), globals: usize) {
+        self.owner.store(globals, Ordering::Relaxed);
+        self.entry.store(entry as *mut (), Ordering::Release);
+        self.state.store(COMPILED, Ordering::Release);
+    }
+
+    /// This proto cannot be compiled (or should not be entered any more).
+    pub fn reject(&self) {
+        self.state.store(REJECTED, Ordering::Release);
+        self.entry.store(std::ptr::null_mut(), Ordering::Release);
+    }
+
+    /// Has it been compiled (and not retired)?
+    pub fn is_compiled(&self) -> bool {
+        self.state.load(Ordering::Acquire) == COMPILED
+    }
+
+    /// Has compilation been given up?
+    pub fn is_rejected(&self) -> bool {
+        self.state.load(Ordering::Acquire) == REJECTED
+    }
+
+    /// Claims the compilation (cold -> queued): true for the one caller
+    /// that should request it.
+    pub fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(COLD, QUEUED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Counts a call; true when the count reaches [`HOT_CALLS`]. Racy on
+    /// purpose (a load and a store, not a locked add): a lost count only
+    /// delays compilation, and a hot function is called from many threads.
+    #[inline]
+    fn hit(&self) -> bool {
+        let n = self.hits.load(Ordering::Relaxed).saturating_add(1);
+        self.hits.store(n, Ordering::Relaxed);
+        n >= HOT_CALLS
+    }
+
+    /// Counts a bail; past [`MAX_BAILS`] the entry is withdrawn.
+    fn bailed(&self) {
+        let n = self.bails.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= MAX_BAILS {
+            self.reject();
+        }
+    }
+
+    fn is_cold(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == COLD
+    }
+}
+
+/// The builtin (global index) whose fast path an arithmetic op is.
+pub fn arith_builtin(op: crate::ir::ArithOp) -> u32 {
+    crate::interp::arith_index(op)
+}
+
+/// The builtin (global index) whose fast path a comparison is.
+pub fn compare_builtin(op: crate::ir::CmpOp) -> u32 {
+    crate::interp::compare_index(op)
+}
+
+/// Native frames the stack can hold: a compiled frame takes well under
+/// this many bytes (a few saved registers and spills).
+const NATIVE_FRAME_BYTES: usize = 256;
+
+/// Stack kept free for the interpreter and builtins under the native calls.
+const NATIVE_STACK_MARGIN: usize = 32 * 1024;
+
+impl Interp {
+    /// The native-tier part of a call of `p` on `argc` registers from
+    /// `a` (made after the call's safepoint): run its compiled code if it
+    /// has some and every argument is a small integer, and answer the
+    /// value; count the call towards compiling it otherwise. `None`: run
+    /// it in the interpreter.
+    #[inline(always)]
+    pub(crate) fn try_native(
+        &mut self,
+        p: &'static Proto,
+        index: u32,
+        a: usize,
+        argc: usize,
+        fuel: &mut u32,
+    ) -> Option<valk_heap::Value> {
+        let owner = self.globals_id();
+        match p.tier.entry_for(owner) {
+            Some(entry) => self.enter_native(p, entry, a, argc, fuel),
+            None => {
+                if p.tier.is_cold() {
+                    self.tier_count(p, index);
+                }
+                None
+            }
+        }
+    }
+
+    /// The identity compiled code is keyed by: this runtime's globals.
+    #[inline(always)]
+    fn globals_id(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.globals) as usize
+    }
+
+    /// A cold proto's call under a native tier: count it, and ask for
+    /// compilation when it is hot (`on`) or right away (`always`).
+    #[cold]
+    #[inline(never)]
+    fn tier_count(&mut self, p: &'static Proto, index: u32) {
+        let Some(tier) = self.globals.tier() else {
+            return;
+        };
+        let wait = match tier.mode() {
+            JitMode::Off => return,
+            JitMode::On => {
+                if !p.tier.hit() {
+                    return;
+                }
+                false
+            }
+            JitMode::Always => true,
+        };
+        if p.tier.claim() {
+            tier.request(index, &self.globals, wait);
+        }
+    }
+
+    #[inline(never)]
+    fn enter_native(
+        &mut self,
+        p: &'static Proto,
+        entry: NativeEntry,
+        a: usize,
+        argc: usize,
+        fuel: &mut u32,
+    ) -> Option<valk_heap::Value> {
+        let mut w = [0u64; MAX_NATIVE_PARAMS];
+        for (k, slot) in w.iter_mut().enumerate().take(argc) {
+            let v = self.regs[a + k];
+            if !v.is_small_int() {
+                return None;
+            }
+            *slot = v.to_bits();
+        }
+        let room = valk_sync::stack::remaining().saturating_sub(NATIVE_STACK_MARGIN);
+        let mut cx = NativeCx {
+            fuel: *fuel,
+            depth_left: u32::try_from(room / NATIVE_FRAME_BYTES).unwrap_or(u32::MAX),
+            interp: self as *mut Interp,
+            slice_start: *fuel,
+        };
+        // SAFETY: `entry` honours the `NativeEntry` contract (`publish`);
+        // `cx` outlives the call, and `self` is not used until it returns
+        // except through `cx.interp` by `native_yield`, on this thread.
+        let r = unsafe { entry(&mut cx, w[0], w[1], w[2], w[3], w[4]) };
+        *fuel = cx.fuel;
+        self.reductions += u64::from(cx.slice_start - cx.fuel);
+        if r == BAIL {
+            p.tier.bailed();
+            return None;
+        }
+        Some(valk_heap::Value::from_bits(r))
+    }
+}
+
+/// Called by compiled code at a safepoint whose fuel is spent: charge the
+/// slice to the host, let it run other work (the native frames stay on
+/// this stack), and refill the fuel with the next slice's budget.
+///
+/// # Safety
+/// `cx` must be the context [`Interp::enter_native`] passed to the running
+/// native code.
+pub unsafe extern "C" fn native_yield(cx: *mut NativeCx) {
+    // SAFETY: per the contract, `cx` is live and `cx.interp` is the
+    // interpreter that entered the native code, not otherwise in use
+    // while that code runs.
+    let (cx, it) = unsafe {
+        let cx = &mut *cx;
+        let it = &mut *cx.interp;
+        (cx, it)
+    };
+    it.reductions += u64::from(cx.slice_start - cx.fuel);
+    let spent = it.slice_budget.saturating_sub(cx.fuel);
+    let host = it.host.get();
+    host.charge(spent);
+    host.yield_now();
+    let budget = host.budget().max(1);
+    it.slice_budget = budget;
+    cx.fuel = budget;
+    cx.slice_start = budget;
+}
