@@ -3,6 +3,11 @@
 #   libffi-dev      the C layer (ffi/) links the system libffi
 #   libsqlite3-dev  examples/ffi_sqlite.valk (run by the tests) opens libsqlite3
 #   gcc             a C compiler: the FFI test library and the C embedding example
+#   llvm-19-dev     the native tier (codegen/, inkwell): LLVM 19's libLLVM and
+#   libpolly-19-dev   llvm-config, found through LLVM_SYS_191_PREFIX
+#   libzstd-dev zlib1g-dev   (.cargo/config.toml sets it to /usr/lib/llvm-19)
+# An interpreter-only build (`cargo build --no-default-features`) needs no
+# LLVM.
 # On Debian/Ubuntu as root they are installed with apt-get; elsewhere a
 # missing one is an error that names the package to install.
 set -euo pipefail
@@ -19,6 +24,11 @@ if command -v "${CC:-cc}" >/dev/null; then
 else
     missing+=(libffi-dev libsqlite3-dev)
 fi
+if [ ! -x /usr/lib/llvm-19/bin/llvm-config ]; then
+    missing+=(llvm-19-dev libpolly-19-dev)
+fi
+links zstd || missing+=(libzstd-dev)
+links z || missing+=(zlib1g-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -71,7 +71,7 @@ fn arguments_for(file: &Path) -> Vec<String> {
     }
 }
 
-fn run_golden(file: &Path, scratch: &Path) -> Outcome {
+fn run_golden(file: &Path, scratch: &Path, jit: &str) -> Outcome {
     let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
     let out_path = scratch.join(format!("{stem}.out"));
     let err_path = scratch.join(format!("{stem}.err"));
@@ -81,6 +81,7 @@ fn run_golden(file: &Path, scratch: &Path) -> Outcome {
         Err(_) => Stdio::null(),
     };
     let mut command = Command::new(env!("CARGO_BIN_EXE_valk"));
+    command.env("VALK_JIT", jit);
     for line in read_optional(&file.with_extension("env"))
         .unwrap_or_default()
         .lines()
@@ -223,14 +224,27 @@ fn describe_difference(what: &str, expected: &str, actual: &str) -> String {
 
 #[test]
 fn golden_programs_produce_their_expected_output() {
-    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden");
+    check_golden_files("on");
+}
+
+/// The native tier changes nothing a program can see: every golden file
+/// gives the same output and status with every function compiled before
+/// its first call (what cannot be compiled, or bails, is interpreted).
+#[cfg(feature = "jit")]
+#[test]
+fn golden_programs_give_the_same_output_under_jit_always() {
+    check_golden_files("always");
+}
+
+fn check_golden_files(jit: &str) {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("golden-jit-{jit}"));
     fs::create_dir_all(&scratch).unwrap();
-    let blessing = std::env::var_os("VALK_BLESS").is_some_and(|v| v == "1");
+    let blessing = jit == "on" && std::env::var_os("VALK_BLESS").is_some_and(|v| v == "1");
     let files = golden_files();
     assert!(files.len() >= 12, "expected the golden files in tests/valk");
     let mut failures = Vec::new();
     for file in &files {
-        let actual = run_golden(file, &scratch);
+        let actual = run_golden(file, &scratch, jit);
         if blessing {
             bless(file, &actual);
             continue;
@@ -256,7 +270,7 @@ fn golden_programs_produce_their_expected_output() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} golden files differ (VALK_BLESS=1 rewrites them):\n\n{}",
+        "{} of {} golden files differ under --jit={jit} (VALK_BLESS=1 rewrites them):\n\n{}",
         failures.len(),
         files.len(),
         failures.join("\n")

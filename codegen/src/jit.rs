@@ -135,11 +135,24 @@ fn compile_loop(rx: Receiver<Job>) {
         return;
     };
     for job in rx {
+        let quiet = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
         engine.compile(job.proto, &job.globals);
+        drop(quiet);
         if let Some(d) = job.done {
             let _ = d.send(());
         }
     }
+}
+
+/// Held by the compile thread while it is inside LLVM.
+static COMPILING: Mutex<()> = Mutex::new(());
+
+/// Stops the compile thread for good (waiting for a compile in progress):
+/// call before the process exits, so LLVM's static destructors never run
+/// under a compile. Later requests are never answered; code already
+/// compiled keeps running.
+pub fn quiesce() {
+    std::mem::forget(COMPILING.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
 /// The host's target machine, for the JIT and for `--emit`.
@@ -207,7 +220,10 @@ impl Engine {
                 let micros = start.elapsed().as_micros() as u64;
                 log(|| {
                     let names: Vec<String> = plans.iter().map(|p| name_of(p.index)).collect();
-                    format!("compiled {} in {micros} us, {bytes} bytes of code", names.join(", "))
+                    format!(
+                        "compiled {} in {micros} us, {bytes} bytes of code",
+                        names.join(", ")
+                    )
                 });
                 bump(|s| {
                     s.compiled += n;
@@ -245,8 +261,13 @@ impl Engine {
     /// Lowers, optimises and loads `plans`; publishes their entries.
     /// Answers the object code's size, or `None` if LLVM refused.
     fn build(&mut self, plans: &[Plan], owner: usize, globals: &Globals) -> Option<u64> {
-        let module = self.context.create_module(&format!("valk_{}", plans[0].index));
+        let module = self
+            .context
+            .create_module(&format!("valk_{}", plans[0].index));
         let module = self.emit(module, plans, owner, globals)?;
+        if std::env::var_os("VALK_JIT_IR").is_some() {
+            eprintln!("{}", module.print_to_string().to_string());
+        }
         let bytes = self
             .machine
             .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
@@ -279,9 +300,14 @@ impl Engine {
         owner: usize,
         globals: &Globals,
     ) -> Option<Module<'static>> {
-        emit_module(self.context, module, plans, &self.machine, |i| {
-            self.compiled.get(&(owner, i)).copied()
-        }, globals)
+        emit_module(
+            self.context,
+            module,
+            plans,
+            &self.machine,
+            |i| self.compiled.get(&(owner, i)).copied(),
+            globals,
+        )
     }
 }
 
@@ -304,8 +330,8 @@ pub fn emit_module<'ctx>(
     }
     for p in plans {
         for c in p.callees.values() {
-            if !targets.contains_key(&c.proto) {
-                targets.insert(c.proto, CallTarget::At(earlier(c.proto)?));
+            if let std::collections::hash_map::Entry::Vacant(e) = targets.entry(c.proto) {
+                e.insert(CallTarget::At(earlier(c.proto)?));
             }
         }
     }

@@ -14,7 +14,7 @@ mod plan;
 
 use std::sync::Arc;
 
-pub use jit::{stats, JitStats};
+pub use jit::{quiesce, stats, JitStats};
 use valk_lang::tier::JitMode;
 use valk_lang::Globals;
 

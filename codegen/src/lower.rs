@@ -19,13 +19,15 @@ use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
 use inkwell::types::{FunctionType, IntType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue, ValueKind};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue, ValueKind,
+};
 use inkwell::{AtomicOrdering, IntPredicate};
 
 use valk_heap::Value;
 use valk_lang::globals::UNSET;
 use valk_lang::ir::{ArithOp, CmpOp, Op, Reg};
-use valk_lang::tier::{BAIL, MAX_NATIVE_PARAMS};
+use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME};
 use valk_lang::Globals;
 
 use crate::plan::{live_ops, CallKind, Plan};
@@ -49,20 +51,30 @@ pub fn entry_type(cx: &Context) -> FunctionType<'_> {
     let i64t = cx.i64_type();
     let mut params: Vec<inkwell::types::BasicMetadataTypeEnum> =
         vec![cx.ptr_type(Default::default()).into()];
-    params.extend((0..MAX_NATIVE_PARAMS).map(|_| inkwell::types::BasicMetadataTypeEnum::from(i64t)));
+    params
+        .extend((0..MAX_NATIVE_PARAMS).map(|_| inkwell::types::BasicMetadataTypeEnum::from(i64t)));
     i64t.fn_type(&params, false)
 }
 
 /// Declares the functions of `plans` in `module` (so they can call each
 /// other), in order.
-pub fn declare<'ctx>(cx: &'ctx Context, module: &Module<'ctx>, plans: &[Plan]) -> Vec<FunctionValue<'ctx>> {
+pub fn declare<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    plans: &[Plan],
+) -> Vec<FunctionValue<'ctx>> {
     let ty = entry_type(cx);
     plans
         .iter()
         .map(|p| {
             let f = module.add_function(&symbol(p.index), ty, Some(Linkage::External));
-            let nounwind = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind"), 0);
-            f.add_attribute(AttributeLoc::Function, nounwind);
+            // Unwind tables: a kill unwinds an actor's stack through its
+            // native frames (from inside `native_yield`).
+            let uwtable = cx.create_enum_attribute(
+                inkwell::attributes::Attribute::get_named_enum_kind_id("uwtable"),
+                2,
+            );
+            f.add_attribute(AttributeLoc::Function, uwtable);
             f
         })
         .collect()
@@ -169,7 +181,10 @@ impl<'ctx> Lower<'_, 'ctx> {
     }
 
     fn load(&self, r: Reg) -> Result<IntValue<'ctx>, BuilderError> {
-        Ok(self.b.build_load(self.i64t, self.regs[r as usize], "")?.into_int_value())
+        Ok(self
+            .b
+            .build_load(self.i64t, self.regs[r as usize], "")?
+            .into_int_value())
     }
 
     fn store(&self, r: Reg, v: IntValue<'ctx>) -> Result<(), BuilderError> {
@@ -204,7 +219,8 @@ impl<'ctx> Lower<'_, 'ctx> {
 
     fn is_int(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
         let tag = self.b.build_right_shift(v, self.k(48), false, "")?;
-        self.b.build_int_compare(IntPredicate::EQ, tag, self.k(int_tag()), "")
+        self.b
+            .build_int_compare(IntPredicate::EQ, tag, self.k(int_tag()), "")
     }
 
     fn untag(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
@@ -229,7 +245,8 @@ impl<'ctx> Lower<'_, 'ctx> {
         };
         let i8t = self.cx.i8_type();
         let v = self.load_shared(a as usize, i8t)?;
-        self.b.build_int_compare(IntPredicate::NE, v, i8t.const_zero(), "")
+        self.b
+            .build_int_compare(IntPredicate::NE, v, i8t.const_zero(), "")
     }
 
     /// Both operands small integers and builtin `index` intact: their
@@ -253,7 +270,13 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.k(Value::small_int(i64::from(imm)).map_or(0, |v| v.to_bits()))
     }
 
-    fn arith(&self, op: ArithOp, dst: Reg, x: IntValue<'ctx>, y: IntValue<'ctx>) -> Result<(), BuilderError> {
+    fn arith(
+        &self,
+        op: ArithOp,
+        dst: Reg,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
         let (i, j) = self.int_operands(valk_lang::tier::arith_builtin(op), x, y)?;
         // 48-bit operands: a sum or difference cannot overflow 64 bits.
         let r = match op {
@@ -291,7 +314,12 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.store(dst, v)
     }
 
-    fn compare(&self, op: CmpOp, x: IntValue<'ctx>, y: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
+    fn compare(
+        &self,
+        op: CmpOp,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
         let (i, j) = self.int_operands(valk_lang::tier::compare_builtin(op), x, y)?;
         let pred = match op {
             CmpOp::Lt => IntPredicate::SLT,
@@ -318,13 +346,49 @@ impl<'ctx> Lower<'_, 'ctx> {
 
     /// Charge a reduction; yield to the host when the slice is spent.
     fn safepoint(&self) -> Result<(), BuilderError> {
+        self.safepoint_or_resume(None)
+    }
+
+    /// [`Lower::safepoint`] at a loop's back-edge with the next turn's
+    /// arguments: the outermost native frame hands the loop back to the
+    /// interpreter ([`RESUME`]) instead of yielding with native frames.
+    fn safepoint_or_resume(&self, turn: Option<&[IntValue<'ctx>]>) -> Result<(), BuilderError> {
         let i32t = self.cx.i32_type();
-        let fuel = self.b.build_load(i32t, self.cxp(), "fuel")?.into_int_value();
-        let spent = self.b.build_int_compare(IntPredicate::EQ, fuel, i32t.const_zero(), "")?;
+        let fuel = self
+            .b
+            .build_load(i32t, self.cxp(), "fuel")?
+            .into_int_value();
+        let spent = self
+            .b
+            .build_int_compare(IntPredicate::EQ, fuel, i32t.const_zero(), "")?;
         let yield_bb = self.cx.append_basic_block(self.f, "yield");
         let go = self.cx.append_basic_block(self.f, "");
         self.b.build_conditional_branch(spent, yield_bb, go)?;
         self.b.position_at_end(yield_bb);
+        if let Some(args) = turn {
+            let left = self
+                .b
+                .build_load(i32t, self.field(cx_offset::DEPTH_LEFT)?, "")?
+                .into_int_value();
+            let start = self
+                .b
+                .build_load(i32t, self.field(cx_offset::DEPTH_START)?, "")?
+                .into_int_value();
+            let outermost = self
+                .b
+                .build_int_compare(IntPredicate::EQ, left, start, "")?;
+            let resume_bb = self.cx.append_basic_block(self.f, "resume");
+            let hook_bb = self.cx.append_basic_block(self.f, "");
+            self.b
+                .build_conditional_branch(outermost, resume_bb, hook_bb)?;
+            self.b.position_at_end(resume_bb);
+            for (k, v) in args.iter().enumerate() {
+                let at = self.field(cx_offset::RESUME + 8 * k as u64)?;
+                self.b.build_store(at, *v)?;
+            }
+            self.b.build_return(Some(&self.k(RESUME)))?;
+            self.b.position_at_end(hook_bb);
+        }
         let hook_ty = self
             .cx
             .void_type()
@@ -334,22 +398,36 @@ impl<'ctx> Lower<'_, 'ctx> {
             .build_indirect_call(hook_ty, hook, &[self.cxp().into()], "")?;
         self.b.build_unconditional_branch(go)?;
         self.b.position_at_end(go);
-        let fuel = self.b.build_load(i32t, self.cxp(), "fuel")?.into_int_value();
+        let fuel = self
+            .b
+            .build_load(i32t, self.cxp(), "fuel")?
+            .into_int_value();
         let left = self.b.build_int_sub(fuel, i32t.const_int(1, false), "")?;
         self.b.build_store(self.cxp(), left)?;
         Ok(())
     }
 
-    fn depth_ptr(&self) -> Result<PointerValue<'ctx>, BuilderError> {
-        let i8t = self.cx.i8_type();
-        // SAFETY-free: a constant in-bounds offset into `NativeCx`.
-        unsafe_gep(&self.b, i8t, self.cxp(), self.cx.i64_type().const_int(4, false))
+    /// A pointer to the `NativeCx` field at byte `offset`.
+    fn field(&self, offset: u64) -> Result<PointerValue<'ctx>, BuilderError> {
+        unsafe_gep(&self.b, self.cx.i8_type(), self.cxp(), self.k(offset))
     }
 
-    fn args(&self, args: Reg, argc: u16) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, BuilderError> {
+    fn depth_ptr(&self) -> Result<PointerValue<'ctx>, BuilderError> {
+        self.field(cx_offset::DEPTH_LEFT)
+    }
+
+    fn args(
+        &self,
+        args: Reg,
+        argc: u16,
+    ) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, BuilderError> {
         let mut v: Vec<BasicMetadataValueEnum> = vec![self.cxp().into()];
         for k in 0..MAX_NATIVE_PARAMS as u16 {
-            let x = if k < argc { self.load(args + k)? } else { self.k(0) };
+            let x = if k < argc {
+                self.load(args + k)?
+            } else {
+                self.k(0)
+            };
             v.push(x.into());
         }
         Ok(v)
@@ -399,7 +477,12 @@ impl<'ctx> Lower<'_, 'ctx> {
                 }
                 Op::LocalChecked { dst, src, sym } => {
                     let v = self.load(src)?;
-                    let unset = self.b.build_int_compare(IntPredicate::EQ, v, self.k(UNSET.to_bits()), "")?;
+                    let unset = self.b.build_int_compare(
+                        IntPredicate::EQ,
+                        v,
+                        self.k(UNSET.to_bits()),
+                        "",
+                    )?;
                     let set_bb = self.cx.append_basic_block(self.f, "");
                     let unset_bb = self.cx.append_basic_block(self.f, "");
                     let join = self.cx.append_basic_block(self.f, "");
@@ -431,17 +514,33 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let c = self.compare(op, x, self.imm(imm))?;
                     self.store(dst, self.bool_value(c)?)?
                 }
-                Op::CompareBranch { op, dst, a, b, then, else_ } => {
+                Op::CompareBranch {
+                    op,
+                    dst,
+                    a,
+                    b,
+                    then,
+                    else_,
+                } => {
                     let (x, y) = (self.load(a)?, self.load(b)?);
                     let c = self.compare(op, x, y)?;
                     self.store(dst, self.bool_value(c)?)?;
-                    self.b.build_conditional_branch(c, self.block(then), self.block(else_))?;
+                    self.b
+                        .build_conditional_branch(c, self.block(then), self.block(else_))?;
                 }
-                Op::CompareImmBranch { op, dst, a, imm, then, else_ } => {
+                Op::CompareImmBranch {
+                    op,
+                    dst,
+                    a,
+                    imm,
+                    then,
+                    else_,
+                } => {
                     let x = self.load(a)?;
                     let c = self.compare(op, x, self.imm(imm))?;
                     self.store(dst, self.bool_value(c)?)?;
-                    self.b.build_conditional_branch(c, self.block(then), self.block(else_))?;
+                    self.b
+                        .build_conditional_branch(c, self.block(then), self.block(else_))?;
                 }
                 Op::TestEqual { dst, a, b } => {
                     let (x, y) = (self.load(a)?, self.load(b)?);
@@ -458,7 +557,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                         return Err(BuilderError::UnsetPosition);
                     };
                     let v = self.load_shared(a as usize, self.i64t)?;
-                    let same = self.b.build_int_compare(IntPredicate::EQ, v, self.k(c.expected), "")?;
+                    let same =
+                        self.b
+                            .build_int_compare(IntPredicate::EQ, v, self.k(c.expected), "")?;
                     self.guard(same)?;
                     self.store(dst, v)?
                 }
@@ -473,21 +574,27 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.guard(self.is_int(v)?)?;
                     self.b.build_return(Some(&v))?;
                 }
-                Op::Call { dst, args, argc, .. } => {
+                Op::Call {
+                    dst, args, argc, ..
+                } => {
                     self.safepoint()?;
                     let callee = self.callee_of(call)?;
                     let argv = self.args(args, argc)?;
                     let i32t = self.cx.i32_type();
                     let dp = self.depth_ptr()?;
                     let depth = self.b.build_load(i32t, dp, "depth")?.into_int_value();
-                    let room = self.b.build_int_compare(IntPredicate::NE, depth, i32t.const_zero(), "")?;
+                    let room =
+                        self.b
+                            .build_int_compare(IntPredicate::NE, depth, i32t.const_zero(), "")?;
                     self.guard(room)?;
                     let less = self.b.build_int_sub(depth, i32t.const_int(1, false), "")?;
                     self.b.build_store(dp, less)?;
                     let r = basic(self.call_target(callee, &argv)?.try_as_basic_value())
                         .map(|v| v.into_int_value())
                         .ok_or(BuilderError::UnsetPosition)?;
-                    let ok = self.b.build_int_compare(IntPredicate::NE, r, self.k(BAIL), "")?;
+                    let ok = self
+                        .b
+                        .build_int_compare(IntPredicate::NE, r, self.k(BAIL), "")?;
                     self.guard(ok)?;
                     self.b.build_store(dp, depth)?;
                     self.store(dst, r)?
@@ -496,12 +603,17 @@ impl<'ctx> Lower<'_, 'ctx> {
                 Op::Jump { to } => {
                     self.b.build_unconditional_branch(self.block(to))?;
                 }
-                Op::Branch { cond, then, else_, .. } => {
+                Op::Branch {
+                    cond, then, else_, ..
+                } => {
                     let v = self.load(cond)?;
                     self.guard(self.is_int(v)?)?;
                     let p = self.b.build_and(v, self.k(PAYLOAD), "")?;
-                    let nz = self.b.build_int_compare(IntPredicate::NE, p, self.k(0), "")?;
-                    self.b.build_conditional_branch(nz, self.block(then), self.block(else_))?;
+                    let nz = self
+                        .b
+                        .build_int_compare(IntPredicate::NE, p, self.k(0), "")?;
+                    self.b
+                        .build_conditional_branch(nz, self.block(then), self.block(else_))?;
                 }
                 Op::ReturnIfError { ok, .. } | Op::IfError { ok, .. } => {
                     self.b.build_unconditional_branch(self.block(ok))?;
@@ -514,17 +626,23 @@ impl<'ctx> Lower<'_, 'ctx> {
                     // Only immediates leave compiled code (a head register
                     // holds a closure, which must not escape uncounted).
                     let v = self.load(src)?;
-                    let imm = self.b.build_int_compare(IntPredicate::ULT, v, self.k(Value::FIRST_PTR_BITS), "")?;
+                    let imm = self.b.build_int_compare(
+                        IntPredicate::ULT,
+                        v,
+                        self.k(Value::FIRST_PTR_BITS),
+                        "",
+                    )?;
                     self.guard(imm)?;
                     self.b.build_return(Some(&v))?;
                 }
                 Op::TailCall { args, argc, .. } => {
-                    self.safepoint()?;
                     let callee = self.callee_of(call)?;
                     if callee == self.plan.index {
                         // A loop: the new arguments, fresh locals, the top.
-                        let vals: Vec<IntValue> =
-                            (0..argc).map(|k| self.load(args + k)).collect::<Result<_, _>>()?;
+                        let vals: Vec<IntValue> = (0..argc)
+                            .map(|k| self.load(args + k))
+                            .collect::<Result<_, _>>()?;
+                        self.safepoint_or_resume(Some(&vals))?;
                         for (r, v) in vals.into_iter().enumerate() {
                             self.store(r as Reg, v)?;
                         }
@@ -533,9 +651,12 @@ impl<'ctx> Lower<'_, 'ctx> {
                         }
                         self.b.build_unconditional_branch(self.block(0))?;
                     } else {
+                        self.safepoint()?;
                         let argv = self.args(args, argc)?;
                         let call = self.call_target(callee, &argv)?;
-                        call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
+                        call.set_tail_call_kind(
+                            inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail,
+                        );
                         let r = basic(call.try_as_basic_value())
                             .map(|v| v.into_int_value())
                             .ok_or(BuilderError::UnsetPosition)?;
@@ -566,8 +687,8 @@ fn unsafe_gep<'ctx>(
     offset: IntValue<'ctx>,
 ) -> Result<PointerValue<'ctx>, BuilderError> {
     // SAFETY: building an in-bounds GEP instruction is only unsafe in
-    // inkwell's API because LLVM does not check the indices; `offset` is
-    // a constant inside `NativeCx` (the `depth_left` field at byte 4).
+    // inkwell's API because LLVM does not check the indices; every
+    // `offset` given is a constant inside `NativeCx` (`cx_offset`).
     unsafe { b.build_in_bounds_gep(i8t, base, &[offset], "") }
 }
 

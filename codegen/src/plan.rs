@@ -11,6 +11,7 @@
 //! strings, closures, `def`, messages, other builtins) keeps the function
 //! in the interpreter.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use valk_heap::{SharedReader, SharedValue};
@@ -179,7 +180,9 @@ pub fn plan(index: u32, globals: &Globals) -> Result<Plan, Reject> {
                 }
             }
             let call = match op {
-                Op::Call { func, argc, .. } | Op::TailCall { func, argc, .. } => Some((*func, *argc)),
+                Op::Call { func, argc, .. } | Op::TailCall { func, argc, .. } => {
+                    Some((*func, *argc))
+                }
                 Op::MacroCheck { func, .. } => {
                     if !heads.contains_key(func) {
                         return Err("a call of a computed function".into());
@@ -191,8 +194,8 @@ pub fn plan(index: u32, globals: &Globals) -> Result<Plan, Reject> {
             if let Some((func, argc)) = call {
                 let kind = match heads.get(&func) {
                     Some(&sym) => {
-                        if !callees.contains_key(&sym) {
-                            callees.insert(sym, callee(globals, sym)?);
+                        if let Entry::Vacant(e) = callees.entry(sym) {
+                            e.insert(callee(globals, sym)?);
                         }
                         let c = &callees[&sym];
                         let cm = &valk_lang::code::get(c.proto).ok_or("no such code")?.meta;
@@ -213,8 +216,8 @@ pub fn plan(index: u32, globals: &Globals) -> Result<Plan, Reject> {
     for (b, _) in reachable.iter().enumerate().filter(|(_, r)| **r) {
         for op in live_ops(p, b) {
             if let Op::GlobalHead { sym, .. } = op {
-                if !callees.contains_key(sym) {
-                    callees.insert(*sym, callee(globals, *sym)?);
+                if let Entry::Vacant(e) = callees.entry(*sym) {
+                    e.insert(callee(globals, *sym)?);
                 }
             }
         }
@@ -279,7 +282,9 @@ fn heads_at_entry(p: &Proto, reachable: &[bool]) -> Vec<Option<HashMap<Reg, u32>
 
 /// The closure global `sym` holds now, as a direct-call target.
 fn callee(globals: &Globals, sym: u32) -> Result<Callee, Reject> {
-    let keep = globals.get_counted(sym).ok_or("a call of an unbound name")?;
+    let keep = globals
+        .get_counted(sym)
+        .ok_or("a call of an unbound name")?;
     let v = keep.value();
     let (code, caps) = SharedReader
         .closure_parts(v)

@@ -63,7 +63,11 @@ fn write_proto(index: u32, p: &Proto, out: &mut String) {
         "function #{index} {name} at {}:{} (params: {}{}; captures: {}; registers: {}){}",
         m.span.line,
         m.span.col,
-        if params.is_empty() { "none".to_string() } else { params.join(" ") },
+        if params.is_empty() {
+            "none".to_string()
+        } else {
+            params.join(" ")
+        },
         if m.rest { " (last is & rest)" } else { "" },
         m.ncaps,
         m.nregs,

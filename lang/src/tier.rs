@@ -30,11 +30,19 @@ use crate::ir::Proto;
 pub const MAX_NATIVE_PARAMS: usize = 5;
 
 /// A compiled function: the context, then the arguments' value bits.
-pub type NativeEntry = unsafe extern "C" fn(*mut NativeCx, u64, u64, u64, u64, u64) -> u64;
+/// `C-unwind`: a kill unwinds an actor's stack, native frames included
+/// (compiled code has unwind tables), from inside [`native_yield`].
+pub type NativeEntry = unsafe extern "C-unwind" fn(*mut NativeCx, u64, u64, u64, u64, u64) -> u64;
 
 /// The answer of a native function that gave up: not the bits of any
 /// value (its tag is above every heap tag).
 pub const BAIL: u64 = u64::MAX;
+
+/// The answer of an outermost native loop whose slice is spent at its
+/// back-edge: the interpreter takes over the same function from its start
+/// with the arguments in [`NativeCx::resume`] (the loop's next turn), and
+/// yields at its first safepoint.
+pub const RESUME: u64 = u64::MAX - 1;
 
 /// Calls a function makes in the interpreter before `--jit=on` compiles it
 /// (tail calls, which are its loops, count too).
@@ -54,10 +62,23 @@ pub struct NativeCx {
     /// Native calls that may still nest before the stack runs short
     /// (offset 4): at 0 a call bails.
     pub depth_left: u32,
-    /// The interpreter running the code, for [`native_yield`].
-    pub interp: *mut Interp,
-    /// `fuel` when this slice's part of the native run began.
+    /// `depth_left` at entry (offset 8): equal to it in the outermost
+    /// native frame, which may answer [`RESUME`].
+    pub depth_start: u32,
+    /// `fuel` when this slice's part of the native run began (offset 12).
     pub slice_start: u32,
+    /// The interpreter running the code, for [`native_yield`] (offset 16).
+    pub interp: *mut Interp,
+    /// The arguments of the loop turn a [`RESUME`] hands over (offset 24).
+    pub resume: [u64; MAX_NATIVE_PARAMS],
+}
+
+/// Byte offsets of [`NativeCx`]'s fields, for compiled code.
+pub mod cx_offset {
+    pub const FUEL: u64 = 0;
+    pub const DEPTH_LEFT: u64 = 4;
+    pub const DEPTH_START: u64 = 8;
+    pub const RESUME: u64 = 24;
 }
 
 /// When compiled code is used.
@@ -276,11 +297,14 @@ impl Interp {
             *slot = v.to_bits();
         }
         let room = valk_sync::stack::remaining().saturating_sub(NATIVE_STACK_MARGIN);
+        let depth = u32::try_from(room / NATIVE_FRAME_BYTES).unwrap_or(u32::MAX);
         let mut cx = NativeCx {
             fuel: *fuel,
-            depth_left: u32::try_from(room / NATIVE_FRAME_BYTES).unwrap_or(u32::MAX),
-            interp: self as *mut Interp,
+            depth_left: depth,
+            depth_start: depth,
             slice_start: *fuel,
+            interp: self as *mut Interp,
+            resume: [0; MAX_NATIVE_PARAMS],
         };
         // SAFETY: `entry` honours the `NativeEntry` contract (`publish`);
         // `cx` outlives the call, and `self` is not used until it returns
@@ -288,6 +312,14 @@ impl Interp {
         let r = unsafe { entry(&mut cx, w[0], w[1], w[2], w[3], w[4]) };
         *fuel = cx.fuel;
         self.reductions += u64::from(cx.slice_start - cx.fuel);
+        if r == RESUME {
+            // The loop's next turn, interpreted: its arguments replace the
+            // call's (they are the call's own temporaries).
+            for k in 0..argc {
+                self.regs[a + k] = valk_heap::Value::from_bits(cx.resume[k]);
+            }
+            return None;
+        }
         if r == BAIL {
             p.tier.bailed();
             return None;
@@ -303,7 +335,7 @@ impl Interp {
 /// # Safety
 /// `cx` must be the context [`Interp::enter_native`] passed to the running
 /// native code.
-pub unsafe extern "C" fn native_yield(cx: *mut NativeCx) {
+pub unsafe extern "C-unwind" fn native_yield(cx: *mut NativeCx) {
     // SAFETY: per the contract, `cx` is live and `cx.interp` is the
     // interpreter that entered the native code, not otherwise in use
     // while that code runs.

@@ -12,11 +12,10 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// When hot functions run as native code: `off` (interpret all),
-    /// `on` (compile a function once it is hot, in the background), or
-    /// `always` (compile every function before its first call). Default:
-    /// $VALK_JIT, else `on` (`off` in a build without the native tier).
-    #[arg(long, global = true, value_name = "off|on|always", value_parser = ["off", "on", "always"])]
+    /// Native code: `on` compiles hot functions in the background (the
+    /// default, else $VALK_JIT), `always` compiles each before its first
+    /// call, `off` interprets everything
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["off", "on", "always"], hide_possible_values = true)]
     pub jit: Option<String>,
 }
 

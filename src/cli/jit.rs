@@ -9,7 +9,10 @@ use valk_lang::Globals;
 
 /// `valk --version`: the version and the tiers this build has.
 #[cfg(feature = "jit")]
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (tiers: interpreter + LLVM 19 JIT)");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (tiers: interpreter + LLVM 19 JIT)"
+);
 #[cfg(not(feature = "jit"))]
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (tiers: interpreter only)");
 
@@ -46,4 +49,17 @@ pub fn install(globals: &Arc<Globals>) {
     valk_codegen::install(globals, mode());
     #[cfg(not(feature = "jit"))]
     let _ = globals;
+}
+
+/// Ends the process with `status`, the native tier stopped first (LLVM's
+/// static destructors must not run under a compile).
+pub fn exit(status: i32) -> ! {
+    quiesce();
+    std::process::exit(status)
+}
+
+/// Stops the native tier's compile thread before the process ends.
+pub fn quiesce() {
+    #[cfg(feature = "jit")]
+    valk_codegen::quiesce();
 }

@@ -28,11 +28,17 @@ pub const INTERRUPTED_STATUS: i32 = 130;
 /// `valk run`, `eval` and `test` stop at once on Ctrl-C, with
 /// [`INTERRUPTED_STATUS`] (the REPL installs its own handler).
 fn exit_on_interrupt() {
-    let _ = ctrlc::set_handler(|| std::process::exit(INTERRUPTED_STATUS));
+    let _ = ctrlc::set_handler(|| jit::exit(INTERRUPTED_STATUS));
 }
 
 /// Parse the command line and run the command.
 pub fn main() -> ExitCode {
+    let code = run_command();
+    jit::quiesce();
+    code
+}
+
+fn run_command() -> ExitCode {
     let cli = Cli::parse();
     // Crashed actors are reported like any other error (LANGUAGE.md §12).
     valk_runtime::log::set_error_renderer(|e| Some(diagnostic::render(e, None, &[])));

@@ -69,7 +69,7 @@ fn interrupt_on_ctrl_c(runtime: &ReplRuntime) {
         if busy.load(std::sync::atomic::Ordering::SeqCst) {
             interrupter.interrupt();
         } else {
-            std::process::exit(super::INTERRUPTED_STATUS);
+            super::jit::exit(super::INTERRUPTED_STATUS);
         }
     });
 }

@@ -57,7 +57,11 @@ pub fn dump_ir(file: &Path) -> i32 {
             Ok(()) => 0,
             Err(e) => e.report(),
         },
-        Err(error) => failed(&super::session::failure(&error), Some((&name, &source)), &[]),
+        Err(error) => failed(
+            &super::session::failure(&error),
+            Some((&name, &source)),
+            &[],
+        ),
     }
 }
 

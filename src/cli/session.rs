@@ -368,7 +368,7 @@ fn deadlock_watch(weak: &valk_runtime::handle::WeakHandle, done: &std::sync::ato
             }
             let _ = std::io::Write::flush(&mut std::io::stdout());
             super::output::err_line(valk_runtime::log::deadlock_report(&waiters).trim_end());
-            std::process::exit(2);
+            super::jit::exit(2);
         }
     }
 }

@@ -1,0 +1,165 @@
+//! The native tier against the interpreter: the same values, compiled
+//! code used where it can be, and every way out of compiled code (bails,
+//! hot reload, a replaced builtin, deep recursion, a kill) ending as the
+//! interpreter would.
+
+mod common;
+
+use common::Rt;
+use valk_lang::tier::JitMode;
+
+const FIB: &str = "(fun {fib n} {if (< n 2) {n} {+ (fib (- n 1)) (fib (- n 2))}})";
+const TAK: &str = "(fun {tak x y z} {if (< y x) {tak (tak (- x 1) y z) (tak (- y 1) z x) (tak (- z 1) x y)} {z}})";
+const LOOP: &str = "(fun {loop i acc} {if (== i 0) {acc} {loop (- i 1) (+ acc i)}})";
+
+#[test]
+fn compiled_functions_give_the_interpreters_values() {
+    let off = Rt::new(JitMode::Off, 1);
+    let always = Rt::new(JitMode::Always, 1);
+    for rt in [&off, &always] {
+        rt.eval(FIB).unwrap();
+        rt.eval(TAK).unwrap();
+        rt.eval(LOOP).unwrap();
+    }
+    for e in [
+        "(fib 20)",
+        "(tak 18 12 6)",
+        "(loop 100000 0)",
+        "(fib 0)",
+        "(fib -3)",
+    ] {
+        assert_eq!(always.eval(e), off.eval(e), "{e}");
+    }
+    assert!(always.compiled("fib") && always.compiled("tak") && always.compiled("loop"));
+    assert!(!off.compiled("fib"));
+}
+
+#[test]
+fn on_compiles_a_function_once_it_is_hot() {
+    let rt = Rt::new(JitMode::On, 1);
+    rt.eval(FIB).unwrap();
+    rt.eval("(fib 3)").unwrap();
+    assert!(!rt.compiled("fib"), "compiled after a handful of calls");
+    for _ in 0..200 {
+        assert_eq!(rt.eval("(fib 15)").unwrap(), "610");
+        if rt.compiled("fib") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("fib was never compiled");
+}
+
+#[test]
+fn integers_leave_the_small_range_exactly_as_interpreted() {
+    let off = Rt::new(JitMode::Off, 1);
+    let always = Rt::new(JitMode::Always, 1);
+    let defs = "(fun {pow10 n} {if (== n 0) {1} {* 10 (pow10 (- n 1))}})
+                (fun {sum-to n acc} {if (== n 0) {acc} {sum-to (- n 1) (+ acc n)}})
+                (fun {dbl n k} {if (== k 0) {n} {dbl (+ n n) (- k 1)}})";
+    off.eval(defs).unwrap();
+    always.eval(defs).unwrap();
+    for e in [
+        "(pow10 14)",
+        "(pow10 15)",
+        "(pow10 18)",
+        "(pow10 19)",
+        "(pow10 25)",
+        "(sum-to 20000000 140737488000000)",
+        "(dbl 1 46)",
+        "(dbl 1 47)",
+        "(dbl 1 63)",
+        "(dbl 1 64)",
+        "(dbl -1 47)",
+        "(dbl -1 48)",
+    ] {
+        assert_eq!(always.eval(e), off.eval(e), "{e}");
+    }
+}
+
+#[test]
+fn a_million_deep_tail_loop_runs_compiled_in_constant_stack() {
+    let rt = Rt::new(JitMode::Always, 1);
+    rt.eval(LOOP).unwrap();
+    assert_eq!(rt.eval("(loop 1000000 0)").unwrap(), "500000500000");
+    assert_eq!(rt.eval("(loop 10000000 0)").unwrap(), "50000005000000");
+    assert!(rt.compiled("loop"));
+}
+
+#[test]
+fn deep_recursion_falls_back_to_the_interpreter() {
+    let off = Rt::new(JitMode::Off, 1);
+    let always = Rt::new(JitMode::Always, 1);
+    let defs = "(fun {count n} {if (== n 0) {0} {+ 1 (count (- n 1))}})";
+    off.eval(defs).unwrap();
+    always.eval(defs).unwrap();
+    for e in ["(count 100)", "(count 100000)"] {
+        assert_eq!(always.eval(e), off.eval(e), "{e}");
+    }
+}
+
+#[test]
+fn a_def_replaces_compiled_code_at_the_next_call() {
+    let rt = Rt::new(JitMode::Always, 1);
+    rt.eval("(fun {step n} {+ n 1}) (fun {twice n} {step (step n)})")
+        .unwrap();
+    assert_eq!(rt.eval("(twice 1)").unwrap(), "3");
+    assert!(rt.compiled("twice") && rt.compiled("step"));
+    rt.eval("(fun {step n} {* n 10})").unwrap();
+    assert_eq!(rt.eval("(twice 1)").unwrap(), "100");
+    // A new definition that the tier cannot compile is interpreted.
+    rt.eval("(fun {step n} {len (list n n)})").unwrap();
+    assert_eq!(rt.eval("(twice 1)").unwrap(), "2");
+}
+
+#[test]
+fn a_replaced_arithmetic_builtin_is_called_as_interpreted() {
+    let rt = Rt::new(JitMode::Always, 1);
+    rt.eval(FIB).unwrap();
+    assert_eq!(rt.eval("(fib 10)").unwrap(), "55");
+    assert!(rt.compiled("fib"));
+    rt.eval("(def {old+} +) (def {+} (\\ {a b} {old+ (old+ a b) 1}))")
+        .unwrap();
+    let off = Rt::new(JitMode::Off, 1);
+    off.eval(FIB).unwrap();
+    off.eval("(def {old+} +) (def {+} (\\ {a b} {old+ (old+ a b) 1}))")
+        .unwrap();
+    assert_eq!(rt.eval("(fib 10)"), off.eval("(fib 10)"));
+}
+
+#[test]
+fn errors_inside_compiled_code_are_the_interpreters_errors() {
+    let off = Rt::new(JitMode::Off, 1);
+    let always = Rt::new(JitMode::Always, 1);
+    let defs = "(fun {half n} {if (< n 1) {n} {half (- n 2)}})";
+    off.eval(defs).unwrap();
+    always.eval(defs).unwrap();
+    for e in ["(half \"x\")", "(half 7)", "(half 7.5)", "(half {})"] {
+        assert_eq!(always.eval(e), off.eval(e), "{e}");
+    }
+}
+
+#[test]
+fn a_busy_compiled_loop_yields_to_other_actors() {
+    // One scheduler: the spinning actor must give its thread back for the
+    // ping-pong pair to finish.
+    let rt = Rt::new(JitMode::Always, 1);
+    rt.eval("(fun {spin n} {spin (+ n 1)})").unwrap();
+    rt.eval(FIB).unwrap();
+    rt.eval("(def {a} (spawn spin 0)) (def {b} (spawn (\\ {} {fib 40})))")
+        .unwrap();
+    let pong = "(fun {pong} {receive {{p n} (do (send p n) (pong))}})
+                (def {pp} (spawn pong))
+                (fun {ping k} {if (== k 0) {:done} {do (send pp (list (self) k)) (receive {_ 0}) (ping (- k 1))}})
+                (ping 1000)";
+    assert_eq!(rt.eval(pong).unwrap(), ":done");
+    assert!(rt.compiled("spin") && rt.compiled("fib"));
+    // Both are killed in the middle of compiled code (the fib actor with
+    // native frames on its stack).
+    assert_eq!(
+        rt.eval("(def {m} (monitor b)) (exit a :kill) (exit b :kill) (receive {{:DOWN ^m p r} r})")
+            .unwrap(),
+        ":killed"
+    );
+    assert_eq!(rt.eval("(fib 15)").unwrap(), "610");
+}
