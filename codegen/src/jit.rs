@@ -115,8 +115,9 @@ struct Engine {
     context: &'static Context,
     ee: ExecutionEngine<'static>,
     machine: TargetMachine,
-    /// (globals table, code index) -> entry address.
-    compiled: HashMap<(usize, u32), usize>,
+    /// (globals table, code index) -> the addresses of its C entry and
+    /// its checked entry.
+    compiled: HashMap<(usize, u32), (usize, usize)>,
     /// Counts on the closures compiled guards compare against.
     kept: Vec<valk_heap::SharedValue>,
 }
@@ -197,7 +198,7 @@ impl Engine {
         };
         let owner = Arc::as_ptr(globals) as usize;
         if self.compiled.contains_key(&(owner, root)) {
-            if let Some(&a) = self.compiled.get(&(owner, root)) {
+            if let Some(&(a, _)) = self.compiled.get(&(owner, root)) {
                 // SAFETY: `a` is the entry address of compiled code this
                 // engine made for `root` against `globals` (see `finish`).
                 unsafe { root_proto.tier.publish(a as *const (), owner) };
@@ -277,10 +278,14 @@ impl Engine {
         let mut entries = Vec::new();
         for p in plans {
             let a = self.ee.get_function_address(&lower::symbol(p.index)).ok()?;
-            entries.push((p, a));
+            let checked = self
+                .ee
+                .get_function_address(&lower::checked_symbol(p.index))
+                .ok()?;
+            entries.push((p, a, checked));
         }
-        for (p, a) in entries {
-            self.compiled.insert((owner, p.index), a);
+        for (p, a, checked) in entries {
+            self.compiled.insert((owner, p.index), (a, checked));
             self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
             // SAFETY: `a` is the address MCJIT gave for the function that
             // `lower` built from this plan: it has the `NativeEntry`
@@ -305,7 +310,7 @@ impl Engine {
             module,
             plans,
             &self.machine,
-            |i| self.compiled.get(&(owner, i)).copied(),
+            |i| self.compiled.get(&(owner, i)).map(|&(_, checked)| checked),
             globals,
         )
     }
@@ -324,9 +329,10 @@ pub fn emit_module<'ctx>(
     module.set_triple(&machine.get_triple());
     module.set_data_layout(&machine.get_target_data().get_data_layout());
     let fns = lower::declare(context, &module, plans);
+    let guards = lower::UnitGuards::of(plans);
     let mut targets: HashMap<u32, CallTarget> = HashMap::new();
     for (p, f) in plans.iter().zip(&fns) {
-        targets.insert(p.index, CallTarget::Here(*f));
+        targets.insert(p.index, CallTarget::Here(f.body));
     }
     for p in plans {
         for c in p.callees.values() {
@@ -336,7 +342,7 @@ pub fn emit_module<'ctx>(
         }
     }
     for (p, f) in plans.iter().zip(&fns) {
-        lower::lower(context, &module, *f, p, globals, &targets).ok()?;
+        lower::lower(context, &module, *f, p, globals, &guards, &targets).ok()?;
     }
     module.verify().ok()?;
     module

@@ -8,6 +8,8 @@
 //! It plugs into the language core through `valk_lang::tier::NativeTier`
 //! ([`install`]); `lang` never names this crate.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod jit;
 mod lower;
 mod plan;

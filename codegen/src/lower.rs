@@ -1,26 +1,44 @@
 //! Valk IR -> LLVM IR for the functions a [`Plan`] accepts.
 //!
+//! Each function becomes three LLVM functions:
+//!
+//! - `valk_fn_N_body`: the code, on the fast signature
+//!   `(cx, budget, a0..a3) -> {value, budget}`. `budget` packs the slice's
+//!   fuel (low 32 bits) and the native calls that may still nest (high 32
+//!   bits) in one register, so a call charges its reduction and checks its
+//!   depth without touching memory.
+//! - `valk_fn_N_checked`: the entry checks of the function's unit (every
+//!   builtin whose fast path it takes is intact, every global it calls
+//!   directly still holds the closure it was compiled against), then the
+//!   body. Calls from other units go here.
+//! - `valk_fn_N`: the C entry the interpreter calls
+//!   (`valk_lang::tier::NativeEntry`), around the checked entry.
+//!
+//! Checking once per entry from outside the unit is enough: compiled code
+//! has no effect but its result, so a `def` made by another actor while it
+//! runs can be taken as made after the call.
+//!
 //! Each register is an `alloca` (promoted to SSA by LLVM's `mem2reg`);
-//! each reachable IR block an LLVM block. Every check compiled code makes
-//! (an operand is not a small integer, a builtin or a called global was
-//! replaced, a result leaves the small range, the stack runs short) goes to
-//! one `bail` block that returns [`BAIL`]; the interpreter then runs the
-//! call from its start (`valk_lang::tier`).
+//! each reachable IR block an LLVM block. Every check on the way (an
+//! operand is not a small integer, a result leaves the small range, the
+//! stack runs short) goes to one `bail` block that answers [`BAIL`]; the
+//! interpreter then runs the call from its start (`valk_lang::tier`).
 //!
 //! Values stay in the heap's encoding: a small integer is its 48-bit
 //! payload under the integer tag, so results are the interpreter's bits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use inkwell::attributes::AttributeLoc;
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
-use inkwell::types::{FunctionType, IntType};
+use inkwell::types::{BasicMetadataTypeEnum, FunctionType, IntType, StructType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue, ValueKind,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue, IntValue,
+    PointerValue, StructValue, ValueKind,
 };
 use inkwell::{AtomicOrdering, IntPredicate};
 
@@ -32,70 +50,135 @@ use valk_lang::Globals;
 
 use crate::plan::{live_ops, CallKind, Plan};
 
+/// One nesting level in a budget's high half.
+const DEPTH_ONE: u64 = 1 << 32;
+
 /// How a compiled call reaches its callee.
 #[derive(Clone, Copy)]
 pub enum Target<'ctx> {
-    /// Defined in the module being built.
+    /// Defined in the module being built: its body.
     Here(FunctionValue<'ctx>),
-    /// Compiled earlier, at this address.
+    /// Compiled earlier: its checked entry, at this address.
     At(usize),
 }
 
-/// The symbol of proto `index`'s compiled function.
+/// The C entry's symbol of proto `index` (the one the interpreter calls).
 pub fn symbol(index: u32) -> String {
     format!("valk_fn_{index}")
 }
 
-/// The one signature of compiled functions (`valk_lang::tier::NativeEntry`).
+/// The checked entry's symbol (the one other units call).
+pub fn checked_symbol(index: u32) -> String {
+    format!("valk_fn_{index}_checked")
+}
+
+/// The C entry's signature (`valk_lang::tier::NativeEntry`).
 pub fn entry_type(cx: &Context) -> FunctionType<'_> {
     let i64t = cx.i64_type();
-    let mut params: Vec<inkwell::types::BasicMetadataTypeEnum> =
-        vec![cx.ptr_type(Default::default()).into()];
-    params
-        .extend((0..MAX_NATIVE_PARAMS).map(|_| inkwell::types::BasicMetadataTypeEnum::from(i64t)));
+    let mut params: Vec<BasicMetadataTypeEnum> = vec![cx.ptr_type(Default::default()).into()];
+    params.extend((0..MAX_NATIVE_PARAMS).map(|_| BasicMetadataTypeEnum::from(i64t)));
     i64t.fn_type(&params, false)
+}
+
+/// `{value, budget}`: what the fast signature returns (two registers).
+fn pair_type(cx: &Context) -> StructType<'_> {
+    let i64t = cx.i64_type();
+    cx.struct_type(&[i64t.into(), i64t.into()], false)
+}
+
+/// The fast signature of bodies and checked entries.
+pub fn fast_type(cx: &Context) -> FunctionType<'_> {
+    let i64t = cx.i64_type();
+    let mut params: Vec<BasicMetadataTypeEnum> =
+        vec![cx.ptr_type(Default::default()).into(), i64t.into()];
+    params.extend((0..MAX_NATIVE_PARAMS).map(|_| BasicMetadataTypeEnum::from(i64t)));
+    pair_type(cx).fn_type(&params, false)
+}
+
+/// The three functions of one planned proto.
+#[derive(Clone, Copy)]
+pub struct Fns<'ctx> {
+    pub body: FunctionValue<'ctx>,
+    pub checked: FunctionValue<'ctx>,
+    pub entry: FunctionValue<'ctx>,
 }
 
 /// Declares the functions of `plans` in `module` (so they can call each
 /// other), in order.
-pub fn declare<'ctx>(
-    cx: &'ctx Context,
-    module: &Module<'ctx>,
-    plans: &[Plan],
-) -> Vec<FunctionValue<'ctx>> {
-    let ty = entry_type(cx);
+pub fn declare<'ctx>(cx: &'ctx Context, module: &Module<'ctx>, plans: &[Plan]) -> Vec<Fns<'ctx>> {
+    // Unwind tables: a kill unwinds an actor's stack through its native
+    // frames (from inside `native_yield`).
+    let uwtable = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2);
     plans
         .iter()
         .map(|p| {
-            let f = module.add_function(&symbol(p.index), ty, Some(Linkage::External));
-            // Unwind tables: a kill unwinds an actor's stack through its
-            // native frames (from inside `native_yield`).
-            let uwtable = cx.create_enum_attribute(
-                inkwell::attributes::Attribute::get_named_enum_kind_id("uwtable"),
-                2,
+            let body = module.add_function(
+                &format!("valk_fn_{}_body", p.index),
+                fast_type(cx),
+                Some(Linkage::Internal),
             );
-            f.add_attribute(AttributeLoc::Function, uwtable);
-            f
+            let checked = module.add_function(
+                &checked_symbol(p.index),
+                fast_type(cx),
+                Some(Linkage::External),
+            );
+            let entry =
+                module.add_function(&symbol(p.index), entry_type(cx), Some(Linkage::External));
+            for f in [body, checked, entry] {
+                f.add_attribute(AttributeLoc::Function, uwtable);
+            }
+            Fns {
+                body,
+                checked,
+                entry,
+            }
         })
         .collect()
 }
 
-/// Lowers one planned function into its declared `f`. `targets` maps code
-/// indices to what calls them.
+/// What every function of a unit checks on entry from outside it.
+pub struct UnitGuards {
+    /// Intact flags (builtin indices).
+    pub intact: BTreeSet<u32>,
+    /// (global symbol, the closure bits it must hold).
+    pub globals: Vec<(u32, u64)>,
+}
+
+impl UnitGuards {
+    pub fn of(plans: &[Plan]) -> UnitGuards {
+        let mut intact = BTreeSet::new();
+        let mut globals: Vec<(u32, u64)> = Vec::new();
+        for p in plans {
+            intact.extend(p.intact.iter().copied());
+            for (&sym, c) in &p.callees {
+                if !globals.contains(&(sym, c.expected)) {
+                    globals.push((sym, c.expected));
+                }
+            }
+        }
+        globals.sort_unstable();
+        UnitGuards { intact, globals }
+    }
+}
+
+/// Lowers one planned function into its declared functions. `targets`
+/// maps code indices to what calls them.
 pub fn lower<'ctx>(
     cx: &'ctx Context,
     module: &Module<'ctx>,
-    f: FunctionValue<'ctx>,
+    fns: Fns<'ctx>,
     plan: &Plan,
     globals: &Globals,
+    guards: &UnitGuards,
     targets: &HashMap<u32, Target<'ctx>>,
 ) -> Result<(), BuilderError> {
     let b = cx.create_builder();
     let i64t = cx.i64_type();
+    lower_entry(cx, &b, fns)?;
+    lower_checked(cx, &b, fns, globals, guards)?;
+    let f = fns.body;
     let entry = cx.append_basic_block(f, "entry");
     let bail = cx.append_basic_block(f, "bail");
-    b.position_at_end(bail);
-    b.build_return(Some(&i64t.const_int(BAIL, false)))?;
     let blocks: Vec<Option<BasicBlock>> = plan
         .reachable
         .iter()
@@ -107,34 +190,165 @@ pub fn lower<'ctx>(
     let regs: Vec<PointerValue> = (0..nregs)
         .map(|r| b.build_alloca(i64t, &format!("r{r}")))
         .collect::<Result<_, _>>()?;
-    let mut l = Lower {
+    let budget = b.build_alloca(i64t, "budget")?;
+    let l = Lower {
         cx,
         module,
         b,
         f,
         i64t,
         regs,
+        budget,
         blocks,
         bail,
         plan,
         globals,
         targets,
     };
+    l.b.build_store(budget, l.param(1))?;
     let nparams = plan.proto.meta.nparams as usize;
     for r in 0..nregs {
         let v = if r < nparams {
-            l.param(r + 1)
+            l.param(r + 2)
         } else {
             l.k(UNSET.to_bits())
         };
         l.b.build_store(l.regs[r], v)?;
     }
     l.b.build_unconditional_branch(l.block(0))?;
+    l.b.position_at_end(bail);
+    let spent = l.load_budget()?;
+    l.ret(l.k(BAIL), spent)?;
     for (i, _) in plan.reachable.iter().enumerate().filter(|(_, r)| **r) {
         l.b.position_at_end(l.block(i as u32));
         l.lower_block(i)?;
     }
     Ok(())
+}
+
+/// The C entry: the budget from the context, the checked entry, the fuel
+/// left back into the context.
+fn lower_entry<'ctx>(
+    cx: &'ctx Context,
+    b: &Builder<'ctx>,
+    fns: Fns<'ctx>,
+) -> Result<(), BuilderError> {
+    let f = fns.entry;
+    let i32t = cx.i32_type();
+    let i64t = cx.i64_type();
+    b.position_at_end(cx.append_basic_block(f, "entry"));
+    let ncx = f
+        .get_nth_param(0)
+        .map(|p| p.into_pointer_value())
+        .ok_or(BuilderError::UnsetPosition)?;
+    let fuel = b.build_load(i32t, ncx, "fuel")?.into_int_value();
+    let depth_at = gep(b, cx, ncx, cx_offset::DEPTH_LEFT)?;
+    let depth = b.build_load(i32t, depth_at, "depth")?.into_int_value();
+    let fuel = b.build_int_z_extend(fuel, i64t, "")?;
+    let depth = b.build_int_z_extend(depth, i64t, "")?;
+    let depth = b.build_left_shift(depth, i64t.const_int(32, false), "")?;
+    let budget = b.build_or(depth, fuel, "budget")?;
+    let mut args: Vec<BasicMetadataValueEnum> = vec![ncx.into(), budget.into()];
+    for k in 0..MAX_NATIVE_PARAMS {
+        let a = f
+            .get_nth_param(k as u32 + 1)
+            .ok_or(BuilderError::UnsetPosition)?;
+        args.push(a.into_int_value().into());
+    }
+    let pair = basic(
+        b.build_direct_call(fns.checked, &args, "")?
+            .try_as_basic_value(),
+    )
+    .ok_or(BuilderError::UnsetPosition)?
+    .into_struct_value();
+    let v = b.build_extract_value(pair, 0, "")?.into_int_value();
+    let left = b.build_extract_value(pair, 1, "")?.into_int_value();
+    let left = b.build_int_truncate(left, i32t, "")?;
+    b.build_store(ncx, left)?;
+    b.build_return(Some(&v))?;
+    Ok(())
+}
+
+/// The checked entry: the unit's guards, then the body (a tail call).
+fn lower_checked<'ctx>(
+    cx: &'ctx Context,
+    b: &Builder<'ctx>,
+    fns: Fns<'ctx>,
+    globals: &Globals,
+    guards: &UnitGuards,
+) -> Result<(), BuilderError> {
+    let f = fns.checked;
+    let i64t = cx.i64_type();
+    let i8t = cx.i8_type();
+    b.position_at_end(cx.append_basic_block(f, "entry"));
+    let mut ok = cx.bool_type().const_int(1, false);
+    for &i in &guards.intact {
+        let Some(a) = globals.intact_address(i) else {
+            ok = cx.bool_type().const_zero();
+            continue;
+        };
+        let v = load_shared(b, cx, a as usize, i8t)?;
+        let set = b.build_int_compare(IntPredicate::NE, v, i8t.const_zero(), "")?;
+        ok = b.build_and(ok, set, "")?;
+    }
+    for &(sym, expected) in &guards.globals {
+        let Some(a) = globals.slot_address(sym) else {
+            ok = cx.bool_type().const_zero();
+            continue;
+        };
+        let v = load_shared(b, cx, a as usize, i64t)?;
+        let same = b.build_int_compare(IntPredicate::EQ, v, i64t.const_int(expected, false), "")?;
+        ok = b.build_and(ok, same, "")?;
+    }
+    let go = cx.append_basic_block(f, "go");
+    let no = cx.append_basic_block(f, "bail");
+    b.build_conditional_branch(ok, go, no)?;
+    b.position_at_end(no);
+    let budget = f
+        .get_nth_param(1)
+        .ok_or(BuilderError::UnsetPosition)?
+        .into_int_value();
+    let pair = pair_value(b, cx, i64t.const_int(BAIL, false), budget)?;
+    b.build_return(Some(&pair))?;
+    b.position_at_end(go);
+    let args: Vec<BasicMetadataValueEnum> = f.get_param_iter().map(|p| p.into()).collect();
+    let call = b.build_direct_call(fns.body, &args, "")?;
+    call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
+    let r = basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
+    b.build_return(Some(&r))?;
+    Ok(())
+}
+
+fn pair_value<'ctx>(
+    b: &Builder<'ctx>,
+    cx: &'ctx Context,
+    v: IntValue<'ctx>,
+    budget: IntValue<'ctx>,
+) -> Result<StructValue<'ctx>, BuilderError> {
+    let t = pair_type(cx);
+    let p = b.build_insert_value(t.get_undef(), v, 0, "")?;
+    let p = b.build_insert_value(p, budget, 1, "")?;
+    Ok(p.into_struct_value())
+}
+
+/// An atomic (relaxed) load of a word another thread may store.
+fn load_shared<'ctx>(
+    b: &Builder<'ctx>,
+    cx: &'ctx Context,
+    a: usize,
+    ty: IntType<'ctx>,
+) -> Result<IntValue<'ctx>, BuilderError> {
+    let p = b.build_int_to_ptr(
+        cx.i64_type().const_int(a as u64, false),
+        cx.ptr_type(Default::default()),
+        "",
+    )?;
+    let v = b.build_load(ty, p, "")?;
+    if let Some(i) = v.as_instruction_value() {
+        let _ = i.set_alignment(ty.get_bit_width() / 8);
+        let _ = i.set_atomic_ordering(AtomicOrdering::Monotonic);
+    }
+    Ok(v.into_int_value())
 }
 
 struct Lower<'a, 'ctx> {
@@ -144,6 +358,7 @@ struct Lower<'a, 'ctx> {
     f: FunctionValue<'ctx>,
     i64t: IntType<'ctx>,
     regs: Vec<PointerValue<'ctx>>,
+    budget: PointerValue<'ctx>,
     blocks: Vec<Option<BasicBlock<'ctx>>>,
     bail: BasicBlock<'ctx>,
     plan: &'a Plan,
@@ -192,21 +407,17 @@ impl<'ctx> Lower<'_, 'ctx> {
         Ok(())
     }
 
-    /// A pointer to a fixed address (a global slot, a flag, a hook).
-    fn addr(&self, a: usize) -> Result<PointerValue<'ctx>, BuilderError> {
-        self.b
-            .build_int_to_ptr(self.k(a as u64), self.cx.ptr_type(Default::default()), "")
+    fn load_budget(&self) -> Result<IntValue<'ctx>, BuilderError> {
+        Ok(self
+            .b
+            .build_load(self.i64t, self.budget, "budget")?
+            .into_int_value())
     }
 
-    /// An atomic (relaxed) load of a word some other thread may store.
-    fn load_shared(&self, a: usize, ty: IntType<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let p = self.addr(a)?;
-        let v = self.b.build_load(ty, p, "")?;
-        if let Some(i) = v.as_instruction_value() {
-            let _ = i.set_alignment(ty.get_bit_width() / 8);
-            let _ = i.set_atomic_ordering(AtomicOrdering::Monotonic);
-        }
-        Ok(v.into_int_value())
+    fn ret(&self, v: IntValue<'ctx>, budget: IntValue<'ctx>) -> Result<(), BuilderError> {
+        let pair = pair_value(&self.b, self.cx, v, budget)?;
+        self.b.build_return(Some(&pair))?;
+        Ok(())
     }
 
     /// Go on only if `ok`; otherwise bail.
@@ -239,30 +450,15 @@ impl<'ctx> Lower<'_, 'ctx> {
         Ok(self.b.build_select(c, t, f, "")?.into_int_value())
     }
 
-    fn intact(&self, index: u32) -> Result<IntValue<'ctx>, BuilderError> {
-        let Some(a) = self.globals.intact_address(index) else {
-            return Ok(self.cx.bool_type().const_zero());
-        };
-        let i8t = self.cx.i8_type();
-        let v = self.load_shared(a as usize, i8t)?;
-        self.b
-            .build_int_compare(IntPredicate::NE, v, i8t.const_zero(), "")
-    }
-
-    /// Both operands small integers and builtin `index` intact: their
-    /// untagged values.
+    /// Both operands small integers: their untagged values. (The builtin
+    /// being intact was checked on entry.)
     fn int_operands(
         &self,
-        index: u32,
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), BuilderError> {
-        let ok = self.intact(index)?;
-        let xi = self.is_int(x)?;
-        let yi = self.is_int(y)?;
-        let both = self.b.build_and(xi, yi, "")?;
-        let ok = self.b.build_and(ok, both, "")?;
-        self.guard(ok)?;
+        let both = self.b.build_and(self.is_int(x)?, self.is_int(y)?, "")?;
+        self.guard(both)?;
         Ok((self.untag(x)?, self.untag(y)?))
     }
 
@@ -277,32 +473,25 @@ impl<'ctx> Lower<'_, 'ctx> {
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<(), BuilderError> {
-        let (i, j) = self.int_operands(valk_lang::tier::arith_builtin(op), x, y)?;
+        let (i, j) = self.int_operands(x, y)?;
         // 48-bit operands: a sum or difference cannot overflow 64 bits.
         let r = match op {
             ArithOp::Add => self.b.build_int_add(i, j, "")?,
             ArithOp::Sub => self.b.build_int_sub(i, j, "")?,
             ArithOp::Mul => {
                 let f = Intrinsic::find("llvm.smul.with.overflow")
-                    .and_then(|k| k.get_declaration(self.module, &[self.i64t.into()]));
-                let Some(f) = f else {
-                    self.b.build_unconditional_branch(self.bail)?;
-                    let dead = self.cx.append_basic_block(self.f, "");
-                    self.b.position_at_end(dead);
-                    return Ok(());
-                };
-                let pair = self
-                    .b
-                    .build_direct_call(f, &[i.into(), j.into()], "")?
-                    .try_as_basic_value();
-                let pair = basic(pair).map(|v| v.into_struct_value());
-                let Some(pair) = pair else {
-                    return Err(BuilderError::UnsetPosition);
-                };
+                    .and_then(|k| k.get_declaration(self.module, &[self.i64t.into()]))
+                    .ok_or(BuilderError::UnsetPosition)?;
+                let pair = basic(
+                    self.b
+                        .build_direct_call(f, &[i.into(), j.into()], "")?
+                        .try_as_basic_value(),
+                )
+                .ok_or(BuilderError::UnsetPosition)?
+                .into_struct_value();
                 let prod = self.b.build_extract_value(pair, 0, "")?.into_int_value();
                 let ovf = self.b.build_extract_value(pair, 1, "")?.into_int_value();
-                let ok = self.b.build_not(ovf, "")?;
-                self.guard(ok)?;
+                self.guard(self.b.build_not(ovf, "")?)?;
                 prod
             }
         };
@@ -320,7 +509,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<IntValue<'ctx>, BuilderError> {
-        let (i, j) = self.int_operands(valk_lang::tier::compare_builtin(op), x, y)?;
+        let (i, j) = self.int_operands(x, y)?;
         let pred = match op {
             CmpOp::Lt => IntPredicate::SLT,
             CmpOp::Gt => IntPredicate::SGT,
@@ -332,32 +521,26 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.build_int_compare(pred, i, j, "")
     }
 
-    /// A global's value: a small integer, else bail (an unbound name may
-    /// be a caller's local: dynamic scope is the interpreter's).
-    fn global(&self, sym: u32) -> Result<IntValue<'ctx>, BuilderError> {
-        let Some(a) = self.globals.slot_address(sym) else {
+    /// A global's value read now: a small integer, else bail (an unbound
+    /// name may be a caller's local: dynamic scope is the interpreter's).
+    fn global(&self, sym: u32, globals: &Globals) -> Result<IntValue<'ctx>, BuilderError> {
+        let Some(a) = globals.slot_address(sym) else {
             self.guard(self.cx.bool_type().const_zero())?;
             return Ok(self.k(0));
         };
-        let v = self.load_shared(a as usize, self.i64t)?;
+        let v = load_shared(&self.b, self.cx, a as usize, self.i64t)?;
         self.guard(self.is_int(v)?)?;
         Ok(v)
     }
 
     /// Charge a reduction; yield to the host when the slice is spent.
-    fn safepoint(&self) -> Result<(), BuilderError> {
-        self.safepoint_or_resume(None)
-    }
-
-    /// [`Lower::safepoint`] at a loop's back-edge with the next turn's
-    /// arguments: the outermost native frame hands the loop back to the
-    /// interpreter ([`RESUME`]) instead of yielding with native frames.
-    fn safepoint_or_resume(&self, turn: Option<&[IntValue<'ctx>]>) -> Result<(), BuilderError> {
+    /// At a loop's back-edge (`turn`: the next turn's arguments) the
+    /// outermost native frame hands the loop back to the interpreter
+    /// ([`RESUME`]) instead of yielding with native frames.
+    fn safepoint(&self, turn: Option<&[IntValue<'ctx>]>) -> Result<(), BuilderError> {
         let i32t = self.cx.i32_type();
-        let fuel = self
-            .b
-            .build_load(i32t, self.cxp(), "fuel")?
-            .into_int_value();
+        let budget = self.load_budget()?;
+        let fuel = self.b.build_int_truncate(budget, i32t, "fuel")?;
         let spent = self
             .b
             .build_int_compare(IntPredicate::EQ, fuel, i32t.const_zero(), "")?;
@@ -366,67 +549,78 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.build_conditional_branch(spent, yield_bb, go)?;
         self.b.position_at_end(yield_bb);
         if let Some(args) = turn {
-            let left = self
-                .b
-                .build_load(i32t, self.field(cx_offset::DEPTH_LEFT)?, "")?
-                .into_int_value();
+            let depth = self.b.build_right_shift(budget, self.k(32), false, "")?;
             let start = self
                 .b
-                .build_load(i32t, self.field(cx_offset::DEPTH_START)?, "")?
+                .build_load(
+                    i32t,
+                    gep(&self.b, self.cx, self.cxp(), cx_offset::DEPTH_START)?,
+                    "",
+                )?
                 .into_int_value();
+            let start = self.b.build_int_z_extend(start, self.i64t, "")?;
             let outermost = self
                 .b
-                .build_int_compare(IntPredicate::EQ, left, start, "")?;
+                .build_int_compare(IntPredicate::EQ, depth, start, "")?;
             let resume_bb = self.cx.append_basic_block(self.f, "resume");
             let hook_bb = self.cx.append_basic_block(self.f, "");
             self.b
                 .build_conditional_branch(outermost, resume_bb, hook_bb)?;
             self.b.position_at_end(resume_bb);
             for (k, v) in args.iter().enumerate() {
-                let at = self.field(cx_offset::RESUME + 8 * k as u64)?;
+                let at = gep(
+                    &self.b,
+                    self.cx,
+                    self.cxp(),
+                    cx_offset::RESUME + 8 * k as u64,
+                )?;
                 self.b.build_store(at, *v)?;
             }
-            self.b.build_return(Some(&self.k(RESUME)))?;
+            self.ret(self.k(RESUME), budget)?;
             self.b.position_at_end(hook_bb);
         }
-        let hook_ty = self
-            .cx
-            .void_type()
-            .fn_type(&[self.cx.ptr_type(Default::default()).into()], false);
-        let hook = self.addr(valk_lang::tier::native_yield as *const () as usize)?;
-        self.b
-            .build_indirect_call(hook_ty, hook, &[self.cxp().into()], "")?;
+        let hook_ty = self.i64t.fn_type(
+            &[
+                self.cx.ptr_type(Default::default()).into(),
+                self.i64t.into(),
+            ],
+            false,
+        );
+        let hook = self.b.build_int_to_ptr(
+            self.k(valk_lang::tier::native_yield as *const () as usize as u64),
+            self.cx.ptr_type(Default::default()),
+            "",
+        )?;
+        let refilled = basic(
+            self.b
+                .build_indirect_call(hook_ty, hook, &[self.cxp().into(), budget.into()], "")?
+                .try_as_basic_value(),
+        )
+        .ok_or(BuilderError::UnsetPosition)?
+        .into_int_value();
+        self.b.build_store(self.budget, refilled)?;
         self.b.build_unconditional_branch(go)?;
         self.b.position_at_end(go);
-        let fuel = self
-            .b
-            .build_load(i32t, self.cxp(), "fuel")?
-            .into_int_value();
-        let left = self.b.build_int_sub(fuel, i32t.const_int(1, false), "")?;
-        self.b.build_store(self.cxp(), left)?;
+        let budget = self.load_budget()?;
+        let left = self.b.build_int_sub(budget, self.k(1), "")?;
+        self.b.build_store(self.budget, left)?;
         Ok(())
     }
 
-    /// A pointer to the `NativeCx` field at byte `offset`.
-    fn field(&self, offset: u64) -> Result<PointerValue<'ctx>, BuilderError> {
-        unsafe_gep(&self.b, self.cx.i8_type(), self.cxp(), self.k(offset))
-    }
-
-    fn depth_ptr(&self) -> Result<PointerValue<'ctx>, BuilderError> {
-        self.field(cx_offset::DEPTH_LEFT)
-    }
-
+    /// The fast-signature arguments of a call: the context, `budget`, the
+    /// argument registers.
     fn args(
         &self,
+        budget: IntValue<'ctx>,
         args: Reg,
         argc: u16,
     ) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, BuilderError> {
-        let mut v: Vec<BasicMetadataValueEnum> = vec![self.cxp().into()];
+        let mut v: Vec<BasicMetadataValueEnum> = vec![self.cxp().into(), budget.into()];
         for k in 0..MAX_NATIVE_PARAMS as u16 {
             let x = if k < argc {
                 self.load(args + k)?
             } else {
-                self.k(0)
+                self.i64t.get_undef()
             };
             v.push(x.into());
         }
@@ -437,12 +631,16 @@ impl<'ctx> Lower<'_, 'ctx> {
         &self,
         callee: u32,
         args: &[BasicMetadataValueEnum<'ctx>],
-    ) -> Result<inkwell::values::CallSiteValue<'ctx>, BuilderError> {
+    ) -> Result<CallSiteValue<'ctx>, BuilderError> {
         match self.targets.get(&callee) {
             Some(Target::Here(f)) => self.b.build_direct_call(*f, args, ""),
             Some(Target::At(a)) => {
-                let p = self.addr(*a)?;
-                self.b.build_indirect_call(entry_type(self.cx), p, args, "")
+                let p = self.b.build_int_to_ptr(
+                    self.k(*a as u64),
+                    self.cx.ptr_type(Default::default()),
+                    "",
+                )?;
+                self.b.build_indirect_call(fast_type(self.cx), p, args, "")
             }
             None => Err(BuilderError::UnsetPosition),
         }
@@ -461,7 +659,8 @@ impl<'ctx> Lower<'_, 'ctx> {
         }
     }
 
-    fn lower_block(&mut self, bi: usize) -> Result<(), BuilderError> {
+    fn lower_block(&self, bi: usize) -> Result<(), BuilderError> {
+        let globals = self.globals;
         let ops = live_ops(self.plan.proto, bi);
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
@@ -472,7 +671,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.store(dst, v)?
                 }
                 Op::Global { dst, sym } => {
-                    let v = self.global(sym)?;
+                    let v = self.global(sym, globals)?;
                     self.store(dst, v)?
                 }
                 Op::LocalChecked { dst, src, sym } => {
@@ -491,7 +690,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.store(dst, v)?;
                     self.b.build_unconditional_branch(join)?;
                     self.b.position_at_end(unset_bb);
-                    let g = self.global(sym)?;
+                    let g = self.global(sym, globals)?;
                     self.store(dst, g)?;
                     self.b.build_unconditional_branch(join)?;
                     self.b.position_at_end(join);
@@ -550,18 +749,13 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.store(dst, self.bool_value(c)?)?
                 }
                 Op::GlobalHead { dst, sym, .. } => {
-                    let Some(c) = self.plan.callees.get(&sym) else {
-                        return Err(BuilderError::UnsetPosition);
-                    };
-                    let Some(a) = self.globals.slot_address(sym) else {
-                        return Err(BuilderError::UnsetPosition);
-                    };
-                    let v = self.load_shared(a as usize, self.i64t)?;
-                    let same =
-                        self.b
-                            .build_int_compare(IntPredicate::EQ, v, self.k(c.expected), "")?;
-                    self.guard(same)?;
-                    self.store(dst, v)?
+                    // Checked on entry; the register names the callee.
+                    let c = self
+                        .plan
+                        .callees
+                        .get(&sym)
+                        .ok_or(BuilderError::UnsetPosition)?;
+                    self.store(dst, self.k(c.expected))?
                 }
                 Op::MacroCheck { .. } => {}
                 Op::Call { dst, func, .. } if call == Some(CallKind::Sequence) => {
@@ -572,34 +766,35 @@ impl<'ctx> Lower<'_, 'ctx> {
                 Op::TailCall { func, .. } if call == Some(CallKind::Sequence) => {
                     let v = self.load(func)?;
                     self.guard(self.is_int(v)?)?;
-                    self.b.build_return(Some(&v))?;
+                    self.ret(v, self.load_budget()?)?;
                 }
                 Op::Call {
                     dst, args, argc, ..
                 } => {
-                    self.safepoint()?;
+                    self.safepoint(None)?;
                     let callee = self.callee_of(call)?;
-                    let argv = self.args(args, argc)?;
-                    let i32t = self.cx.i32_type();
-                    let dp = self.depth_ptr()?;
-                    let depth = self.b.build_load(i32t, dp, "depth")?.into_int_value();
-                    let room =
-                        self.b
-                            .build_int_compare(IntPredicate::NE, depth, i32t.const_zero(), "")?;
+                    let budget = self.load_budget()?;
+                    let depth = self.b.build_right_shift(budget, self.k(32), false, "")?;
+                    let room = self
+                        .b
+                        .build_int_compare(IntPredicate::NE, depth, self.k(0), "")?;
                     self.guard(room)?;
-                    let less = self.b.build_int_sub(depth, i32t.const_int(1, false), "")?;
-                    self.b.build_store(dp, less)?;
-                    let r = basic(self.call_target(callee, &argv)?.try_as_basic_value())
-                        .map(|v| v.into_int_value())
-                        .ok_or(BuilderError::UnsetPosition)?;
+                    let inner = self.b.build_int_sub(budget, self.k(DEPTH_ONE), "")?;
+                    let argv = self.args(inner, args, argc)?;
+                    let pair = basic(self.call_target(callee, &argv)?.try_as_basic_value())
+                        .ok_or(BuilderError::UnsetPosition)?
+                        .into_struct_value();
+                    let r = self.b.build_extract_value(pair, 0, "")?.into_int_value();
+                    let after = self.b.build_extract_value(pair, 1, "")?.into_int_value();
+                    let after = self.b.build_int_add(after, self.k(DEPTH_ONE), "")?;
+                    self.b.build_store(self.budget, after)?;
                     let ok = self
                         .b
                         .build_int_compare(IntPredicate::NE, r, self.k(BAIL), "")?;
                     self.guard(ok)?;
-                    self.b.build_store(dp, depth)?;
                     self.store(dst, r)?
                 }
-                Op::Safepoint => self.safepoint()?,
+                Op::Safepoint => self.safepoint(None)?,
                 Op::Jump { to } => {
                     self.b.build_unconditional_branch(self.block(to))?;
                 }
@@ -618,8 +813,8 @@ impl<'ctx> Lower<'_, 'ctx> {
                 Op::ReturnIfError { ok, .. } | Op::IfError { ok, .. } => {
                     self.b.build_unconditional_branch(self.block(ok))?;
                 }
-                Op::Guard { index, intact, .. } => {
-                    self.guard(self.intact(index)?)?;
+                Op::Guard { intact, .. } => {
+                    // Checked on entry.
                     self.b.build_unconditional_branch(self.block(intact))?;
                 }
                 Op::Return { src } => {
@@ -633,7 +828,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                         "",
                     )?;
                     self.guard(imm)?;
-                    self.b.build_return(Some(&v))?;
+                    self.ret(v, self.load_budget()?)?;
                 }
                 Op::TailCall { args, argc, .. } => {
                     let callee = self.callee_of(call)?;
@@ -642,7 +837,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                         let vals: Vec<IntValue> = (0..argc)
                             .map(|k| self.load(args + k))
                             .collect::<Result<_, _>>()?;
-                        self.safepoint_or_resume(Some(&vals))?;
+                        self.safepoint(Some(&vals))?;
                         for (r, v) in vals.into_iter().enumerate() {
                             self.store(r as Reg, v)?;
                         }
@@ -651,23 +846,22 @@ impl<'ctx> Lower<'_, 'ctx> {
                         }
                         self.b.build_unconditional_branch(self.block(0))?;
                     } else {
-                        self.safepoint()?;
-                        let argv = self.args(args, argc)?;
+                        self.safepoint(None)?;
+                        let argv = self.args(self.load_budget()?, args, argc)?;
                         let call = self.call_target(callee, &argv)?;
                         call.set_tail_call_kind(
                             inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail,
                         );
-                        let r = basic(call.try_as_basic_value())
-                            .map(|v| v.into_int_value())
-                            .ok_or(BuilderError::UnsetPosition)?;
+                        let r =
+                            basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
                         self.b.build_return(Some(&r))?;
                     }
                 }
                 _ => return Err(BuilderError::UnsetPosition),
             }
         }
-        // A block whose live ops end without a terminator cannot happen
-        // (every IR block ends in one); close it defensively.
+        // Every IR block ends in a terminator; close a block defensively
+        // if its live ops did not.
         if self
             .b
             .get_insert_block()
@@ -679,21 +873,23 @@ impl<'ctx> Lower<'_, 'ctx> {
     }
 }
 
-/// `base + offset` in bytes.
-fn unsafe_gep<'ctx>(
+/// A pointer to the `NativeCx` field at byte `offset`.
+fn gep<'ctx>(
     b: &Builder<'ctx>,
-    i8t: IntType<'ctx>,
+    cx: &'ctx Context,
     base: PointerValue<'ctx>,
-    offset: IntValue<'ctx>,
+    offset: u64,
 ) -> Result<PointerValue<'ctx>, BuilderError> {
-    // SAFETY: building an in-bounds GEP instruction is only unsafe in
-    // inkwell's API because LLVM does not check the indices; every
-    // `offset` given is a constant inside `NativeCx` (`cx_offset`).
-    unsafe { b.build_in_bounds_gep(i8t, base, &[offset], "") }
+    let i8t = cx.i8_type();
+    let off = cx.i64_type().const_int(offset, false);
+    // SAFETY: building a GEP instruction is unsafe in inkwell's API only
+    // because LLVM does not check the indices; every `offset` given is a
+    // constant inside `NativeCx` (`cx_offset`).
+    unsafe { b.build_in_bounds_gep(i8t, base, &[off], "") }
 }
 
 /// A call's value, if it has one.
-fn basic(k: ValueKind<'_>) -> Option<inkwell::values::BasicValueEnum<'_>> {
+fn basic(k: ValueKind<'_>) -> Option<BasicValueEnum<'_>> {
     match k {
         ValueKind::Basic(v) => Some(v),
         ValueKind::Instruction(_) => None,

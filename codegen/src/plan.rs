@@ -52,6 +52,9 @@ pub struct Plan {
     pub calls: HashMap<(usize, usize), CallKind>,
     /// The blocks compiled code can reach.
     pub reachable: Vec<bool>,
+    /// The builtins whose fast paths it takes (their intact flags are
+    /// checked on entry).
+    pub intact: std::collections::BTreeSet<u32>,
 }
 
 /// Why a function stays interpreted (for `--jit-log` and tests).
@@ -222,12 +225,36 @@ pub fn plan(index: u32, globals: &Globals) -> Result<Plan, Reject> {
             }
         }
     }
+    let mut intact = std::collections::BTreeSet::new();
+    for (b, _) in reachable.iter().enumerate().filter(|(_, r)| **r) {
+        for op in live_ops(p, b) {
+            match op {
+                Op::Guard { index, .. } => {
+                    intact.insert(*index);
+                }
+                Op::Arith { op, .. } | Op::ArithImm { op, .. } => {
+                    intact.insert(valk_lang::tier::arith_builtin(*op));
+                }
+                Op::Compare { op, .. }
+                | Op::CompareImm { op, .. }
+                | Op::CompareBranch { op, .. }
+                | Op::CompareImmBranch { op, .. } => {
+                    intact.insert(valk_lang::tier::compare_builtin(*op));
+                }
+                _ => {}
+            }
+        }
+    }
+    if intact.iter().any(|&i| !globals.builtin_intact(i)) {
+        return Err("a fast path whose builtin was replaced".into());
+    }
     Ok(Plan {
         index,
         proto: p,
         callees,
         calls,
         reachable,
+        intact,
     })
 }
 

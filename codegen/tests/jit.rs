@@ -163,3 +163,34 @@ fn a_busy_compiled_loop_yields_to_other_actors() {
     );
     assert_eq!(rt.eval("(fib 15)").unwrap(), "610");
 }
+
+/// The fuzz target's differential check (`codegen/fuzz`, `jit_diff`) over
+/// a fixed stream of inputs: generated integer programs give the same
+/// values and errors interpreted and compiled.
+#[test]
+fn generated_programs_match_the_interpreter() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut compiled_before = valk_codegen::stats().compiled;
+    for round in 0..300 {
+        let data: Vec<u8> = (0..256)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect();
+        if let Err(report) = valk_codegen::fuzzing::check(&data) {
+            panic!("round {round}:\n{report}");
+        }
+    }
+    compiled_before = valk_codegen::stats().compiled - compiled_before;
+    eprintln!(
+        "{compiled_before} functions compiled, stats {:?}",
+        valk_codegen::stats()
+    );
+    assert!(
+        compiled_before > 50,
+        "only {compiled_before} functions compiled"
+    );
+}

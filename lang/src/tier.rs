@@ -27,12 +27,12 @@ use crate::ir::Proto;
 
 /// Most parameters a compiled function takes (all in registers on x86-64
 /// and AArch64, after the context).
-pub const MAX_NATIVE_PARAMS: usize = 5;
+pub const MAX_NATIVE_PARAMS: usize = 4;
 
 /// A compiled function: the context, then the arguments' value bits.
 /// `C-unwind`: a kill unwinds an actor's stack, native frames included
 /// (compiled code has unwind tables), from inside [`native_yield`].
-pub type NativeEntry = unsafe extern "C-unwind" fn(*mut NativeCx, u64, u64, u64, u64, u64) -> u64;
+pub type NativeEntry = unsafe extern "C-unwind" fn(*mut NativeCx, u64, u64, u64, u64) -> u64;
 
 /// The answer of a native function that gave up: not the bits of any
 /// value (its tag is above every heap tag).
@@ -57,13 +57,14 @@ pub const MAX_BAILS: u32 = 64;
 #[repr(C)]
 #[derive(Debug)]
 pub struct NativeCx {
-    /// Reductions left in the slice (offset 0).
+    /// Reductions left in the slice (offset 0): read on entry, written
+    /// back on return (compiled code keeps it in a register meanwhile).
     pub fuel: u32,
-    /// Native calls that may still nest before the stack runs short
-    /// (offset 4): at 0 a call bails.
+    /// Native calls that may nest before the stack runs short (offset 4):
+    /// read on entry; at 0 a call bails.
     pub depth_left: u32,
-    /// `depth_left` at entry (offset 8): equal to it in the outermost
-    /// native frame, which may answer [`RESUME`].
+    /// `depth_left` at entry (offset 8): the depth of the outermost native
+    /// frame, which may answer [`RESUME`].
     pub depth_start: u32,
     /// `fuel` when this slice's part of the native run began (offset 12).
     pub slice_start: u32,
@@ -242,10 +243,13 @@ impl Interp {
         match p.tier.entry_for(owner) {
             Some(entry) => self.enter_native(p, entry, a, argc, fuel),
             None => {
-                if p.tier.is_cold() {
-                    self.tier_count(p, index);
+                if !p.tier.is_cold() {
+                    return None;
                 }
-                None
+                self.tier_count(p, index);
+                // `always` compiled it just now: this call runs it.
+                let entry = p.tier.entry_for(owner)?;
+                self.enter_native(p, entry, a, argc, fuel)
             }
         }
     }
@@ -309,7 +313,7 @@ impl Interp {
         // SAFETY: `entry` honours the `NativeEntry` contract (`publish`);
         // `cx` outlives the call, and `self` is not used until it returns
         // except through `cx.interp` by `native_yield`, on this thread.
-        let r = unsafe { entry(&mut cx, w[0], w[1], w[2], w[3], w[4]) };
+        let r = unsafe { entry(&mut cx, w[0], w[1], w[2], w[3]) };
         *fuel = cx.fuel;
         self.reductions += u64::from(cx.slice_start - cx.fuel);
         if r == RESUME {
@@ -330,12 +334,13 @@ impl Interp {
 
 /// Called by compiled code at a safepoint whose fuel is spent: charge the
 /// slice to the host, let it run other work (the native frames stay on
-/// this stack), and refill the fuel with the next slice's budget.
+/// this stack), and answer `budget` with the next slice's fuel (compiled
+/// code keeps the fuel in the low 32 bits of its budget, `codegen`).
 ///
 /// # Safety
 /// `cx` must be the context [`Interp::enter_native`] passed to the running
 /// native code.
-pub unsafe extern "C-unwind" fn native_yield(cx: *mut NativeCx) {
+pub unsafe extern "C-unwind" fn native_yield(cx: *mut NativeCx, budget: u64) -> u64 {
     // SAFETY: per the contract, `cx` is live and `cx.interp` is the
     // interpreter that entered the native code, not otherwise in use
     // while that code runs.
@@ -344,13 +349,14 @@ pub unsafe extern "C-unwind" fn native_yield(cx: *mut NativeCx) {
         let it = &mut *cx.interp;
         (cx, it)
     };
-    it.reductions += u64::from(cx.slice_start - cx.fuel);
-    let spent = it.slice_budget.saturating_sub(cx.fuel);
+    let fuel = budget as u32;
+    it.reductions += u64::from(cx.slice_start.saturating_sub(fuel));
+    let spent = it.slice_budget.saturating_sub(fuel);
     let host = it.host.get();
     host.charge(spent);
     host.yield_now();
-    let budget = host.budget().max(1);
-    it.slice_budget = budget;
-    cx.fuel = budget;
-    cx.slice_start = budget;
+    let next = host.budget().max(1);
+    it.slice_budget = next;
+    cx.slice_start = next;
+    (budget & !u64::from(u32::MAX)) | u64::from(next)
 }
