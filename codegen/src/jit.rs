@@ -310,6 +310,7 @@ impl Engine {
             module,
             plans,
             &self.machine,
+            "default<O2>",
             |i| self.compiled.get(&(owner, i)).map(|&(_, checked)| checked),
             globals,
         )
@@ -323,6 +324,7 @@ pub fn emit_module<'ctx>(
     module: Module<'ctx>,
     plans: &[Plan],
     machine: &TargetMachine,
+    passes: &str,
     earlier: impl Fn(u32) -> Option<usize>,
     globals: &Globals,
 ) -> Option<Module<'ctx>> {
@@ -346,7 +348,7 @@ pub fn emit_module<'ctx>(
     }
     module.verify().ok()?;
     module
-        .run_passes("default<O2>", machine, PassBuilderOptions::create())
+        .run_passes(passes, machine, PassBuilderOptions::create())
         .ok()?;
     Some(module)
 }

@@ -8,6 +8,7 @@
 //! It plugs into the language core through `valk_lang::tier::NativeTier`
 //! ([`install`]); `lang` never names this crate.
 
+mod aot;
 #[doc(hidden)]
 pub mod fuzzing;
 mod jit;
@@ -16,6 +17,7 @@ mod plan;
 
 use std::sync::Arc;
 
+pub use aot::{emit, EmitKind};
 pub use jit::{quiesce, stats, JitStats};
 use valk_lang::tier::JitMode;
 use valk_lang::Globals;

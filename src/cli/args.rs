@@ -52,6 +52,28 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build a standalone executable that runs FILE like `valk run FILE`.
+    ///
+    /// OUT is this runtime with the program inside: it takes the same
+    /// flags' environment ($VALK_SCHEDULERS, $VALK_JIT), binds every
+    /// argument to `*args*`, prints the same output and ends with the same
+    /// status. FILE is read and compiled now, so a syntax error stops the
+    /// build. With --emit, OUT gets the native tier's code for FILE's
+    /// functions instead (LLVM IR, assembly or an object file).
+    Build {
+        /// The program.
+        file: PathBuf,
+        /// Where to write the executable (or the --emit output).
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        out: PathBuf,
+        /// Write the native code of FILE's `fun` definitions that the tier
+        /// compiles: `llvm` (IR text), `asm` or `obj`.
+        #[arg(long, value_name = "KIND", value_parser = ["llvm", "asm", "obj"])]
+        emit: Option<String>,
+        /// LLVM optimisation level for --emit: -O0 to -O3.
+        #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
+        opt_level: u8,
+    },
     /// Start the interactive REPL (the default with no command).
     ///
     /// Input continues on the next line until brackets balance; a line with

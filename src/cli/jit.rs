@@ -39,6 +39,7 @@ pub fn choose(flag: Option<&str>) -> Result<JitMode, String> {
 }
 
 /// The chosen mode (`on` in a JIT build if [`choose`] was not called).
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 pub fn mode() -> JitMode {
     *MODE.get_or_init(|| choose(None).unwrap_or(JitMode::Off))
 }

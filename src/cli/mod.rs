@@ -4,6 +4,7 @@
 //! interpreter, and one module per command.
 
 mod args;
+mod build;
 mod config;
 mod diagnostic;
 mod jit;
@@ -39,11 +40,14 @@ pub fn main() -> ExitCode {
 }
 
 fn run_command() -> ExitCode {
+    if let Some((source, name)) = build::embedded() {
+        return run_embedded(&source, &name);
+    }
     let cli = Cli::parse();
     // Crashed actors are reported like any other error (LANGUAGE.md §12).
     valk_runtime::log::set_error_renderer(|e| Some(diagnostic::render(e, None, &[])));
     let flag = match &cli.command {
-        None | Some(Command::Test { .. }) => None,
+        None | Some(Command::Test { .. }) | Some(Command::Build { .. }) => None,
         Some(Command::Repl { schedulers })
         | Some(Command::Run { schedulers, .. })
         | Some(Command::Eval { schedulers, .. }) => *schedulers,
@@ -101,7 +105,42 @@ fn run_command() -> ExitCode {
             },
         )),
         Some(Command::Repl { .. }) => repl::run(schedulers),
+        Some(Command::Build {
+            file,
+            out,
+            emit,
+            opt_level,
+        }) => status_code(match emit {
+            None => build::build(&file, &out),
+            Some(kind) => build::emit(&file, &out, &kind, opt_level),
+        }),
     }
+}
+
+/// An executable `valk build` made: run its program like `valk run`, every
+/// argument bound to `*args*`.
+fn run_embedded(source: &str, name: &str) -> ExitCode {
+    valk_runtime::log::set_error_renderer(|e| Some(diagnostic::render(e, None, &[])));
+    let fail = |message: String| {
+        output::err_line(&format!("{name}: {message}"));
+        ExitCode::FAILURE
+    };
+    if let Err(message) = jit::choose(None) {
+        return fail(message);
+    }
+    let schedulers = match config::schedulers(None) {
+        Ok(n) => n,
+        Err(message) => return fail(message),
+    };
+    exit_on_interrupt();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    status_code(run::run_program(
+        source,
+        name,
+        &args,
+        schedulers,
+        session::Limits::default(),
+    ))
 }
 
 /// A program's status as the process's. `exit` and `shutdown` keep to

@@ -18,6 +18,19 @@ pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits)
             return 1;
         }
     };
+    run_program(&source, &name, args, schedulers, limits)
+}
+
+/// Run program text (named `name` in messages) as `valk run` does: the
+/// body of [`run_file`], and what an executable `valk build` made runs.
+pub fn run_program(
+    source: &str,
+    name: &str,
+    args: &[String],
+    schedulers: usize,
+    limits: Limits,
+) -> i32 {
+    let (source, name) = (source.to_owned(), name.to_owned());
     let session = match Session::with_limits(schedulers, limits) {
         Ok(session) => session,
         Err(message) => {
@@ -63,6 +76,12 @@ pub fn dump_ir(file: &Path) -> i32 {
             &[],
         ),
     }
+}
+
+/// Reports an error of reading or compiling `source` (named `name`) as
+/// `valk run` does; returns the status (1).
+pub fn report_failure(error: &valk_lang::ValkError, name: &str, source: &str) -> i32 {
+    failed(&super::session::failure(error), Some((name, source)), &[])
 }
 
 /// Source name used for `valk eval` input in error locations.
