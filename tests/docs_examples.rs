@@ -51,19 +51,29 @@ fn every_example_in_the_language_guide_prints_what_it_shows() {
     let dir = std::env::temp_dir().join(format!("valk-doc-examples-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
-    for (line, program, expected) in &all {
+    // Under the default tier and with every function compiled first: the
+    // native tier must not change what any example prints.
+    let modes: &[&str] = if cfg!(feature = "jit") {
+        &["on", "always"]
+    } else {
+        &["off"]
+    };
+    for (mode, (line, program, expected)) in
+        modes.iter().flat_map(|m| all.iter().map(move |e| (m, e)))
+    {
         let file = dir.join(format!("example_{line}.valk"));
         std::fs::write(&file, program).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_valk"))
             .arg("run")
             .arg(&file)
+            .env("VALK_JIT", mode)
             .current_dir(&dir)
             .output()
             .expect("valk runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         if stdout != *expected || !out.status.success() {
             failures.push(format!(
-                "docs/language.md:{line}: status {:?}\n--- expected\n{expected}--- got\n{stdout}--- stderr\n{}",
+                "docs/language.md:{line} (--jit={mode}): status {:?}\n--- expected\n{expected}--- got\n{stdout}--- stderr\n{}",
                 out.status.code(),
                 String::from_utf8_lossy(&out.stderr)
             ));

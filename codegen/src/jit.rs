@@ -154,6 +154,15 @@ static COMPILING: Mutex<()> = Mutex::new(());
 /// compiled keeps running.
 pub fn quiesce() {
     std::mem::forget(COMPILING.lock().unwrap_or_else(|e| e.into_inner()));
+    let s = stats();
+    if s.compiled + s.rejected > 0 {
+        log(|| {
+            format!(
+                "{} functions compiled ({} us, {} bytes of code), {} left to the interpreter",
+                s.compiled, s.compile_micros, s.code_bytes, s.rejected
+            )
+        });
+    }
 }
 
 /// The host's target machine, for the JIT and for `--emit`.

@@ -34,8 +34,9 @@ pub const MAX_NATIVE_PARAMS: usize = 4;
 /// (compiled code has unwind tables), from inside [`native_yield`].
 pub type NativeEntry = unsafe extern "C-unwind" fn(*mut NativeCx, u64, u64, u64, u64) -> u64;
 
-/// The answer of a native function that gave up: not the bits of any
-/// value (its tag is above every heap tag).
+/// The answer of a native function that gave up. Compiled code returns
+/// only immediates, and this (like [`RESUME`]) is at or above
+/// `Value::FIRST_PTR_BITS`: never an immediate's bits.
 pub const BAIL: u64 = u64::MAX;
 
 /// The answer of an outermost native loop whose slice is spent at its
@@ -359,4 +360,65 @@ pub unsafe extern "C-unwind" fn native_yield(cx: *mut NativeCx, budget: u64) -> 
     it.slice_budget = next;
     cx.slice_start = next;
     (budget & !u64::from(u32::MAX)) | u64::from(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_claimed_once_and_publishes_for_one_globals_table() {
+        let slot = TierSlot::default();
+        assert!(slot.claim());
+        assert!(!slot.claim(), "a second claim of a queued proto");
+        assert!(slot.entry_for(1).is_none());
+        unsafe extern "C-unwind" fn f(_: *mut NativeCx, a: u64, _: u64, _: u64, _: u64) -> u64 {
+            a
+        }
+        // SAFETY: `f` has the entry signature, has no effect, and lives
+        // for the whole program.
+        unsafe { slot.publish(f as *const (), 7) };
+        assert!(slot.is_compiled());
+        assert!(slot.entry_for(7).is_some());
+        assert!(slot.entry_for(8).is_none(), "another runtime's globals");
+        for _ in 0..MAX_BAILS {
+            slot.bailed();
+        }
+        assert!(slot.is_rejected() && slot.entry_for(7).is_none());
+    }
+
+    #[test]
+    fn hits_reach_the_threshold_at_hot_calls() {
+        let slot = TierSlot::default();
+        assert!((1..HOT_CALLS).all(|_| !slot.hit()));
+        assert!(slot.hit());
+    }
+
+    #[test]
+    fn modes_parse_by_name() {
+        assert_eq!(JitMode::parse("off"), Some(JitMode::Off));
+        assert_eq!(JitMode::parse("on"), Some(JitMode::On));
+        assert_eq!(JitMode::parse("always"), Some(JitMode::Always));
+        assert_eq!(JitMode::parse("fast"), None);
+    }
+
+    #[test]
+    fn the_answers_are_no_values_bits() {
+        for sentinel in [BAIL, RESUME] {
+            assert!(sentinel >= valk_heap::Value::FIRST_PTR_BITS);
+        }
+        assert_eq!(std::mem::offset_of!(NativeCx, fuel) as u64, cx_offset::FUEL);
+        assert_eq!(
+            std::mem::offset_of!(NativeCx, depth_left) as u64,
+            cx_offset::DEPTH_LEFT
+        );
+        assert_eq!(
+            std::mem::offset_of!(NativeCx, depth_start) as u64,
+            cx_offset::DEPTH_START
+        );
+        assert_eq!(
+            std::mem::offset_of!(NativeCx, resume) as u64,
+            cx_offset::RESUME
+        );
+    }
 }
