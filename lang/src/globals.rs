@@ -124,6 +124,7 @@ impl Globals {
     /// The address of `sym`'s slot (made if missing): the bits of its
     /// value, [`UNSET`] when unbound, read atomically. Compiled code reads
     /// a global there; the slot lives as long as the table.
+    #[cfg(not(valk_loom))]
     pub fn slot_address(&self, sym: u32) -> Option<*const u64> {
         self.slot_or_make(sym).map(|s| s.as_ptr() as *const u64)
     }
