@@ -141,7 +141,7 @@ pub fn emit(
         2 => OptimizationLevel::Default,
         _ => OptimizationLevel::Aggressive,
     };
-    let machine = crate::jit::host_machine(level, RelocMode::PIC)
+    let machine = crate::jit::host_machine(level, RelocMode::Default)
         .ok_or("LLVM has no target for this machine")?;
     let context = Context::create();
     let module = context.create_module(file);

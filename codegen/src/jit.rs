@@ -38,8 +38,8 @@ pub struct JitStats {
     pub rejected: u64,
     /// Time spent compiling, in microseconds.
     pub compile_micros: u64,
-    /// Bytes of machine code (sum of the functions' sizes as LLVM laid
-    /// them out; an estimate from the object sections).
+    /// Bytes of the object code of the compiled modules (measured only
+    /// under `$VALK_JIT_LOG`: it costs a second code generation).
     pub code_bytes: u64,
 }
 
@@ -274,15 +274,22 @@ impl Engine {
         let module = self
             .context
             .create_module(&format!("valk_{}", plans[0].index));
+        let t0 = Instant::now();
         let module = self.emit(module, plans, owner, globals)?;
+        let t_emit = t0.elapsed();
         if std::env::var_os("VALK_JIT_IR").is_some() {
             eprintln!("{}", module.print_to_string().to_string());
         }
-        let bytes = self
-            .machine
-            .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
-            .map(|b| b.get_size() as u64)
-            .unwrap_or(0);
+        // The code's size costs a second code generation: only when asked.
+        let bytes = if logging() {
+            self.machine
+                .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
+                .map(|b| b.get_size() as u64)
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let t1 = Instant::now();
         self.ee.add_module(&module).ok()?;
         let mut entries = Vec::new();
         for p in plans {
@@ -293,6 +300,8 @@ impl Engine {
                 .ok()?;
             entries.push((p, a, checked));
         }
+        let t_code = t1.elapsed();
+        log(|| format!("lowering and optimising took {t_emit:?}, machine code {t_code:?}"));
         for (p, a, checked) in entries {
             self.compiled.insert((owner, p.index), (a, checked));
             self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
@@ -302,7 +311,11 @@ impl Engine {
             // anything else), and the engine is never dropped.
             unsafe { p.proto.tier.publish(a as *const (), owner) };
         }
-        std::mem::forget(module);
+        // The machine code is loaded (MCJIT keeps it with its memory
+        // manager); the module's IR is not needed any more.
+        if self.ee.remove_module(&module).is_err() {
+            std::mem::forget(module);
+        }
         Some(bytes)
     }
 
@@ -366,10 +379,14 @@ fn bump(f: impl FnOnce(&mut JitStats)) {
     f(&mut STATS.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
-/// `$VALK_JIT_LOG` set: say on stderr what the tier does.
-fn log(line: impl FnOnce() -> String) {
+/// Is `$VALK_JIT_LOG` set (say on stderr what the tier does)?
+fn logging() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    if *ON.get_or_init(|| std::env::var_os("VALK_JIT_LOG").is_some_and(|v| !v.is_empty())) {
+    *ON.get_or_init(|| std::env::var_os("VALK_JIT_LOG").is_some_and(|v| !v.is_empty()))
+}
+
+fn log(line: impl FnOnce() -> String) {
+    if logging() {
         eprintln!("valk-jit: {}", line());
     }
 }
