@@ -24,8 +24,14 @@
 //! stack runs short) goes to one `bail` block that answers [`BAIL`]; the
 //! interpreter then runs the call from its start (`valk_lang::tier`).
 //!
-//! Values stay in the heap's encoding: a small integer is its 48-bit
-//! payload under the integer tag, so results are the interpreter's bits.
+//! Inside a unit every value is a small integer, held *shifted*: `i << 16`
+//! (the low 16 bits zero). Then `+` and `-` are one add or subtract whose
+//! 64-bit overflow flag is exactly "the result left the 48-bit range", and
+//! comparisons work on the shifted words unchanged. The C entry shifts the
+//! interpreter's tagged arguments in and tags the result out; an
+//! immediate that is not a small integer bails where it appears. A body
+//! answers [`BODY_BAIL`] or [`BODY_RESUME`] (low bits set: never a shifted
+//! integer); the C entry turns them into `BAIL` / `RESUME`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -43,7 +49,6 @@ use inkwell::values::{
 use inkwell::{AtomicOrdering, IntPredicate};
 
 use valk_heap::Value;
-use valk_lang::globals::UNSET;
 use valk_lang::ir::{ArithOp, CmpOp, Op, Reg};
 use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME};
 use valk_lang::Globals;
@@ -52,6 +57,15 @@ use crate::plan::{live_ops, CallKind, Plan};
 
 /// One nesting level in a budget's high half.
 const DEPTH_ONE: u64 = 1 << 32;
+
+/// A body gave up (the interpreter reruns the call).
+const BODY_BAIL: u64 = 1;
+
+/// A body's outermost loop hands its next turn to the interpreter.
+const BODY_RESUME: u64 = 2;
+
+/// Small integers are held shifted left this much.
+const SHIFT: u64 = 16;
 
 /// How a compiled call reaches its callee.
 #[derive(Clone, Copy)]
@@ -208,17 +222,14 @@ pub fn lower<'ctx>(
     l.b.build_store(budget, l.param(1))?;
     let nparams = plan.proto.meta.nparams as usize;
     for r in 0..nregs {
-        let v = if r < nparams {
-            l.param(r + 2)
-        } else {
-            l.k(UNSET.to_bits())
-        };
+        // Locals are written before they are read (no `=` locals: plan).
+        let v = if r < nparams { l.param(r + 2) } else { l.k(0) };
         l.b.build_store(l.regs[r], v)?;
     }
     l.b.build_unconditional_branch(l.block(0))?;
     l.b.position_at_end(bail);
     let spent = l.load_budget()?;
-    l.ret(l.k(BAIL), spent)?;
+    l.ret(l.k(BODY_BAIL), spent)?;
     for (i, _) in plan.reachable.iter().enumerate().filter(|(_, r)| **r) {
         l.b.position_at_end(l.block(i as u32));
         l.lower_block(i)?;
@@ -252,8 +263,13 @@ fn lower_entry<'ctx>(
     for k in 0..MAX_NATIVE_PARAMS {
         let a = f
             .get_nth_param(k as u32 + 1)
-            .ok_or(BuilderError::UnsetPosition)?;
-        args.push(a.into_int_value().into());
+            .ok_or(BuilderError::UnsetPosition)?
+            .into_int_value();
+        // The interpreter enters with small integers only (`try_native`).
+        args.push(
+            b.build_left_shift(a, i64t.const_int(SHIFT, false), "")?
+                .into(),
+        );
     }
     let pair = basic(
         b.build_direct_call(fns.checked, &args, "")?
@@ -265,8 +281,40 @@ fn lower_entry<'ctx>(
     let left = b.build_extract_value(pair, 1, "")?.into_int_value();
     let left = b.build_int_truncate(left, i32t, "")?;
     b.build_store(ncx, left)?;
-    b.build_return(Some(&v))?;
+    let bail_bb = cx.append_basic_block(f, "bail");
+    let resume_bb = cx.append_basic_block(f, "resume");
+    let value_bb = cx.append_basic_block(f, "value");
+    b.build_switch(
+        v,
+        value_bb,
+        &[
+            (i64t.const_int(BODY_BAIL, false), bail_bb),
+            (i64t.const_int(BODY_RESUME, false), resume_bb),
+        ],
+    )?;
+    b.position_at_end(bail_bb);
+    b.build_return(Some(&i64t.const_int(BAIL, false)))?;
+    b.position_at_end(resume_bb);
+    for k in 0..MAX_NATIVE_PARAMS as u64 {
+        let at = gep(b, cx, ncx, cx_offset::RESUME + 8 * k)?;
+        let w = b.build_load(i64t, at, "")?.into_int_value();
+        b.build_store(at, tag(b, cx, w)?)?;
+    }
+    b.build_return(Some(&i64t.const_int(RESUME, false)))?;
+    b.position_at_end(value_bb);
+    b.build_return(Some(&tag(b, cx, v)?))?;
     Ok(())
+}
+
+/// A shifted small integer in the heap's encoding.
+fn tag<'ctx>(
+    b: &Builder<'ctx>,
+    cx: &'ctx Context,
+    s: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, BuilderError> {
+    let i64t = cx.i64_type();
+    let payload = b.build_right_shift(s, i64t.const_int(SHIFT, false), false, "")?;
+    b.build_or(payload, i64t.const_int(int_tag() << 48, false), "")
 }
 
 /// The checked entry: the unit's guards, then the body (a tail call).
@@ -308,7 +356,7 @@ fn lower_checked<'ctx>(
         .get_nth_param(1)
         .ok_or(BuilderError::UnsetPosition)?
         .into_int_value();
-    let pair = pair_value(b, cx, i64t.const_int(BAIL, false), budget)?;
+    let pair = pair_value(b, cx, i64t.const_int(BODY_BAIL, false), budget)?;
     b.build_return(Some(&pair))?;
     b.position_at_end(go);
     let args: Vec<BasicMetadataValueEnum> = f.get_param_iter().map(|p| p.into()).collect();
@@ -369,8 +417,6 @@ struct Lower<'a, 'ctx> {
 fn int_tag() -> u64 {
     Value::small_int(0).map_or(0, |v| v.to_bits()) >> 48
 }
-
-const PAYLOAD: u64 = (1 << 48) - 1;
 
 impl<'ctx> Lower<'_, 'ctx> {
     fn block(&self, t: u32) -> BasicBlock<'ctx> {
@@ -434,38 +480,20 @@ impl<'ctx> Lower<'_, 'ctx> {
             .build_int_compare(IntPredicate::EQ, tag, self.k(int_tag()), "")
     }
 
-    fn untag(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let s = self.b.build_left_shift(v, self.k(16), "")?;
-        self.b.build_right_shift(s, self.k(16), true, "")
-    }
-
-    fn tag(&self, i: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let p = self.b.build_and(i, self.k(PAYLOAD), "")?;
-        self.b.build_or(p, self.k(int_tag() << 48), "")
-    }
-
+    /// 1 or 0, shifted.
     fn bool_value(&self, c: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let t = self.k(Value::TRUE.to_bits());
-        let f = self.k(Value::FALSE.to_bits());
-        Ok(self.b.build_select(c, t, f, "")?.into_int_value())
+        Ok(self
+            .b
+            .build_select(c, self.k(1 << SHIFT), self.k(0), "")?
+            .into_int_value())
     }
 
-    /// Both operands small integers: their untagged values. (The builtin
-    /// being intact was checked on entry.)
-    fn int_operands(
-        &self,
-        x: IntValue<'ctx>,
-        y: IntValue<'ctx>,
-    ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), BuilderError> {
-        let both = self.b.build_and(self.is_int(x)?, self.is_int(y)?, "")?;
-        self.guard(both)?;
-        Ok((self.untag(x)?, self.untag(y)?))
-    }
-
+    /// A small integer literal, shifted.
     fn imm(&self, imm: i32) -> IntValue<'ctx> {
-        self.k(Value::small_int(i64::from(imm)).map_or(0, |v| v.to_bits()))
+        self.k((i64::from(imm) << SHIFT) as u64)
     }
 
+    /// `x op y` on shifted integers; leaving the small range bails.
     fn arith(
         &self,
         op: ArithOp,
@@ -473,34 +501,30 @@ impl<'ctx> Lower<'_, 'ctx> {
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<(), BuilderError> {
-        let (i, j) = self.int_operands(x, y)?;
-        // 48-bit operands: a sum or difference cannot overflow 64 bits.
-        let r = match op {
-            ArithOp::Add => self.b.build_int_add(i, j, "")?,
-            ArithOp::Sub => self.b.build_int_sub(i, j, "")?,
-            ArithOp::Mul => {
-                let f = Intrinsic::find("llvm.smul.with.overflow")
-                    .and_then(|k| k.get_declaration(self.module, &[self.i64t.into()]))
-                    .ok_or(BuilderError::UnsetPosition)?;
-                let pair = basic(
-                    self.b
-                        .build_direct_call(f, &[i.into(), j.into()], "")?
-                        .try_as_basic_value(),
-                )
-                .ok_or(BuilderError::UnsetPosition)?
-                .into_struct_value();
-                let prod = self.b.build_extract_value(pair, 0, "")?.into_int_value();
-                let ovf = self.b.build_extract_value(pair, 1, "")?.into_int_value();
-                self.guard(self.b.build_not(ovf, "")?)?;
-                prod
-            }
+        let (name, x) = match op {
+            ArithOp::Add => ("llvm.sadd.with.overflow", x),
+            ArithOp::Sub => ("llvm.ssub.with.overflow", x),
+            // (i << 16) * j: one factor unshifted.
+            ArithOp::Mul => (
+                "llvm.smul.with.overflow",
+                self.b.build_right_shift(x, self.k(SHIFT), true, "")?,
+            ),
         };
-        // The result must stay a small integer (else: the boxed form).
-        let back = self.untag(r)?;
-        let fits = self.b.build_int_compare(IntPredicate::EQ, back, r, "")?;
-        self.guard(fits)?;
-        let v = self.tag(r)?;
-        self.store(dst, v)
+        let f = Intrinsic::find(name)
+            .and_then(|k| k.get_declaration(self.module, &[self.i64t.into()]))
+            .ok_or(BuilderError::UnsetPosition)?;
+        let pair = basic(
+            self.b
+                .build_direct_call(f, &[x.into(), y.into()], "")?
+                .try_as_basic_value(),
+        )
+        .ok_or(BuilderError::UnsetPosition)?
+        .into_struct_value();
+        let r = self.b.build_extract_value(pair, 0, "")?.into_int_value();
+        let ovf = self.b.build_extract_value(pair, 1, "")?.into_int_value();
+        // Past 48 bits: the boxed form, the interpreter's to make.
+        self.guard(self.b.build_not(ovf, "")?)?;
+        self.store(dst, r)
     }
 
     fn compare(
@@ -509,7 +533,6 @@ impl<'ctx> Lower<'_, 'ctx> {
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<IntValue<'ctx>, BuilderError> {
-        let (i, j) = self.int_operands(x, y)?;
         let pred = match op {
             CmpOp::Lt => IntPredicate::SLT,
             CmpOp::Gt => IntPredicate::SGT,
@@ -518,11 +541,12 @@ impl<'ctx> Lower<'_, 'ctx> {
             CmpOp::Eq => IntPredicate::EQ,
             CmpOp::Ne => IntPredicate::NE,
         };
-        self.b.build_int_compare(pred, i, j, "")
+        self.b.build_int_compare(pred, x, y, "")
     }
 
-    /// A global's value read now: a small integer, else bail (an unbound
-    /// name may be a caller's local: dynamic scope is the interpreter's).
+    /// A global's value read now, shifted: a small integer, else bail (an
+    /// unbound name may be a caller's local: dynamic scope is the
+    /// interpreter's).
     fn global(&self, sym: u32, globals: &Globals) -> Result<IntValue<'ctx>, BuilderError> {
         let Some(a) = globals.slot_address(sym) else {
             self.guard(self.cx.bool_type().const_zero())?;
@@ -530,7 +554,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         };
         let v = load_shared(&self.b, self.cx, a as usize, self.i64t)?;
         self.guard(self.is_int(v)?)?;
-        Ok(v)
+        self.b.build_left_shift(v, self.k(SHIFT), "")
     }
 
     /// Charge a reduction; yield to the host when the slice is spent.
@@ -576,7 +600,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                 )?;
                 self.b.build_store(at, *v)?;
             }
-            self.ret(self.k(RESUME), budget)?;
+            self.ret(self.k(BODY_RESUME), budget)?;
             self.b.position_at_end(hook_bb);
         }
         let hook_ty = self.i64t.fn_type(
@@ -665,7 +689,11 @@ impl<'ctx> Lower<'_, 'ctx> {
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
             match *op {
-                Op::Imm { dst, val } => self.store(dst, self.k(val.to_bits()))?,
+                Op::Imm { dst, val } => match val.as_small_int() {
+                    Some(i) => self.store(dst, self.k((i << SHIFT) as u64))?,
+                    // Not a small integer: the interpreter's from here.
+                    None => self.guard(self.cx.bool_type().const_zero())?,
+                },
                 Op::Move { dst, src } => {
                     let v = self.load(src)?;
                     self.store(dst, v)?
@@ -673,27 +701,6 @@ impl<'ctx> Lower<'_, 'ctx> {
                 Op::Global { dst, sym } => {
                     let v = self.global(sym, globals)?;
                     self.store(dst, v)?
-                }
-                Op::LocalChecked { dst, src, sym } => {
-                    let v = self.load(src)?;
-                    let unset = self.b.build_int_compare(
-                        IntPredicate::EQ,
-                        v,
-                        self.k(UNSET.to_bits()),
-                        "",
-                    )?;
-                    let set_bb = self.cx.append_basic_block(self.f, "");
-                    let unset_bb = self.cx.append_basic_block(self.f, "");
-                    let join = self.cx.append_basic_block(self.f, "");
-                    self.b.build_conditional_branch(unset, unset_bb, set_bb)?;
-                    self.b.position_at_end(set_bb);
-                    self.store(dst, v)?;
-                    self.b.build_unconditional_branch(join)?;
-                    self.b.position_at_end(unset_bb);
-                    let g = self.global(sym, globals)?;
-                    self.store(dst, g)?;
-                    self.b.build_unconditional_branch(join)?;
-                    self.b.position_at_end(join);
                 }
                 Op::Arith { op, dst, a, b } => {
                     let (x, y) = (self.load(a)?, self.load(b)?);
@@ -743,29 +750,19 @@ impl<'ctx> Lower<'_, 'ctx> {
                 }
                 Op::TestEqual { dst, a, b } => {
                     let (x, y) = (self.load(a)?, self.load(b)?);
-                    let both = self.b.build_and(self.is_int(x)?, self.is_int(y)?, "")?;
-                    self.guard(both)?;
                     let c = self.b.build_int_compare(IntPredicate::EQ, x, y, "")?;
                     self.store(dst, self.bool_value(c)?)?
                 }
-                Op::GlobalHead { dst, sym, .. } => {
-                    // Checked on entry; the register names the callee.
-                    let c = self
-                        .plan
-                        .callees
-                        .get(&sym)
-                        .ok_or(BuilderError::UnsetPosition)?;
-                    self.store(dst, self.k(c.expected))?
-                }
+                // Checked on entry; calls through it are resolved (plan).
+                Op::GlobalHead { .. } => {}
                 Op::MacroCheck { .. } => {}
+                // A number called with no arguments is itself.
                 Op::Call { dst, func, .. } if call == Some(CallKind::Sequence) => {
                     let v = self.load(func)?;
-                    self.guard(self.is_int(v)?)?;
                     self.store(dst, v)?
                 }
                 Op::TailCall { func, .. } if call == Some(CallKind::Sequence) => {
                     let v = self.load(func)?;
-                    self.guard(self.is_int(v)?)?;
                     self.ret(v, self.load_budget()?)?;
                 }
                 Op::Call {
@@ -788,9 +785,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let after = self.b.build_extract_value(pair, 1, "")?.into_int_value();
                     let after = self.b.build_int_add(after, self.k(DEPTH_ONE), "")?;
                     self.b.build_store(self.budget, after)?;
-                    let ok = self
-                        .b
-                        .build_int_compare(IntPredicate::NE, r, self.k(BAIL), "")?;
+                    let ok =
+                        self.b
+                            .build_int_compare(IntPredicate::NE, r, self.k(BODY_BAIL), "")?;
                     self.guard(ok)?;
                     self.store(dst, r)?
                 }
@@ -802,11 +799,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                     cond, then, else_, ..
                 } => {
                     let v = self.load(cond)?;
-                    self.guard(self.is_int(v)?)?;
-                    let p = self.b.build_and(v, self.k(PAYLOAD), "")?;
                     let nz = self
                         .b
-                        .build_int_compare(IntPredicate::NE, p, self.k(0), "")?;
+                        .build_int_compare(IntPredicate::NE, v, self.k(0), "")?;
                     self.b
                         .build_conditional_branch(nz, self.block(then), self.block(else_))?;
                 }
@@ -818,16 +813,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.b.build_unconditional_branch(self.block(intact))?;
                 }
                 Op::Return { src } => {
-                    // Only immediates leave compiled code (a head register
-                    // holds a closure, which must not escape uncounted).
                     let v = self.load(src)?;
-                    let imm = self.b.build_int_compare(
-                        IntPredicate::ULT,
-                        v,
-                        self.k(Value::FIRST_PTR_BITS),
-                        "",
-                    )?;
-                    self.guard(imm)?;
                     self.ret(v, self.load_budget()?)?;
                 }
                 Op::TailCall { args, argc, .. } => {
@@ -842,7 +828,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                             self.store(r as Reg, v)?;
                         }
                         for r in argc as usize..self.regs.len() {
-                            self.store(r as Reg, self.k(UNSET.to_bits()))?;
+                            self.store(r as Reg, self.k(0))?;
                         }
                         self.b.build_unconditional_branch(self.block(0))?;
                     } else {

@@ -134,7 +134,6 @@ fn lowered(op: &Op) -> bool {
         Op::Imm { .. }
             | Op::Move { .. }
             | Op::Global { .. }
-            | Op::LocalChecked { .. }
             | Op::Arith { .. }
             | Op::ArithImm { .. }
             | Op::Compare { .. }
@@ -343,6 +342,7 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::ApplyResult { .. } => "a computed call",
         Op::ReceiveStart | Op::Receive { .. } | Op::ReceiveAccept => "receive",
         Op::Uncons { .. } => "pattern matching",
+        Op::LocalChecked { .. } => "an `=` local",
         Op::Fail { .. } => "a match failure",
         Op::TailCall { .. } => "a computed tail call",
         _ => "an op the tier does not take",
