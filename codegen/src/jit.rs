@@ -22,6 +22,24 @@ use valk_lang::Globals;
 use crate::lower::{self, Target as CallTarget};
 use crate::plan::{self, Plan};
 
+/// Functions the tier compiles in one process at most. Compiled code is
+/// never freed (any actor may be running it), so a program that keeps
+/// making new hot functions (through `eval`, say) would otherwise grow
+/// without bound until LLVM cannot map more code and aborts. Past the cap
+/// everything new is interpreted (about 18 KB of memory per function).
+/// `$VALK_JIT_MAX_FUNCTIONS` sets another cap.
+pub const MAX_COMPILED: u64 = 20_000;
+
+fn max_compiled() -> u64 {
+    static MAX: OnceLock<u64> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("VALK_JIT_MAX_FUNCTIONS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(MAX_COMPILED)
+    })
+}
+
 /// One compile request.
 struct Job {
     proto: u32,
@@ -120,6 +138,8 @@ struct Engine {
     compiled: HashMap<(usize, u32), (usize, usize)>,
     /// Counts on the closures compiled guards compare against.
     kept: Vec<valk_heap::SharedValue>,
+    /// The cap on compiled functions was reached (said once in the log).
+    capped: bool,
 }
 
 fn compile_loop(rx: Receiver<Job>) {
@@ -196,6 +216,7 @@ impl Engine {
             machine,
             compiled: HashMap::new(),
             kept: Vec::new(),
+            capped: false,
         })
     }
 
@@ -212,6 +233,20 @@ impl Engine {
                 // engine made for `root` against `globals` (see `finish`).
                 unsafe { root_proto.tier.publish(a as *const (), owner) };
             }
+            return;
+        }
+        if stats().compiled >= max_compiled() {
+            if !self.capped {
+                log(|| {
+                    format!(
+                        "{} functions compiled: the rest are interpreted",
+                        max_compiled()
+                    )
+                });
+                self.capped = true;
+            }
+            root_proto.tier.reject();
+            bump(|s| s.rejected += 1);
             return;
         }
         let start = Instant::now();
