@@ -26,7 +26,7 @@ use crate::plan::{self, Plan};
 /// never freed (any actor may be running it), so a program that keeps
 /// making new hot functions (through `eval`, say) would otherwise grow
 /// without bound until LLVM cannot map more code and aborts. Past the cap
-/// everything new is interpreted (about 18 KB of memory per function).
+/// everything new is interpreted (about 14 KB of memory per function).
 /// `$VALK_JIT_MAX_FUNCTIONS` sets another cap.
 pub const MAX_COMPILED: u64 = 20_000;
 

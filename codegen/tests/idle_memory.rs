@@ -3,6 +3,7 @@
 //! `runtime/tests/idle_memory.rs` is the same measure without the tier.
 
 mod common;
+#[path = "../../runtime/tests/counting/mod.rs"]
 mod counting;
 
 use common::Rt;

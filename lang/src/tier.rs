@@ -244,7 +244,7 @@ impl Interp {
         match p.tier.entry_for(owner) {
             Some(entry) => self.enter_native(p, entry, a, argc, fuel),
             None => {
-                if !p.tier.is_cold() {
+                if !p.tier.is_cold() || self.globals.tier().is_none() {
                     return None;
                 }
                 self.tier_count(p, index);

@@ -24,17 +24,10 @@ const TRAILER: usize = 24;
 
 /// `valk build FILE -o OUT` (no `--emit`): returns the exit status.
 pub fn build(file: &Path, out: &Path) -> i32 {
-    let name = file.display().to_string();
-    let source = match super::read_source(file) {
-        Ok(source) => source,
-        Err(message) => {
-            err_line(&format!("valk: {message}"));
-            return 1;
-        }
+    let (name, source) = match super::run::compile_program(file) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
-    if let Err(error) = valk_lang::ir_dump::dump_source(&source, &name) {
-        return super::run::report_failure(&error, &name, &source);
-    }
     match write_bundle(&source, &name, out) {
         Ok(()) => 0,
         Err(e) => {
@@ -111,17 +104,10 @@ pub fn embedded() -> Option<(String, String)> {
 
 /// `valk build FILE --emit KIND -o OUT -O LEVEL`: returns the exit status.
 pub fn emit(file: &Path, out: &Path, kind: &str, opt_level: u8) -> i32 {
-    let name = file.display().to_string();
-    let source = match super::read_source(file) {
-        Ok(source) => source,
-        Err(message) => {
-            err_line(&format!("valk: {message}"));
-            return 1;
-        }
+    let (name, source) = match super::run::compile_program(file) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
-    if let Err(error) = valk_lang::ir_dump::dump_source(&source, &name) {
-        return super::run::report_failure(&error, &name, &source);
-    }
     emit_native(&source, &name, out, kind, opt_level)
 }
 

@@ -10,15 +10,32 @@ use super::session::{Failure, Limits, Reply, Session, Step};
 /// Run a program file on `schedulers` worker threads (0: one per core)
 /// under memory `limits`; returns the exit status.
 pub fn run_file(file: &Path, args: &[String], schedulers: usize, limits: Limits) -> i32 {
-    let name = file.display().to_string();
-    let source = match super::read_source(file) {
-        Ok(source) => source,
+    match read_program(file) {
+        Ok((name, source)) => run_program(&source, &name, args, schedulers, limits),
+        Err(status) => status,
+    }
+}
+
+/// A program file's name (as messages show it) and text; a file that
+/// cannot be read is reported (the status, 1, is the error).
+pub fn read_program(file: &Path) -> Result<(String, String), i32> {
+    match super::read_source(file) {
+        Ok(source) => Ok((file.display().to_string(), source)),
         Err(message) => {
             err_line(&format!("valk: {message}"));
-            return 1;
+            Err(1)
         }
-    };
-    run_program(&source, &name, args, schedulers, limits)
+    }
+}
+
+/// [`read_program`], then reading and compiling it (not running it); an
+/// error is reported as `valk run` reports it.
+pub fn compile_program(file: &Path) -> Result<(String, String), i32> {
+    let (name, source) = read_program(file)?;
+    if let Err(error) = valk_lang::ir_dump::dump_source(&source, &name) {
+        return Err(report_failure(&error, &name, &source));
+    }
+    Ok((name, source))
 }
 
 /// Run program text (named `name` in messages) as `valk run` does: the
@@ -57,13 +74,9 @@ pub fn run_program(
 /// FILE (compiled, not run). A read or compile error is reported as
 /// `valk run` reports it (status 1).
 pub fn dump_ir(file: &Path) -> i32 {
-    let name = file.display().to_string();
-    let source = match super::read_source(file) {
-        Ok(source) => source,
-        Err(message) => {
-            err_line(&format!("valk: {message}"));
-            return 1;
-        }
+    let (name, source) = match read_program(file) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     match valk_lang::ir_dump::dump_source(&source, &name) {
         Ok(text) => match super::output::out_line(text.trim_end()) {

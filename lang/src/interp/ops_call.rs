@@ -301,17 +301,7 @@ impl Interp {
         resume: usize,
         fuel: &mut u32,
     ) -> Fast {
-        let Some(code) = self.heap.closure_parts(f).map(|(c, _)| c) else {
-            return Fast::No;
-        };
-        let Some(n) = code.as_small_int() else {
-            return Fast::No;
-        };
-        // Macros have negative code words.
-        let Some((index, p)) = u32::try_from(n)
-            .ok()
-            .and_then(|i| Some((i, crate::code::get(i)?)))
-        else {
+        let Some((index, p)) = self.lambda_proto(f) else {
             return Fast::No;
         };
         let m = &p.meta;
@@ -362,6 +352,15 @@ impl Interp {
         Fast::Pushed
     }
 
+    /// The code index and proto of closure `f`, if it is a lambda (a
+    /// macro's code word is negative).
+    #[inline(always)]
+    fn lambda_proto(&self, f: Value) -> Option<(u32, &'static Proto)> {
+        let code = self.heap.closure_parts(f)?.0;
+        let index = u32::try_from(code.as_small_int()?).ok()?;
+        Some((index, crate::code::get(index)?))
+    }
+
     /// Push a plain call frame. Kept out of the run loop on purpose: there
     /// `Vec::push` is not inlined and copies a `Frame` built on the stack
     /// (a store-forwarding stall on every call); here it is built in place.
@@ -384,16 +383,7 @@ impl Interp {
     #[inline]
     fn fast_tail_call(&mut self, f: Value, a: usize, argc: usize, fuel: &mut u32) -> Fast {
         const MAX: usize = 8;
-        let Some(code) = self.heap.closure_parts(f).map(|(c, _)| c) else {
-            return Fast::No;
-        };
-        let Some(n) = code.as_small_int() else {
-            return Fast::No;
-        };
-        let Some((index, p)) = u32::try_from(n)
-            .ok()
-            .and_then(|i| Some((i, crate::code::get(i)?)))
-        else {
+        let Some((index, p)) = self.lambda_proto(f) else {
             return Fast::No;
         };
         let m = &p.meta;
