@@ -151,7 +151,10 @@ pub fn emit(
         module,
         &plans,
         &machine,
-        &passes,
+        crate::jit::How {
+            passes: &passes,
+            unit: 0,
+        },
         |_| None,
         &globals,
     )

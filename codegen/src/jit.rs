@@ -128,18 +128,42 @@ impl NativeTier for Jit {
     }
 }
 
+/// A compiled function.
+struct Compiled {
+    /// Its C entry (`NativeEntry`).
+    entry: usize,
+    /// Its checked entry (the fast signature; other units call it).
+    checked: usize,
+    /// What its unit assumed: it is stale once these no longer hold.
+    guards: lower::UnitGuards,
+    /// The functions of earlier units its unit calls, with the checked
+    /// entry it calls: stale too once one of them is.
+    deps: Vec<(u32, usize)>,
+}
+
+/// Do `guards` still hold in `globals` (no builtin replaced, every called
+/// global still the closure it was)?
+fn guards_hold(guards: &lower::UnitGuards, globals: &Globals) -> bool {
+    guards.intact.iter().all(|&i| globals.builtin_intact(i))
+        && guards
+            .globals
+            .iter()
+            .all(|&(sym, bits)| globals.get(sym).map(|v| v.to_bits()) == Some(bits))
+}
+
 /// What the compile thread keeps.
 struct Engine {
     context: &'static Context,
     ee: ExecutionEngine<'static>,
     machine: TargetMachine,
-    /// (globals table, code index) -> the addresses of its C entry and
-    /// its checked entry.
-    compiled: HashMap<(usize, u32), (usize, usize)>,
+    /// (globals table, code index) -> its code and its unit's guards.
+    compiled: HashMap<(usize, u32), Compiled>,
     /// Counts on the closures compiled guards compare against.
     kept: Vec<valk_heap::SharedValue>,
     /// The cap on compiled functions was reached (said once in the log).
     capped: bool,
+    /// Units built so far: each one's symbols carry its number.
+    units: u64,
 }
 
 fn compile_loop(rx: Receiver<Job>) {
@@ -217,6 +241,7 @@ impl Engine {
             compiled: HashMap::new(),
             kept: Vec::new(),
             capped: false,
+            units: 0,
         })
     }
 
@@ -227,12 +252,11 @@ impl Engine {
             return;
         };
         let owner = Arc::as_ptr(globals) as usize;
-        if self.compiled.contains_key(&(owner, root)) {
-            if let Some(&(a, _)) = self.compiled.get(&(owner, root)) {
-                // SAFETY: `a` is the entry address of compiled code this
-                // engine made for `root` against `globals` (see `finish`).
-                unsafe { root_proto.tier.publish(a as *const (), owner) };
-            }
+        if let Some(c) = self.fresh(owner, root, globals) {
+            // SAFETY: `c.entry` is the C entry of code this engine made for
+            // `root` against `globals` (see `build`), and its unit's
+            // assumptions hold.
+            unsafe { root_proto.tier.publish(c.entry as *const (), owner) };
             return;
         }
         if stats().compiled >= max_compiled() {
@@ -284,13 +308,28 @@ impl Engine {
         }
     }
 
+    /// Proto `i`'s compiled code for `owner`, unless its unit is stale
+    /// (then it is compiled again, and the new code replaces it).
+    fn fresh(&self, owner: usize, i: u32, globals: &Globals) -> Option<&Compiled> {
+        let c = self.compiled.get(&(owner, i))?;
+        let deps_fresh = c.deps.iter().all(|&(d, checked)| {
+            // Earlier units only: the chain ends.
+            d != i
+                && self
+                    .fresh(owner, d, globals)
+                    .is_some_and(|dc| dc.checked == checked)
+        });
+        (deps_fresh && guards_hold(&c.guards, globals)).then_some(c)
+    }
+
     /// The plans of `root` and every function it reaches that is not
-    /// compiled yet; an error if any of them cannot be compiled.
+    /// compiled yet (or is stale); an error if any of them cannot be
+    /// compiled.
     fn unit(&self, root: u32, owner: usize, globals: &Globals) -> Result<Vec<Plan>, plan::Reject> {
         let mut plans: Vec<Plan> = Vec::new();
         let mut work = vec![root];
         while let Some(i) = work.pop() {
-            if plans.iter().any(|p| p.index == i) || self.compiled.contains_key(&(owner, i)) {
+            if plans.iter().any(|p| p.index == i) || self.fresh(owner, i, globals).is_some() {
                 continue;
             }
             if valk_lang::code::get(i).is_some_and(|p| p.tier.is_rejected()) {
@@ -306,6 +345,7 @@ impl Engine {
     /// Lowers, optimises and loads `plans`; publishes their entries.
     /// Answers the object code's size, or `None` if LLVM refused.
     fn build(&mut self, plans: &[Plan], owner: usize, globals: &Globals) -> Option<u64> {
+        self.units += 1;
         let module = self
             .context
             .create_module(&format!("valk_{}", plans[0].index));
@@ -328,17 +368,37 @@ impl Engine {
         self.ee.add_module(&module).ok()?;
         let mut entries = Vec::new();
         for p in plans {
-            let a = self.ee.get_function_address(&lower::symbol(p.index)).ok()?;
+            let a = self
+                .ee
+                .get_function_address(&lower::symbol(p.index, self.units))
+                .ok()?;
             let checked = self
                 .ee
-                .get_function_address(&lower::checked_symbol(p.index))
+                .get_function_address(&lower::checked_symbol(p.index, self.units))
                 .ok()?;
             entries.push((p, a, checked));
         }
         let t_code = t1.elapsed();
         log(|| format!("lowering and optimising took {t_emit:?}, machine code {t_code:?}"));
+        // The earlier units this one calls into.
+        let mut deps: Vec<(u32, usize)> = Vec::new();
+        for p in plans {
+            for c in p.callees.values() {
+                if plans.iter().all(|q| q.index != c.proto) {
+                    if let Some(dc) = self.compiled.get(&(owner, c.proto)) {
+                        deps.push((c.proto, dc.checked));
+                    }
+                }
+            }
+        }
         for (p, a, checked) in entries {
-            self.compiled.insert((owner, p.index), (a, checked));
+            let compiled = Compiled {
+                entry: a,
+                checked,
+                guards: lower::UnitGuards::of(plans),
+                deps: deps.clone(),
+            };
+            self.compiled.insert((owner, p.index), compiled);
             self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
             // SAFETY: `a` is the address MCJIT gave for the function that
             // `lower` built from this plan: it has the `NativeEntry`
@@ -367,11 +427,22 @@ impl Engine {
             module,
             plans,
             &self.machine,
-            "default<O2>",
-            |i| self.compiled.get(&(owner, i)).map(|&(_, checked)| checked),
+            How {
+                passes: "default<O2>",
+                unit: self.units,
+            },
+            |i| self.compiled.get(&(owner, i)).map(|c| c.checked),
             globals,
         )
     }
+}
+
+/// How [`emit_module`] builds a module.
+pub struct How<'a> {
+    /// The LLVM pass pipeline (`default<O2>`).
+    pub passes: &'a str,
+    /// The unit's number, carried by its symbols.
+    pub unit: u64,
 }
 
 /// Lowers `plans` into `module`, verifies and optimises it. `earlier`
@@ -381,13 +452,14 @@ pub fn emit_module<'ctx>(
     module: Module<'ctx>,
     plans: &[Plan],
     machine: &TargetMachine,
-    passes: &str,
+    how: How<'_>,
     earlier: impl Fn(u32) -> Option<usize>,
     globals: &Globals,
 ) -> Option<Module<'ctx>> {
+    let How { passes, unit } = how;
     module.set_triple(&machine.get_triple());
     module.set_data_layout(&machine.get_target_data().get_data_layout());
-    let fns = lower::declare(context, &module, plans);
+    let fns = lower::declare(context, &module, plans, unit);
     let guards = lower::UnitGuards::of(plans);
     let mut targets: HashMap<u32, CallTarget> = HashMap::new();
     for (p, f) in plans.iter().zip(&fns) {

@@ -50,7 +50,7 @@ use inkwell::{AtomicOrdering, IntPredicate};
 
 use valk_heap::Value;
 use valk_lang::ir::{ArithOp, CmpOp, Op, Reg};
-use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME};
+use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME, STALE};
 use valk_lang::Globals;
 
 use crate::plan::{live_ops, CallKind, Plan};
@@ -64,6 +64,13 @@ const BODY_BAIL: u64 = 1;
 /// A body's outermost loop hands its next turn to the interpreter.
 const BODY_RESUME: u64 = 2;
 
+/// A checked entry found the unit's assumptions broken (a `def`).
+const BODY_STALE: u64 = 3;
+
+/// The low bits that are zero in every shifted integer: a call's answer
+/// with any of them set is one of the `BODY_` signals, passed up as is.
+const SIGNAL_BITS: u64 = (1 << SHIFT) - 1;
+
 /// Small integers are held shifted left this much.
 const SHIFT: u64 = 16;
 
@@ -76,14 +83,16 @@ pub enum Target<'ctx> {
     At(usize),
 }
 
-/// The C entry's symbol of proto `index` (the one the interpreter calls).
-pub fn symbol(index: u32) -> String {
-    format!("valk_fn_{index}")
+/// The C entry's symbol of proto `index` in compilation unit `unit` (the
+/// one the interpreter calls). Names are never reused: a stale unit's
+/// code stays loaded, and the JIT looks symbols up by name.
+pub fn symbol(index: u32, unit: u64) -> String {
+    format!("valk_fn_{index}_u{unit}")
 }
 
 /// The checked entry's symbol (the one other units call).
-pub fn checked_symbol(index: u32) -> String {
-    format!("valk_fn_{index}_checked")
+pub fn checked_symbol(index: u32, unit: u64) -> String {
+    format!("valk_fn_{index}_u{unit}_checked")
 }
 
 /// The C entry's signature (`valk_lang::tier::NativeEntry`).
@@ -119,7 +128,12 @@ pub struct Fns<'ctx> {
 
 /// Declares the functions of `plans` in `module` (so they can call each
 /// other), in order.
-pub fn declare<'ctx>(cx: &'ctx Context, module: &Module<'ctx>, plans: &[Plan]) -> Vec<Fns<'ctx>> {
+pub fn declare<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    plans: &[Plan],
+    unit: u64,
+) -> Vec<Fns<'ctx>> {
     // Unwind tables: a kill unwinds an actor's stack through its native
     // frames (from inside `native_yield`).
     let uwtable = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2);
@@ -127,17 +141,20 @@ pub fn declare<'ctx>(cx: &'ctx Context, module: &Module<'ctx>, plans: &[Plan]) -
         .iter()
         .map(|p| {
             let body = module.add_function(
-                &format!("valk_fn_{}_body", p.index),
+                &format!("valk_fn_{}_u{unit}_body", p.index),
                 fast_type(cx),
                 Some(Linkage::Internal),
             );
             let checked = module.add_function(
-                &checked_symbol(p.index),
+                &checked_symbol(p.index, unit),
                 fast_type(cx),
                 Some(Linkage::External),
             );
-            let entry =
-                module.add_function(&symbol(p.index), entry_type(cx), Some(Linkage::External));
+            let entry = module.add_function(
+                &symbol(p.index, unit),
+                entry_type(cx),
+                Some(Linkage::External),
+            );
             for f in [body, checked, entry] {
                 f.add_attribute(AttributeLoc::Function, uwtable);
             }
@@ -283,6 +300,7 @@ fn lower_entry<'ctx>(
     b.build_store(ncx, left)?;
     let bail_bb = cx.append_basic_block(f, "bail");
     let resume_bb = cx.append_basic_block(f, "resume");
+    let stale_bb = cx.append_basic_block(f, "stale");
     let value_bb = cx.append_basic_block(f, "value");
     b.build_switch(
         v,
@@ -290,10 +308,13 @@ fn lower_entry<'ctx>(
         &[
             (i64t.const_int(BODY_BAIL, false), bail_bb),
             (i64t.const_int(BODY_RESUME, false), resume_bb),
+            (i64t.const_int(BODY_STALE, false), stale_bb),
         ],
     )?;
     b.position_at_end(bail_bb);
     b.build_return(Some(&i64t.const_int(BAIL, false)))?;
+    b.position_at_end(stale_bb);
+    b.build_return(Some(&i64t.const_int(STALE, false)))?;
     b.position_at_end(resume_bb);
     for k in 0..MAX_NATIVE_PARAMS as u64 {
         let at = gep(b, cx, ncx, cx_offset::RESUME + 8 * k)?;
@@ -356,7 +377,7 @@ fn lower_checked<'ctx>(
         .get_nth_param(1)
         .ok_or(BuilderError::UnsetPosition)?
         .into_int_value();
-    let pair = pair_value(b, cx, i64t.const_int(BODY_BAIL, false), budget)?;
+    let pair = pair_value(b, cx, i64t.const_int(BODY_STALE, false), budget)?;
     b.build_return(Some(&pair))?;
     b.position_at_end(go);
     let args: Vec<BasicMetadataValueEnum> = f.get_param_iter().map(|p| p.into()).collect();
@@ -785,10 +806,17 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let after = self.b.build_extract_value(pair, 1, "")?.into_int_value();
                     let after = self.b.build_int_add(after, self.k(DEPTH_ONE), "")?;
                     self.b.build_store(self.budget, after)?;
-                    let ok =
+                    // A bail or a stale unit below: pass the signal up.
+                    let signal = self.b.build_and(r, self.k(SIGNAL_BITS), "")?;
+                    let value =
                         self.b
-                            .build_int_compare(IntPredicate::NE, r, self.k(BODY_BAIL), "")?;
-                    self.guard(ok)?;
+                            .build_int_compare(IntPredicate::EQ, signal, self.k(0), "")?;
+                    let up = self.cx.append_basic_block(self.f, "signal");
+                    let next = self.cx.append_basic_block(self.f, "");
+                    self.b.build_conditional_branch(value, next, up)?;
+                    self.b.position_at_end(up);
+                    self.ret(r, after)?;
+                    self.b.position_at_end(next);
                     self.store(dst, r)?
                 }
                 Op::Safepoint => self.safepoint(None)?,

@@ -107,6 +107,18 @@ fn a_def_replaces_compiled_code_at_the_next_call() {
     assert!(rt.compiled("twice") && rt.compiled("step"));
     rt.eval("(fun {step n} {* n 10})").unwrap();
     assert_eq!(rt.eval("(twice 1)").unwrap(), "100");
+    // The stale unit was withdrawn and `twice` compiled again against
+    // the new `step` (at `always`, by its next call).
+    assert_eq!(rt.eval("(twice 2)").unwrap(), "200");
+    assert!(rt.compiled("twice") && rt.compiled("step"));
+    // A function that calls a stale unit's function from a unit of its
+    // own sees the new code too.
+    rt.eval("(fun {outer n} {+ (twice n) 1})").unwrap();
+    assert_eq!(rt.eval("(outer 3)").unwrap(), "301");
+    rt.eval("(fun {step n} {+ n 5})").unwrap();
+    assert_eq!(rt.eval("(outer 3)").unwrap(), "14");
+    assert_eq!(rt.eval("(outer 4)").unwrap(), "15");
+    assert!(rt.compiled("outer") && rt.compiled("twice"));
     // A new definition that the tier cannot compile is interpreted.
     rt.eval("(fun {step n} {len (list n n)})").unwrap();
     assert_eq!(rt.eval("(twice 1)").unwrap(), "2");

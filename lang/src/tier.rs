@@ -45,6 +45,12 @@ pub const BAIL: u64 = u64::MAX;
 /// yields at its first safepoint.
 pub const RESUME: u64 = u64::MAX - 1;
 
+/// The answer of a native function whose unit was compiled against
+/// globals or builtins that have since been redefined: the interpreter
+/// runs the call, and the function is compiled again when hot (against
+/// the new definitions).
+pub const STALE: u64 = u64::MAX - 2;
+
 /// Calls a function makes in the interpreter before `--jit=on` compiles it
 /// (tail calls, which are its loops, count too).
 pub const HOT_CALLS: u32 = 1_000;
@@ -195,6 +201,15 @@ impl TierSlot {
         n >= HOT_CALLS
     }
 
+    /// Withdraws a stale entry: the proto is cold again, to be compiled
+    /// anew once hot.
+    pub fn reset(&self) {
+        self.entry.store(std::ptr::null_mut(), Ordering::Release);
+        self.hits.store(0, Ordering::Relaxed);
+        self.bails.store(0, Ordering::Relaxed);
+        self.state.store(COLD, Ordering::Release);
+    }
+
     /// Counts a bail; past [`MAX_BAILS`] the entry is withdrawn.
     fn bailed(&self) {
         let n = self.bails.fetch_add(1, Ordering::Relaxed) + 1;
@@ -329,6 +344,10 @@ impl Interp {
             p.tier.bailed();
             return None;
         }
+        if r == STALE {
+            p.tier.reset();
+            return None;
+        }
         Some(valk_heap::Value::from_bits(r))
     }
 }
@@ -404,7 +423,7 @@ mod tests {
 
     #[test]
     fn the_answers_are_no_values_bits() {
-        for sentinel in [BAIL, RESUME] {
+        for sentinel in [BAIL, RESUME, STALE] {
             assert!(sentinel >= valk_heap::Value::FIRST_PTR_BITS);
         }
         assert_eq!(std::mem::offset_of!(NativeCx, fuel) as u64, cx_offset::FUEL);
