@@ -3,7 +3,9 @@
 //! - `plan.rs`: which functions compile, and the globals they call;
 //! - `lower.rs`: one function's Valk IR to LLVM IR;
 //! - `jit.rs`: the compile thread (MCJIT), publishing entries into each
-//!   proto's `valk_lang::tier::TierSlot`.
+//!   proto's `valk_lang::tier::TierSlot`, and recompiling stale units;
+//! - `aot.rs`: `valk build --emit`, the same lowering written out;
+//! - `fuzzing.rs`: the differential check of the fuzz target `jit_diff`.
 //!
 //! It plugs into the language core through `valk_lang::tier::NativeTier`
 //! ([`install`]); `lang` never names this crate.
@@ -31,10 +33,4 @@ pub fn install(globals: &Arc<Globals>, mode: JitMode) {
     if mode != JitMode::Off {
         globals.set_tier(Arc::new(jit::Jit::new(mode)));
     }
-}
-
-/// Why proto `index` would stay interpreted under `globals` (`None`: it
-/// compiles). For tests and `--dump-ir`.
-pub fn why_not(index: u32, globals: &Globals) -> Option<String> {
-    plan::plan(index, globals).err()
 }

@@ -113,7 +113,6 @@ fn written(op: &Op) -> Option<Reg> {
         Op::Imm { dst, .. }
         | Op::Move { dst, .. }
         | Op::Global { dst, .. }
-        | Op::LocalChecked { dst, .. }
         | Op::Arith { dst, .. }
         | Op::ArithImm { dst, .. }
         | Op::Compare { dst, .. }

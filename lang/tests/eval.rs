@@ -389,3 +389,21 @@ fn fused_compare_and_branch_keeps_the_slow_paths() {
         ("(list (lt2 5) (lt 5 1))", "{:lt :lt}"),
     ]);
 }
+
+#[test]
+fn text_evaluated_under_a_budget_ends_or_is_cut_off() {
+    let mut it = Interp::new();
+    let v = it
+        .eval_text_bounded("(+ 1 2) (* 6 7)", 10)
+        .expect("finishes");
+    assert_eq!(it.repr(v), "42");
+    let v = it.eval_text_bounded("(/ 1 0)", 10).expect("finishes");
+    assert!(it.is_error(v));
+    assert!(
+        it.eval_text_bounded("(print 1", 10).is_none(),
+        "does not read"
+    );
+    it.eval_text_bounded("(fun {spin n} {spin (+ n 1)})", 10)
+        .expect("defines");
+    assert!(it.eval_text_bounded("(spin 0)", 3).is_none(), "cut off");
+}

@@ -7,9 +7,8 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use valk_lang::builtins::index_of;
 use valk_lang::tier::JitMode;
-use valk_lang::{Globals, Interp, RunOutcome, Value};
+use valk_lang::{Globals, Interp};
 
 /// One runtime for the whole run (compiled code lives for the process).
 fn runtime() -> Arc<Globals> {
@@ -31,26 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let mut interp = Interp::with_globals(runtime());
     interp.set_output(Box::new(std::io::sink()));
     interp.set_stack_limit(20_000, 1 << 20);
-    let (Some(read_forms), Some(eval)) = (index_of("read-forms"), index_of("eval")) else {
-        return;
-    };
-    let Ok(source) = interp.heap_mut().string(&text) else {
-        return;
-    };
-    let Ok(forms) = interp.call(Value::builtin(read_forms), &[source]) else {
-        return;
-    };
-    if interp.is_error(forms) || interp.start_call(Value::builtin(eval), &[forms]).is_err() {
-        return;
-    }
-    for _ in 0..MAX_SLICES {
-        match interp.run(valk_lang::DEFAULT_BUDGET) {
-            RunOutcome::OutOfBudget => continue,
-            RunOutcome::Done(v) | RunOutcome::Error(v) => {
-                let _ = interp.repr(v);
-                return;
-            }
-            _ => return,
-        }
+    if let Some(v) = interp.eval_text_bounded(&text, MAX_SLICES) {
+        let _ = interp.repr(v);
     }
 });

@@ -9,8 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use valk_lang::builtins::index_of;
-use valk_lang::{Globals, Interp, RunOutcome, Value};
+use valk_lang::{Globals, Interp};
 
 /// About an actor's stack (128 KiB): sanitizer builds use bigger frames, so
 /// the guard trips earlier, never later.
@@ -106,30 +105,11 @@ fn program(data: &[u8]) -> String {
 /// Reads `text` as data and evaluates it under the budget; the result's
 /// printed form and a copy into a second heap (a message) must work too.
 fn run(interp: &mut Interp, other: &mut Interp, text: &str) {
-    let (Some(read_forms), Some(eval)) = (index_of("read-forms"), index_of("eval")) else {
-        return;
-    };
-    let Ok(source) = interp.heap_mut().string(text) else {
-        return;
-    };
-    let Ok(forms) = interp.call(Value::builtin(read_forms), &[source]) else {
-        return;
-    };
-    if interp.is_error(forms) || interp.start_call(Value::builtin(eval), &[forms]).is_err() {
-        return;
-    }
-    for _ in 0..MAX_SLICES {
-        match interp.run(valk_lang::DEFAULT_BUDGET) {
-            RunOutcome::OutOfBudget => continue,
-            RunOutcome::Done(v) | RunOutcome::Error(v) => {
-                let _ = interp.repr(v);
-                let message = interp.heap_mut().copy_to_fragment(v);
-                if let Ok(copy) = other.heap_mut().adopt(message) {
-                    let _ = other.repr(copy);
-                }
-                return;
-            }
-            _ => return,
+    if let Some(v) = interp.eval_text_bounded(text, MAX_SLICES) {
+        let _ = interp.repr(v);
+        let message = interp.heap_mut().copy_to_fragment(v);
+        if let Ok(copy) = other.heap_mut().adopt(message) {
+            let _ = other.repr(copy);
         }
     }
 }

@@ -5,8 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use valk_lang::builtins::index_of;
-use valk_lang::{Globals, Interp, RunOutcome, Value};
+use valk_lang::{Globals, Interp};
 
 /// One runtime for the whole run: each input gets a fresh actor of it, so the
 /// prelude is compiled once (compiled code lives for the process, so a fresh
@@ -27,28 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let mut interp = Interp::with_globals(runtime());
     interp.set_output(Box::new(std::io::sink()));
     interp.set_stack_limit(20_000, 1 << 20);
-    // Read the input as data first, so nothing runs outside the budget.
-    let (Some(read_forms), Some(eval)) = (index_of("read-forms"), index_of("eval")) else {
-        return;
-    };
-    let Ok(source) = interp.heap_mut().string(&text) else {
-        return;
-    };
-    let Ok(forms) = interp.call(Value::builtin(read_forms), &[source]) else {
-        return;
-    };
-    if interp.is_error(forms) || interp.start_call(Value::builtin(eval), &[forms]).is_err() {
-        return;
-    }
-    for _ in 0..MAX_SLICES {
-        match interp.run(valk_lang::DEFAULT_BUDGET) {
-            RunOutcome::OutOfBudget => continue,
-            RunOutcome::Done(v) | RunOutcome::Error(v) => {
-                // Printing any result must work too.
-                let _ = interp.repr(v);
-                return;
-            }
-            _ => return,
-        }
+    if let Some(v) = interp.eval_text_bounded(&text, MAX_SLICES) {
+        // Printing any result must work too.
+        let _ = interp.repr(v);
     }
 });

@@ -424,6 +424,29 @@ impl Interp {
         }
     }
 
+    /// Reads `text` as data (`read-forms`) and evaluates it (`eval`) for
+    /// at most `max_slices` slices of [`DEFAULT_BUDGET`] reductions: the
+    /// value or Error it ended with, or `None` when it did not read, ran
+    /// out of slices or stopped another way. Nothing runs outside the
+    /// budget, so arbitrary input is safe here (the fuzz targets use it).
+    pub fn eval_text_bounded(&mut self, text: &str, max_slices: usize) -> Option<Value> {
+        let read_forms = crate::builtins::index_of("read-forms")?;
+        let eval = crate::builtins::index_of("eval")?;
+        let source = self.heap_mut().string(text).ok()?;
+        let forms = self.call(Value::builtin(read_forms), &[source]).ok()?;
+        if self.is_error(forms) || self.start_call(Value::builtin(eval), &[forms]).is_err() {
+            return None;
+        }
+        for _ in 0..max_slices {
+            match self.run(DEFAULT_BUDGET) {
+                RunOutcome::OutOfBudget => continue,
+                RunOutcome::Done(v) | RunOutcome::Error(v) => return Some(v),
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// Evaluate a file's text form by form; the value of the last form, or
     /// the first top-level error (with its location).
     pub fn eval_source(&mut self, src: &str, file: &str) -> Result<Value, ValkError> {
