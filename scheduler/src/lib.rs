@@ -59,6 +59,8 @@
 
 #![cfg_attr(valk_loom, allow(dead_code))]
 
+#[cfg(not(valk_loom))]
+pub mod address_space;
 mod api;
 #[cfg(not(valk_loom))]
 mod asan;

@@ -34,6 +34,9 @@ fn exit_on_interrupt() {
 
 /// Parse the command line and run the command.
 pub fn main() -> ExitCode {
+    // Two C malloc arenas, not one per thread: under `ulimit -v` the
+    // address space goes to actor stacks (`address_space.rs` says why).
+    valk_scheduler::address_space::cap_c_malloc_arenas(2);
     let code = run_command();
     jit::quiesce();
     code
