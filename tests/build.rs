@@ -130,3 +130,158 @@ fn emit_writes_the_native_code_of_the_programs_functions() {
         }
     }
 }
+
+/// Builds `source` (saved as `name.valk`) into an executable; answers
+/// its path and what `valk build` said.
+fn build(name: &str, source: &str) -> (PathBuf, Output) {
+    let program = scratch(&format!("{name}.valk"));
+    std::fs::write(&program, source).unwrap();
+    let exe = scratch(name);
+    let built = run({
+        let mut c = valk();
+        c.arg("build").arg(&program).arg("-o").arg(&exe);
+        c
+    });
+    assert!(built.status.success(), "{built:?}");
+    (exe, built)
+}
+
+/// `valk run` of `name.valk` (written by [`build`]).
+fn valk_run(name: &str) -> Output {
+    run({
+        let mut c = valk();
+        c.arg("run").arg(scratch(&format!("{name}.valk")));
+        c
+    })
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn built_functions_run_native_code_from_their_first_call() {
+    let (exe, built) = build(
+        "aot",
+        "(fun {fib n} {if (< n 2) {n} {+ (fib (- n 1)) (fib (- n 2))}})
+         (fun {tak x y z} {if (< y x) {tak (tak (- x 1) y z) (tak (- y 1) z x) (tak (- z 1) x y)} {z}})
+         (fun {mul a b} {* a b})
+         (fun {greet n} {print \"hi\" n})
+         (greet (fib 15))
+         (print (tak 12 8 4) (mul 3037000499 3037000499))",
+    );
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(said.contains("native code for fib, tak, mul"), "{said}");
+    let by_exe = run({
+        let mut c = Command::new(&exe);
+        c.env("VALK_JIT_LOG", "1");
+        c
+    });
+    let log = String::from_utf8_lossy(&by_exe.stderr);
+    // One call each: the JIT would not have compiled them yet.
+    assert!(
+        log.contains("bound fib to code built ahead of time"),
+        "{log}"
+    );
+    assert!(
+        log.contains("bound tak to code built ahead of time"),
+        "{log}"
+    );
+    assert!(!log.contains("compiled fib"), "{log}");
+    // The product leaves the small integers: the bail to the interpreter
+    // gives the boxed result.
+    assert_eq!(
+        String::from_utf8_lossy(&by_exe.stdout),
+        String::from_utf8_lossy(&valk_run("aot").stdout)
+    );
+    assert!(String::from_utf8_lossy(&by_exe.stdout).contains("9223372030926249001"));
+    // Without the native tier the same executable interprets.
+    let off = run({
+        let mut c = Command::new(&exe);
+        c.env("VALK_JIT", "off").env("VALK_JIT_LOG", "1");
+        c
+    });
+    same(&valk_run("aot"), &off);
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn redefinitions_in_a_built_program_behave_like_valk_run() {
+    let (exe, _) = build(
+        "aot_redef",
+        "(fun {sq n} {* n n})
+         (fun {f n} {+ (sq n) 1})
+         (print (f 7))
+         (fun {sq n} {* n 3})
+         (print (f 7) (sq 2))
+         (def {k} 100)
+         (fun {g n} {+ n k})
+         (print (g 1))
+         (def {k} 5)
+         (print (g 1))
+         (def {+} -)
+         (print (g 1))",
+    );
+    let by_exe = run({
+        let mut c = Command::new(&exe);
+        c.env("VALK_JIT_LOG", "1");
+        c
+    });
+    let log = String::from_utf8_lossy(&by_exe.stderr);
+    assert!(log.contains("bound f to code built ahead of time"), "{log}");
+    assert!(log.contains("bound g to code built ahead of time"), "{log}");
+    assert_eq!(
+        String::from_utf8_lossy(&by_exe.stdout),
+        "50\n22 6\n101\n6\n-4\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&by_exe.stdout),
+        String::from_utf8_lossy(&valk_run("aot_redef").stdout)
+    );
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn an_actor_in_code_built_ahead_of_time_yields_and_can_be_killed() {
+    // fib 40 takes seconds even natively: the actor must yield (through
+    // its native frames) for the main actor to run, and die when killed.
+    let (exe, _) = build(
+        "aot_kill",
+        "(fun {fib n} {if (< n 2) {n} {+ (fib (- n 1)) (fib (- n 2))}})
+         (def {busy} (spawn (\\ {} {fib 40})))
+         (def {m} (monitor busy))
+         (print (fib 20))
+         (sleep 50)
+         (exit busy :kill)
+         (print (receive {{:DOWN r p why} why}))",
+    );
+    let by_exe = run({
+        let mut c = Command::new(&exe);
+        c.env("VALK_SCHEDULERS", "1");
+        c
+    });
+    assert_eq!(String::from_utf8_lossy(&by_exe.stdout), "6765\n:killed\n");
+    assert_eq!(by_exe.status.code(), Some(0));
+}
+
+#[cfg(feature = "jit")]
+#[test]
+fn a_build_whose_native_code_cannot_be_linked_says_why() {
+    let program = scratch("nolink.valk");
+    std::fs::write(&program, "(fun {inc n} {+ n 1})\n(print (inc 1))\n").unwrap();
+    let exe = scratch("nolink");
+    let _ = std::fs::remove_file(&exe);
+    let built = run({
+        let mut c = valk();
+        c.env("CC", "/nonexistent/cc")
+            .arg("build")
+            .arg(&program)
+            .arg("-o")
+            .arg(&exe);
+        c
+    });
+    assert_eq!(built.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(
+        said.contains("needs a C compiler (`/nonexistent/cc`)"),
+        "{said}"
+    );
+    assert!(!exe.exists());
+}

@@ -1,14 +1,15 @@
-//! `valk build --emit llvm|asm|obj`: the native tier's code for a
-//! program's functions, written out for inspection.
+//! `valk build`: the native tier's code for a program's functions, ahead
+//! of time: linked into an executable, or written out (`--emit
+//! llvm|asm|obj`) for inspection.
 //!
 //! The program's `fun` definitions are bound in a scratch runtime (binding
 //! a function has no other effect; nothing else of the program runs), each
 //! is planned as the JIT would plan it, and those that compile (with every
 //! function they call) are lowered into one module at the chosen level.
-//! Compiled code refers to its runtime's globals by address, so the output
-//! shows what the JIT runs; it is not linked into executables (`valk
-//! build` without `--emit` bundles the program, whose functions the JIT
-//! compiles when it runs).
+//! `--emit` shows the code the JIT runs (with the scratch runtime's
+//! addresses in it). [`precompile`] builds the code `valk build` carries
+//! in an executable: the same lowering, reading the runtime's addresses
+//! from a table filled in when it is loaded (`linked.rs`).
 
 use inkwell::context::Context;
 use inkwell::targets::{FileType, RelocMode};
@@ -16,8 +17,9 @@ use inkwell::OptimizationLevel;
 
 use valk_heap::{intern, SharedReader};
 use valk_lang::syntax::{Node, Syn};
-use valk_lang::{Interp, ValkError};
+use valk_lang::{Globals, Interp, ValkError};
 
+use crate::linked;
 use crate::plan::{self, Plan};
 
 /// What `--emit` writes.
@@ -59,6 +61,47 @@ fn fun_name(form: &Node) -> Option<u32> {
     }
 }
 
+/// A scratch runtime with the program's `fun` definitions bound (binding
+/// a function has no other effect; nothing else of the program runs).
+/// `bound` sees the code index of each function just bound, with the
+/// globals as they are then (a later `fun` of the same name comes after).
+fn bind_functions(
+    source: &str,
+    file: &str,
+    mut bound: impl FnMut(u32, &Globals),
+) -> Result<Interp, String> {
+    let forms = valk_lang::reader::read_all(source, file)
+        .map_err(|e| ValkError::from_read(e).to_string())?;
+    let mut it = Interp::new();
+    it.set_output(Box::new(std::io::sink()));
+    for form in &forms {
+        let Some(name) = fun_name(form) else {
+            continue;
+        };
+        it.eval_form(form).map_err(|e| e.to_string())?;
+        let globals = it.globals().clone();
+        let Some(v) = globals.get_counted(name) else {
+            continue;
+        };
+        let Some((code, _)) = SharedReader.closure_parts(v.value()) else {
+            continue;
+        };
+        if let Some((index, false)) = valk_lang::code::decode(code) {
+            bound(index, &globals);
+        }
+    }
+    Ok(it)
+}
+
+fn level(opt: u8) -> OptimizationLevel {
+    match opt {
+        0 => OptimizationLevel::None,
+        1 => OptimizationLevel::Less,
+        2 => OptimizationLevel::Default,
+        _ => OptimizationLevel::Aggressive,
+    }
+}
+
 /// The output of `--emit kind` at `-O{opt}` for `source` (named `file`),
 /// and the names of the functions in it. `Err`: a message (a read or
 /// compile error carries its place).
@@ -68,29 +111,11 @@ pub fn emit(
     kind: EmitKind,
     opt: u8,
 ) -> Result<(Vec<u8>, Vec<String>), String> {
-    let forms = valk_lang::reader::read_all(source, file)
-        .map_err(|e| ValkError::from_read(e).to_string())?;
-    let mut it = Interp::new();
-    it.set_output(Box::new(std::io::sink()));
     let mut defined = Vec::new();
-    for form in &forms {
-        if let Some(name) = fun_name(form) {
-            it.eval_form(form).map_err(|e| e.to_string())?;
-            defined.push(name);
-        }
-    }
+    let it = bind_functions(source, file, |index, _| defined.push(index))?;
     let globals = it.globals().clone();
     let mut plans: Vec<Plan> = Vec::new();
-    for &name in &defined {
-        let Some(v) = globals.get_counted(name) else {
-            continue;
-        };
-        let Some((code, _)) = SharedReader.closure_parts(v.value()) else {
-            continue;
-        };
-        let Some((index, false)) = valk_lang::code::decode(code) else {
-            continue;
-        };
+    for index in defined {
         if plans.iter().all(|p| p.index != index) {
             if let Ok(p) = plan::plan(index, &globals) {
                 plans.push(p);
@@ -135,13 +160,7 @@ pub fn emit(
                 .map(|n| valk_heap::symbol_name(n).to_string())
         })
         .collect();
-    let level = match opt {
-        0 => OptimizationLevel::None,
-        1 => OptimizationLevel::Less,
-        2 => OptimizationLevel::Default,
-        _ => OptimizationLevel::Aggressive,
-    };
-    let machine = crate::jit::host_machine(level, RelocMode::Default)
+    let machine = crate::jit::host_machine(level(opt), RelocMode::Default)
         .ok_or("LLVM has no target for this machine")?;
     let context = Context::create();
     let module = context.create_module(file);
@@ -154,6 +173,7 @@ pub fn emit(
         crate::jit::How {
             passes: &passes,
             unit: 0,
+            links: None,
         },
         |_| None,
         &globals,
@@ -175,4 +195,116 @@ pub fn emit(
         }
     };
     Ok((bytes, names))
+}
+
+/// The native part of an executable `valk build` makes.
+pub struct NativeImage {
+    /// A shared object with every unit's code.
+    pub shared_object: Vec<u8>,
+    /// What is in it (`linked::manifest`).
+    pub manifest: String,
+    /// The functions compiled, by name.
+    pub functions: Vec<String>,
+}
+
+/// Compiles every function `source` defines with `fun` (each with every
+/// function it reaches) at `-O{opt}`, and links the code into a shared
+/// object with the system's C compiler (`$CC`, else `cc`). `Ok(None)`:
+/// no function compiles. `Err`: a message.
+pub fn precompile(source: &str, file: &str, opt: u8) -> Result<Option<NativeImage>, String> {
+    // Each function is planned as it is when bound: the unit its first
+    // calls will ask for.
+    let mut planned: Vec<Vec<Plan>> = Vec::new();
+    let it = bind_functions(source, file, |index, globals| {
+        if let Ok(plans) = linked::whole_unit(index, globals) {
+            planned.push(plans);
+        }
+    })?;
+    let globals = it.globals().clone();
+    let machine = crate::jit::host_machine(level(opt), RelocMode::PIC)
+        .ok_or("LLVM has no target for this machine")?;
+    let passes = format!("default<O{}>", opt.min(3));
+    let context = Context::create();
+    let mut units: Vec<linked::UnitEntry> = Vec::new();
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    let mut functions: Vec<String> = Vec::new();
+    for plans in planned {
+        let (entry, links) = linked::unit_entry(units.len() as u64 + 1, &plans);
+        if units.iter().any(|u| u.key == entry.key) {
+            continue;
+        }
+        let module = context.create_module(&entry.root);
+        let module = crate::jit::emit_module(
+            &context,
+            module,
+            &plans,
+            &machine,
+            crate::jit::How {
+                passes: &passes,
+                unit: entry.id,
+                links: Some(&links),
+            },
+            |_| None,
+            &globals,
+        )
+        .ok_or_else(|| format!("LLVM refused `{}`", entry.root))?;
+        let object = machine
+            .write_to_memory_buffer(&module, FileType::Object)
+            .map_err(|e| e.to_string())?;
+        objects.push(object.as_slice().to_vec());
+        functions.push(entry.root.clone());
+        units.push(entry);
+    }
+    if units.is_empty() {
+        return Ok(None);
+    }
+    let shared_object = link_shared(&objects)?;
+    Ok(Some(NativeImage {
+        shared_object,
+        manifest: linked::manifest(&units),
+        functions,
+    }))
+}
+
+/// `objects` linked into one shared object by the C compiler.
+fn link_shared(objects: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("valk-build-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = (|| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "-shared".into(),
+            "-nostdlib".into(),
+            "-Wl,-z,noexecstack".into(),
+            "-o".into(),
+            dir.join("native.so").into(),
+        ];
+        for (k, o) in objects.iter().enumerate() {
+            let path = dir.join(format!("unit{k}.o"));
+            std::fs::write(&path, o).map_err(|e| format!("{}: {e}", path.display()))?;
+            args.push(path.into());
+        }
+        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+        let out = std::process::Command::new(&cc)
+            .args(&args)
+            .output()
+            .map_err(|e| {
+                format!(
+                    "linking native code needs a C compiler (`{}`): {e}",
+                    cc.to_string_lossy()
+                )
+            })?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{}` could not link the native code: {}",
+                cc.to_string_lossy(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        std::fs::read(dir.join("native.so")).map_err(|e| e.to_string())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

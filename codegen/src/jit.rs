@@ -104,6 +104,14 @@ impl NativeTier for Jit {
         self.mode
     }
 
+    fn prepared(&self, proto: u32) -> bool {
+        crate::linked::library().is_some_and(|lib| {
+            valk_lang::code::get(proto)
+                .and_then(|p| p.meta.name)
+                .is_some_and(|name| lib.has_root(name))
+        })
+    }
+
     fn request(&self, proto: u32, globals: &Arc<Globals>, wait: bool) {
         let (done, answer) = if wait {
             let (tx, rx) = channel();
@@ -259,6 +267,9 @@ impl Engine {
             unsafe { root_proto.tier.publish(c.entry as *const (), owner) };
             return;
         }
+        if self.bind_linked(root, owner, globals) {
+            return;
+        }
         if stats().compiled >= max_compiled() {
             if !self.capped {
                 log(|| {
@@ -306,6 +317,44 @@ impl Engine {
                 bump(|s| s.rejected += 1);
             }
         }
+    }
+
+    /// Publishes `root`'s code built ahead of time (`valk build`), if the
+    /// executable carries its unit as planned now (`linked.rs`).
+    fn bind_linked(&mut self, root: u32, owner: usize, globals: &Globals) -> bool {
+        let Some(lib) = crate::linked::library() else {
+            return false;
+        };
+        let Ok(plans) = crate::linked::whole_unit(root, globals) else {
+            return false;
+        };
+        let Some(bound) = lib.bind(&plans, globals) else {
+            log(|| format!("no code built ahead of time for {}", name_of(root)));
+            return false;
+        };
+        let guards = || lower::UnitGuards::of(&plans);
+        for (p, (index, entry, checked)) in plans.iter().zip(bound) {
+            self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
+            if index != root && self.fresh(owner, index, globals).is_some() {
+                continue;
+            }
+            self.compiled.insert(
+                (owner, index),
+                Compiled {
+                    entry,
+                    checked,
+                    guards: guards(),
+                    deps: Vec::new(),
+                },
+            );
+            // SAFETY: `entry` is the C entry `valk build` lowered from a
+            // plan with this very key (same IR, same callees, same
+            // builtins), linked to this runtime's words by `bind`: the code
+            // the JIT would have built, with the `NativeEntry` contract.
+            unsafe { p.proto.tier.publish(entry as *const (), owner) };
+        }
+        log(|| format!("bound {} to code built ahead of time", name_of(root)));
+        true
     }
 
     /// Proto `i`'s compiled code for `owner`, unless its unit is stale
@@ -430,6 +479,7 @@ impl Engine {
             How {
                 passes: "default<O2>",
                 unit: self.units,
+                links: None,
             },
             |i| self.compiled.get(&(owner, i)).map(|c| c.checked),
             globals,
@@ -443,6 +493,11 @@ pub struct How<'a> {
     pub passes: &'a str,
     /// The unit's number, carried by its symbols.
     pub unit: u64,
+    /// Built ahead of time: the runtime's words are read from the table
+    /// [`lower::table_symbol`]`(unit)` (these links, in order, filled in
+    /// when loaded), and functions are named by their place in `plans`.
+    /// `None`: the JIT's code, with `globals`' addresses in it.
+    pub links: Option<&'a [lower::Link]>,
 }
 
 /// Lowers `plans` into `module`, verifies and optimises it. `earlier`
@@ -456,10 +511,27 @@ pub fn emit_module<'ctx>(
     earlier: impl Fn(u32) -> Option<usize>,
     globals: &Globals,
 ) -> Option<Module<'ctx>> {
-    let How { passes, unit } = how;
+    let How {
+        passes,
+        unit,
+        links,
+    } = how;
     module.set_triple(&machine.get_triple());
     module.set_data_layout(&machine.get_target_data().get_data_layout());
-    let fns = lower::declare(context, &module, plans, unit);
+    let ids: Vec<u32> = match links {
+        Some(_) => (0..plans.len() as u32).collect(),
+        None => plans.iter().map(|p| p.index).collect(),
+    };
+    let fns = lower::declare(context, &module, &ids, unit);
+    let linking = match links {
+        Some(links) => {
+            let ty = context.i64_type().array_type(links.len() as u32);
+            let table = module.add_global(ty, None, &lower::table_symbol(unit));
+            table.set_initializer(&ty.const_zero());
+            lower::Linking::Table(table.as_pointer_value(), links)
+        }
+        None => lower::Linking::Now(globals),
+    };
     let guards = lower::UnitGuards::of(plans);
     let mut targets: HashMap<u32, CallTarget> = HashMap::new();
     for (p, f) in plans.iter().zip(&fns) {
@@ -473,7 +545,7 @@ pub fn emit_module<'ctx>(
         }
     }
     for (p, f) in plans.iter().zip(&fns) {
-        lower::lower(context, &module, *f, p, globals, &guards, &targets).ok()?;
+        lower::lower(context, &module, *f, p, linking, &guards, &targets).ok()?;
     }
     module.verify().ok()?;
     module

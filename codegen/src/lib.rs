@@ -4,7 +4,10 @@
 //! - `lower.rs`: one function's Valk IR to LLVM IR;
 //! - `jit.rs`: the compile thread (MCJIT), publishing entries into each
 //!   proto's `valk_lang::tier::TierSlot`, and recompiling stale units;
-//! - `aot.rs`: `valk build --emit`, the same lowering written out;
+//! - `aot.rs`: `valk build`: the program's functions compiled ahead of
+//!   time into a shared object (and `--emit`, the same lowering written
+//!   out);
+//! - `linked.rs`: that code's manifest, and binding it at run time;
 //! - `fuzzing.rs`: the differential check of the fuzz target `jit_diff`.
 //!
 //! It plugs into the language core through `valk_lang::tier::NativeTier`
@@ -14,13 +17,15 @@ mod aot;
 #[doc(hidden)]
 pub mod fuzzing;
 mod jit;
+mod linked;
 mod lower;
 mod plan;
 
 use std::sync::Arc;
 
-pub use aot::{emit, EmitKind};
+pub use aot::{emit, precompile, EmitKind, NativeImage};
 pub use jit::{quiesce, stats, JitStats};
+pub use linked::load as load_native;
 use valk_lang::tier::JitMode;
 use valk_lang::Globals;
 

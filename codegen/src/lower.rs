@@ -83,11 +83,98 @@ pub enum Target<'ctx> {
     At(usize),
 }
 
+/// A word compiled code needs from the runtime it runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Link {
+    /// `valk_lang::tier::native_yield`.
+    Yield,
+    /// The address of builtin `index`'s intact flag.
+    Intact(u32),
+    /// The address of global `sym`'s slot.
+    Slot(u32),
+    /// The closure bits global `sym` must hold (a unit's guard).
+    Expected(u32),
+}
+
+/// How compiled code finds its [`Link`]s.
+#[derive(Clone, Copy)]
+pub enum Linking<'a, 'ctx> {
+    /// Known now (the JIT): constants in the code.
+    Now(&'a Globals),
+    /// Known only when the code is loaded (`valk build`): word `k` of
+    /// this table for `links[k]`, filled in by the loader before any
+    /// entry is published.
+    Table(PointerValue<'ctx>, &'a [Link]),
+}
+
+impl<'ctx> Linking<'_, 'ctx> {
+    /// `link`'s word as code reads it; `None`: the runtime has no such
+    /// word (the code bails there).
+    fn word(
+        &self,
+        b: &Builder<'ctx>,
+        cx: &'ctx Context,
+        link: Link,
+        guards: &UnitGuards,
+    ) -> Result<Option<IntValue<'ctx>>, BuilderError> {
+        let i64t = cx.i64_type();
+        match *self {
+            Linking::Now(globals) => {
+                let w = match link {
+                    Link::Yield => Some(valk_lang::tier::native_yield as *const () as usize as u64),
+                    Link::Intact(i) => globals.intact_address(i).map(|a| a as usize as u64),
+                    Link::Slot(sym) => globals.slot_address(sym).map(|a| a as usize as u64),
+                    Link::Expected(sym) => guards
+                        .globals
+                        .iter()
+                        .find(|(s, _)| *s == sym)
+                        .map(|&(_, bits)| bits),
+                };
+                Ok(w.map(|w| i64t.const_int(w, false)))
+            }
+            Linking::Table(table, links) => {
+                let Some(k) = links.iter().position(|l| *l == link) else {
+                    return Ok(None);
+                };
+                let p = gep(b, cx, table, 8 * k as u64)?;
+                Ok(Some(b.build_load(i64t, p, "")?.into_int_value()))
+            }
+        }
+    }
+}
+
+/// The words `plans` (one unit) read through [`Linking::Table`], in a
+/// fixed order.
+pub fn links_of(plans: &[Plan]) -> Vec<Link> {
+    let guards = UnitGuards::of(plans);
+    let mut links = std::collections::BTreeSet::from([Link::Yield]);
+    links.extend(guards.intact.iter().map(|&i| Link::Intact(i)));
+    for &(sym, _) in &guards.globals {
+        links.insert(Link::Slot(sym));
+        links.insert(Link::Expected(sym));
+    }
+    for p in plans {
+        for (b, _) in p.reachable.iter().enumerate().filter(|(_, r)| **r) {
+            for op in live_ops(p.proto, b) {
+                if let Op::Global { sym, .. } = op {
+                    links.insert(Link::Slot(*sym));
+                }
+            }
+        }
+    }
+    links.into_iter().collect()
+}
+
 /// The C entry's symbol of proto `index` in compilation unit `unit` (the
 /// one the interpreter calls). Names are never reused: a stale unit's
 /// code stays loaded, and the JIT looks symbols up by name.
 pub fn symbol(index: u32, unit: u64) -> String {
     format!("valk_fn_{index}_u{unit}")
+}
+
+/// The symbol of the link table of a unit built ahead of time.
+pub fn table_symbol(unit: u64) -> String {
+    format!("valk_links_u{unit}")
 }
 
 /// The checked entry's symbol (the one other units call).
@@ -126,35 +213,32 @@ pub struct Fns<'ctx> {
     pub entry: FunctionValue<'ctx>,
 }
 
-/// Declares the functions of `plans` in `module` (so they can call each
-/// other), in order.
+/// Declares the functions of a unit in `module` (so they can call each
+/// other), in order, named by `ids` (their code indices, or their places
+/// in a unit built ahead of time).
 pub fn declare<'ctx>(
     cx: &'ctx Context,
     module: &Module<'ctx>,
-    plans: &[Plan],
+    ids: &[u32],
     unit: u64,
 ) -> Vec<Fns<'ctx>> {
     // Unwind tables: a kill unwinds an actor's stack through its native
     // frames (from inside `native_yield`).
     let uwtable = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2);
-    plans
-        .iter()
-        .map(|p| {
+    ids.iter()
+        .map(|&id| {
             let body = module.add_function(
-                &format!("valk_fn_{}_u{unit}_body", p.index),
+                &format!("valk_fn_{id}_u{unit}_body"),
                 fast_type(cx),
                 Some(Linkage::Internal),
             );
             let checked = module.add_function(
-                &checked_symbol(p.index, unit),
+                &checked_symbol(id, unit),
                 fast_type(cx),
                 Some(Linkage::External),
             );
-            let entry = module.add_function(
-                &symbol(p.index, unit),
-                entry_type(cx),
-                Some(Linkage::External),
-            );
+            let entry =
+                module.add_function(&symbol(id, unit), entry_type(cx), Some(Linkage::External));
             for f in [body, checked, entry] {
                 f.add_attribute(AttributeLoc::Function, uwtable);
             }
@@ -199,14 +283,14 @@ pub fn lower<'ctx>(
     module: &Module<'ctx>,
     fns: Fns<'ctx>,
     plan: &Plan,
-    globals: &Globals,
+    linking: Linking<'_, 'ctx>,
     guards: &UnitGuards,
     targets: &HashMap<u32, Target<'ctx>>,
 ) -> Result<(), BuilderError> {
     let b = cx.create_builder();
     let i64t = cx.i64_type();
     lower_entry(cx, &b, fns)?;
-    lower_checked(cx, &b, fns, globals, guards)?;
+    lower_checked(cx, &b, fns, linking, guards)?;
     let f = fns.body;
     let entry = cx.append_basic_block(f, "entry");
     let bail = cx.append_basic_block(f, "bail");
@@ -233,7 +317,8 @@ pub fn lower<'ctx>(
         blocks,
         bail,
         plan,
-        globals,
+        linking,
+        guards,
         targets,
     };
     l.b.build_store(budget, l.param(1))?;
@@ -343,7 +428,7 @@ fn lower_checked<'ctx>(
     cx: &'ctx Context,
     b: &Builder<'ctx>,
     fns: Fns<'ctx>,
-    globals: &Globals,
+    linking: Linking<'_, 'ctx>,
     guards: &UnitGuards,
 ) -> Result<(), BuilderError> {
     let f = fns.checked;
@@ -352,21 +437,24 @@ fn lower_checked<'ctx>(
     b.position_at_end(cx.append_basic_block(f, "entry"));
     let mut ok = cx.bool_type().const_int(1, false);
     for &i in &guards.intact {
-        let Some(a) = globals.intact_address(i) else {
+        let Some(a) = linking.word(b, cx, Link::Intact(i), guards)? else {
             ok = cx.bool_type().const_zero();
             continue;
         };
-        let v = load_shared(b, cx, a as usize, i8t)?;
+        let v = load_shared(b, cx, a, i8t)?;
         let set = b.build_int_compare(IntPredicate::NE, v, i8t.const_zero(), "")?;
         ok = b.build_and(ok, set, "")?;
     }
-    for &(sym, expected) in &guards.globals {
-        let Some(a) = globals.slot_address(sym) else {
+    for &(sym, _) in &guards.globals {
+        let (Some(a), Some(expected)) = (
+            linking.word(b, cx, Link::Slot(sym), guards)?,
+            linking.word(b, cx, Link::Expected(sym), guards)?,
+        ) else {
             ok = cx.bool_type().const_zero();
             continue;
         };
-        let v = load_shared(b, cx, a as usize, i64t)?;
-        let same = b.build_int_compare(IntPredicate::EQ, v, i64t.const_int(expected, false), "")?;
+        let v = load_shared(b, cx, a, i64t)?;
+        let same = b.build_int_compare(IntPredicate::EQ, v, expected, "")?;
         ok = b.build_and(ok, same, "")?;
     }
     let go = cx.append_basic_block(f, "go");
@@ -400,18 +488,15 @@ fn pair_value<'ctx>(
     Ok(p.into_struct_value())
 }
 
-/// An atomic (relaxed) load of a word another thread may store.
+/// An atomic (relaxed) load of a word another thread may store, at
+/// address `a`.
 fn load_shared<'ctx>(
     b: &Builder<'ctx>,
     cx: &'ctx Context,
-    a: usize,
+    a: IntValue<'ctx>,
     ty: IntType<'ctx>,
 ) -> Result<IntValue<'ctx>, BuilderError> {
-    let p = b.build_int_to_ptr(
-        cx.i64_type().const_int(a as u64, false),
-        cx.ptr_type(Default::default()),
-        "",
-    )?;
+    let p = b.build_int_to_ptr(a, cx.ptr_type(Default::default()), "")?;
     let v = b.build_load(ty, p, "")?;
     if let Some(i) = v.as_instruction_value() {
         let _ = i.set_alignment(ty.get_bit_width() / 8);
@@ -431,7 +516,8 @@ struct Lower<'a, 'ctx> {
     blocks: Vec<Option<BasicBlock<'ctx>>>,
     bail: BasicBlock<'ctx>,
     plan: &'a Plan,
-    globals: &'a Globals,
+    linking: Linking<'a, 'ctx>,
+    guards: &'a UnitGuards,
     targets: &'a HashMap<u32, Target<'ctx>>,
 }
 
@@ -568,14 +654,18 @@ impl<'ctx> Lower<'_, 'ctx> {
     /// A global's value read now, shifted: a small integer, else bail (an
     /// unbound name may be a caller's local: dynamic scope is the
     /// interpreter's).
-    fn global(&self, sym: u32, globals: &Globals) -> Result<IntValue<'ctx>, BuilderError> {
-        let Some(a) = globals.slot_address(sym) else {
+    fn global(&self, sym: u32) -> Result<IntValue<'ctx>, BuilderError> {
+        let Some(a) = self.word(Link::Slot(sym))? else {
             self.guard(self.cx.bool_type().const_zero())?;
             return Ok(self.k(0));
         };
-        let v = load_shared(&self.b, self.cx, a as usize, self.i64t)?;
+        let v = load_shared(&self.b, self.cx, a, self.i64t)?;
         self.guard(self.is_int(v)?)?;
         self.b.build_left_shift(v, self.k(SHIFT), "")
+    }
+
+    fn word(&self, link: Link) -> Result<Option<IntValue<'ctx>>, BuilderError> {
+        self.linking.word(&self.b, self.cx, link, self.guards)
     }
 
     /// Charge a reduction; yield to the host when the slice is spent.
@@ -631,11 +721,10 @@ impl<'ctx> Lower<'_, 'ctx> {
             ],
             false,
         );
-        let hook = self.b.build_int_to_ptr(
-            self.k(valk_lang::tier::native_yield as *const () as usize as u64),
-            self.cx.ptr_type(Default::default()),
-            "",
-        )?;
+        let hook = self.word(Link::Yield)?.ok_or(BuilderError::UnsetPosition)?;
+        let hook = self
+            .b
+            .build_int_to_ptr(hook, self.cx.ptr_type(Default::default()), "")?;
         let refilled = basic(
             self.b
                 .build_indirect_call(hook_ty, hook, &[self.cxp().into(), budget.into()], "")?
@@ -705,7 +794,6 @@ impl<'ctx> Lower<'_, 'ctx> {
     }
 
     fn lower_block(&self, bi: usize) -> Result<(), BuilderError> {
-        let globals = self.globals;
         let ops = live_ops(self.plan.proto, bi);
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
@@ -720,7 +808,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.store(dst, v)?
                 }
                 Op::Global { dst, sym } => {
-                    let v = self.global(sym, globals)?;
+                    let v = self.global(sym)?;
                     self.store(dst, v)?
                 }
                 Op::Arith { op, dst, a, b } => {

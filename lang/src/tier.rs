@@ -123,6 +123,12 @@ pub trait NativeTier: Send + Sync {
     /// `wait`, return only when that is done; otherwise queue it: the
     /// caller goes on interpreting.
     fn request(&self, proto: u32, globals: &std::sync::Arc<crate::Globals>, wait: bool);
+    /// Is native code for this proto at hand without compiling (built
+    /// ahead of time)? Then under `on` it is requested at its first call,
+    /// and that call waits for it.
+    fn prepared(&self, _proto: u32) -> bool {
+        false
+    }
 }
 
 const COLD: u8 = 0;
@@ -287,10 +293,13 @@ impl Interp {
         let wait = match tier.mode() {
             JitMode::Off => return,
             JitMode::On => {
-                if !p.tier.hit() {
+                if tier.prepared(index) {
+                    true
+                } else if !p.tier.hit() {
                     return;
+                } else {
+                    false
                 }
-                false
             }
             JitMode::Always => true,
         };

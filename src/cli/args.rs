@@ -58,8 +58,11 @@ pub enum Command {
     /// flags' environment ($VALK_SCHEDULERS, $VALK_JIT), binds every
     /// argument to `*args*`, prints the same output and ends with the same
     /// status. FILE is read and compiled now, so a syntax error stops the
-    /// build. With --emit, OUT gets the native tier's code for FILE's
-    /// functions instead (LLVM IR, assembly or an object file).
+    /// build. Its `fun` definitions the native tier takes are compiled
+    /// now and linked by the C compiler ($CC, else cc) into OUT; they run
+    /// natively from their first call. With --emit, OUT gets the native
+    /// tier's code for FILE's functions instead (LLVM IR, assembly or an
+    /// object file).
     Build {
         /// The program.
         file: PathBuf,
@@ -70,7 +73,7 @@ pub enum Command {
         /// compiles: `llvm` (IR text), `asm` or `obj`.
         #[arg(long, value_name = "KIND", value_parser = ["llvm", "asm", "obj"])]
         emit: Option<String>,
-        /// LLVM optimisation level for --emit: -O0 to -O3.
+        /// LLVM optimisation level of the native code: -O0 to -O3.
         #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=3))]
         opt_level: u8,
     },

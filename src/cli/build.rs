@@ -2,13 +2,18 @@
 //! `valk run FILE` does; `--emit llvm|asm|obj` writes the native tier's
 //! code for FILE's functions instead.
 //!
-//! The executable is this `valk` binary with the program appended (its
-//! text, its name, then a trailer: both lengths and [`MAGIC`]). At start,
-//! [`embedded`] finds the trailer and the program runs, every command-line
-//! argument bound to `*args*`. The program is read and compiled at build
-//! time, so a syntax error is reported by `valk build`, not by the
-//! executable. Its hot functions are compiled to native code when it runs
-//! (the JIT; `--jit` / `$VALK_JIT` apply).
+//! The executable is this `valk` binary with the program appended: its
+//! text, its name, its native code (a shared object and its manifest,
+//! empty when no function compiles), then a trailer: the four lengths and
+//! [`MAGIC`]. The program is read and compiled at build time, so a syntax
+//! error is reported by `valk build`, not by the executable; its `fun`
+//! definitions are compiled to native code ahead of time
+//! (`valk_codegen::precompile`, linked by the C compiler). At start,
+//! [`embedded`] finds the trailer, the native code is mapped, and the
+//! program runs with every command-line argument bound to `*args*`. Each
+//! function built ahead of time runs its native code from its first call;
+//! the JIT compiles the others when they are hot (`--jit` / `$VALK_JIT`
+//! apply).
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -17,18 +22,46 @@ use std::path::Path;
 use super::output::err_line;
 
 /// The last 8 bytes of an executable `valk build` made.
-const MAGIC: &[u8; 8] = b"VALKPRG1";
+const MAGIC: &[u8; 8] = b"VALKPRG2";
 
-/// A trailer: the text's length, the name's length, [`MAGIC`].
-const TRAILER: usize = 24;
+/// The payload's parts, in order: text, name, shared object, manifest.
+const PARTS: usize = 4;
 
-/// `valk build FILE -o OUT` (no `--emit`): returns the exit status.
-pub fn build(file: &Path, out: &Path) -> i32 {
+/// A trailer: each part's length, then [`MAGIC`].
+const TRAILER: usize = 8 * PARTS + 8;
+
+/// The program an executable carries.
+pub struct Embedded {
+    pub source: String,
+    pub name: String,
+    /// Its native code built ahead of time: (shared object, manifest).
+    pub native: Option<(Vec<u8>, String)>,
+}
+
+/// `valk build FILE -o OUT` (no `--emit`) at `-O{opt_level}`: returns
+/// the exit status.
+pub fn build(file: &Path, out: &Path, opt_level: u8) -> i32 {
     let (name, source) = match super::run::compile_program(file) {
         Ok(p) => p,
         Err(status) => return status,
     };
-    match write_bundle(&source, &name, out) {
+    let native = match precompile(&source, &name, opt_level) {
+        Ok(native) => native,
+        Err(message) => {
+            err_line(&format!("valk: {message}"));
+            return 1;
+        }
+    };
+    let (image, manifest) = native.unwrap_or_default();
+    match write_bundle(
+        &[
+            source.as_bytes(),
+            name.as_bytes(),
+            &image,
+            manifest.as_bytes(),
+        ],
+        out,
+    ) {
         Ok(()) => 0,
         Err(e) => {
             err_line(&format!(
@@ -41,16 +74,38 @@ pub fn build(file: &Path, out: &Path) -> i32 {
     }
 }
 
-fn write_bundle(source: &str, name: &str, out: &Path) -> std::io::Result<()> {
+/// The program's native code: (shared object, manifest), `None` if no
+/// function compiles.
+#[cfg(feature = "jit")]
+fn precompile(
+    source: &str,
+    name: &str,
+    opt_level: u8,
+) -> Result<Option<(Vec<u8>, String)>, String> {
+    let image = valk_codegen::precompile(source, name, opt_level)?;
+    Ok(image.map(|i| {
+        err_line(&format!("valk: native code for {}", i.functions.join(", ")));
+        (i.shared_object, i.manifest)
+    }))
+}
+
+#[cfg(not(feature = "jit"))]
+fn precompile(_: &str, _: &str, _: u8) -> Result<Option<(Vec<u8>, String)>, String> {
+    Ok(None)
+}
+
+fn write_bundle(parts: &[&[u8]; PARTS], out: &Path) -> std::io::Result<()> {
     let mut image = fs::read(std::env::current_exe()?)?;
     // A bundle built from a bundle carries one program: the runtime's part.
-    if let Some((_, _, at)) = trailer(&image) {
+    if let Some((_, at)) = trailer(&image) {
         image.truncate(at);
     }
-    image.extend_from_slice(source.as_bytes());
-    image.extend_from_slice(name.as_bytes());
-    image.extend_from_slice(&(source.len() as u64).to_le_bytes());
-    image.extend_from_slice(&(name.len() as u64).to_le_bytes());
+    for part in parts {
+        image.extend_from_slice(part);
+    }
+    for part in parts {
+        image.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    }
     image.extend_from_slice(MAGIC);
     // Written beside the target and renamed: a running OUT is not torn.
     let tmp = out.with_extension("valk-build-tmp");
@@ -63,43 +118,57 @@ fn write_bundle(source: &str, name: &str, out: &Path) -> std::io::Result<()> {
     fs::rename(&tmp, out)
 }
 
-/// (text length, name length, where the payload starts) of an image with
-/// a program appended.
-fn trailer(image: &[u8]) -> Option<(usize, usize, usize)> {
-    let t = image.len().checked_sub(TRAILER)?;
-    let tail = &image[t..];
-    if &tail[16..] != MAGIC {
+/// The parts' lengths and where the payload starts, from a trailer (the
+/// last [`TRAILER`] bytes of an image `len` bytes long).
+fn parse_trailer(tail: &[u8], len: u64) -> Option<([u64; PARTS], u64)> {
+    if tail.len() != TRAILER || &tail[8 * PARTS..] != MAGIC {
         return None;
     }
-    let text = usize::try_from(u64::from_le_bytes(tail[..8].try_into().ok()?)).ok()?;
-    let name = usize::try_from(u64::from_le_bytes(tail[8..16].try_into().ok()?)).ok()?;
-    let start = t.checked_sub(text.checked_add(name)?)?;
-    Some((text, name, start))
+    let mut lens = [0u64; PARTS];
+    let mut total = 0u64;
+    for (k, l) in lens.iter_mut().enumerate() {
+        *l = u64::from_le_bytes(tail[8 * k..8 * k + 8].try_into().ok()?);
+        total = total.checked_add(*l)?;
+    }
+    let start = len.checked_sub(TRAILER as u64)?.checked_sub(total)?;
+    Some((lens, start))
 }
 
-/// The program this executable carries (text, name), if `valk build` made
-/// it. Reads only the trailer and the payload.
-pub fn embedded() -> Option<(String, String)> {
+/// (the parts' lengths, where the payload starts) of an image with a
+/// program appended.
+fn trailer(image: &[u8]) -> Option<([u64; PARTS], usize)> {
+    let t = image.len().checked_sub(TRAILER)?;
+    let (lens, start) = parse_trailer(&image[t..], image.len() as u64)?;
+    Some((lens, usize::try_from(start).ok()?))
+}
+
+/// The program this executable carries, if `valk build` made it. Reads
+/// only the trailer and the payload.
+pub fn embedded() -> Option<Embedded> {
     let mut f = fs::File::open(std::env::current_exe().ok()?).ok()?;
     let len = f.seek(SeekFrom::End(0)).ok()?;
-    let t = len.checked_sub(TRAILER as u64)?;
-    f.seek(SeekFrom::Start(t)).ok()?;
+    f.seek(SeekFrom::Start(len.checked_sub(TRAILER as u64)?))
+        .ok()?;
     let mut tail = [0u8; TRAILER];
     f.read_exact(&mut tail).ok()?;
-    if &tail[16..] != MAGIC {
-        return None;
-    }
-    let text = u64::from_le_bytes(tail[..8].try_into().ok()?);
-    let name = u64::from_le_bytes(tail[8..16].try_into().ok()?);
-    let start = t.checked_sub(text.checked_add(name)?)?;
+    let (lens, start) = parse_trailer(&tail, len)?;
     f.seek(SeekFrom::Start(start)).ok()?;
-    let mut payload = vec![0u8; usize::try_from(text + name).ok()?];
-    f.read_exact(&mut payload).ok()?;
-    let name_bytes = payload.split_off(usize::try_from(text).ok()?);
-    Some((
-        String::from_utf8(payload).ok()?,
-        String::from_utf8(name_bytes).ok()?,
-    ))
+    let mut parts = Vec::with_capacity(PARTS);
+    for l in lens {
+        let mut part = vec![0u8; usize::try_from(l).ok()?];
+        f.read_exact(&mut part).ok()?;
+        parts.push(part);
+    }
+    let mut parts = parts.into_iter();
+    let mut text = || parts.next().and_then(|p| String::from_utf8(p).ok());
+    let (source, name) = (text()?, text()?);
+    let image = parts.next()?;
+    let manifest = String::from_utf8(parts.next()?).ok()?;
+    Some(Embedded {
+        source,
+        name,
+        native: (!image.is_empty()).then_some((image, manifest)),
+    })
 }
 
 /// `valk build FILE --emit KIND -o OUT -O LEVEL`: returns the exit status.
@@ -156,16 +225,20 @@ mod tests {
     #[test]
     fn a_trailer_finds_its_payload_and_nothing_else_has_one() {
         let mut image = b"\x7fELF runtime bytes".to_vec();
-        assert_eq!(trailer(&image), None);
+        assert!(trailer(&image).is_none());
         let base = image.len();
-        image.extend_from_slice(b"(print 1)prog.valk");
-        image.extend_from_slice(&9u64.to_le_bytes());
-        image.extend_from_slice(&9u64.to_le_bytes());
+        let parts: [&[u8]; PARTS] = [b"(print 1)", b"prog.valk", b"", b"m"];
+        for p in parts {
+            image.extend_from_slice(p);
+        }
+        for p in parts {
+            image.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        }
         image.extend_from_slice(MAGIC);
-        assert_eq!(trailer(&image), Some((9, 9, base)));
+        assert_eq!(trailer(&image), Some(([9, 9, 0, 1], base)));
         // Lengths past the start of the image are not a payload.
         let n = image.len();
-        image[n - 24..n - 16].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(trailer(&image), None);
+        image[n - TRAILER..n - TRAILER + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(trailer(&image).is_none());
     }
 }

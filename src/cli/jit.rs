@@ -52,6 +52,20 @@ pub fn install(globals: &Arc<Globals>) {
     let _ = globals;
 }
 
+/// Maps the native code an executable `valk build` made carries (a
+/// failure is said under $VALK_JIT_LOG: the JIT compiles the program's
+/// functions then).
+pub fn load_native(image: &[u8], manifest: &str) {
+    #[cfg(feature = "jit")]
+    if let Err(why) = valk_codegen::load_native(image, manifest) {
+        if std::env::var_os("VALK_JIT_LOG").is_some_and(|v| !v.is_empty()) {
+            super::output::err_line(&format!("valk-jit: native code not loaded: {why}"));
+        }
+    }
+    #[cfg(not(feature = "jit"))]
+    let _ = (image, manifest);
+}
+
 /// Ends the process with `status`, the native tier stopped first (LLVM's
 /// static destructors must not run under a compile).
 pub fn exit(status: i32) -> ! {

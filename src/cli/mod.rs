@@ -43,8 +43,8 @@ pub fn main() -> ExitCode {
 }
 
 fn run_command() -> ExitCode {
-    if let Some((source, name)) = build::embedded() {
-        return run_embedded(&source, &name);
+    if let Some(program) = build::embedded() {
+        return run_embedded(program);
     }
     let cli = Cli::parse();
     // Crashed actors are reported like any other error (LANGUAGE.md §12).
@@ -114,7 +114,7 @@ fn run_command() -> ExitCode {
             emit,
             opt_level,
         }) => status_code(match emit {
-            None => build::build(&file, &out),
+            None => build::build(&file, &out, opt_level),
             Some(kind) => build::emit(&file, &out, &kind, opt_level),
         }),
     }
@@ -122,7 +122,12 @@ fn run_command() -> ExitCode {
 
 /// An executable `valk build` made: run its program like `valk run`, every
 /// argument bound to `*args*`.
-fn run_embedded(source: &str, name: &str) -> ExitCode {
+fn run_embedded(program: build::Embedded) -> ExitCode {
+    let build::Embedded {
+        source,
+        name,
+        native,
+    } = program;
     valk_runtime::log::set_error_renderer(|e| Some(diagnostic::render(e, None, &[])));
     let fail = |message: String| {
         output::err_line(&format!("{name}: {message}"));
@@ -135,11 +140,14 @@ fn run_embedded(source: &str, name: &str) -> ExitCode {
         Ok(n) => n,
         Err(message) => return fail(message),
     };
+    if let Some((image, manifest)) = native {
+        jit::load_native(&image, &manifest);
+    }
     exit_on_interrupt();
     let args: Vec<String> = std::env::args().skip(1).collect();
     status_code(run::run_program(
-        source,
-        name,
+        &source,
+        &name,
         &args,
         schedulers,
         session::Limits::default(),
