@@ -159,11 +159,38 @@ fn guards_hold(guards: &lower::UnitGuards, globals: &Globals) -> bool {
             .all(|&(sym, bits)| globals.get(sym).map(|v| v.to_bits()) == Some(bits))
 }
 
-/// What the compile thread keeps.
-struct Engine {
+/// LLVM, started at the first function the compile thread compiles
+/// (binding code built ahead of time needs none of it).
+struct Llvm {
     context: &'static Context,
     ee: ExecutionEngine<'static>,
     machine: TargetMachine,
+}
+
+impl Llvm {
+    fn new() -> Option<Llvm> {
+        let machine = host_machine(OptimizationLevel::Aggressive, RelocMode::Default)?;
+        // Leaked on purpose: compiled code lives as long as the process.
+        let context: &'static Context = Box::leak(Box::new(Context::create()));
+        let first = context.create_module("valk_jit");
+        let ee = first
+            .create_jit_execution_engine(OptimizationLevel::Aggressive)
+            .ok()?;
+        std::mem::forget(first);
+        Some(Llvm {
+            context,
+            ee,
+            machine,
+        })
+    }
+}
+
+/// What the compile thread keeps.
+struct Engine {
+    /// `None` until the first compile; then `None` again only if LLVM
+    /// could not start (`llvm_failed`).
+    llvm: Option<Llvm>,
+    llvm_failed: bool,
     /// (globals table, code index) -> its code and its unit's guards.
     compiled: HashMap<(usize, u32), Compiled>,
     /// Counts on the closures compiled guards compare against.
@@ -175,17 +202,13 @@ struct Engine {
 }
 
 fn compile_loop(rx: Receiver<Job>) {
-    let Some(mut engine) = Engine::new() else {
-        // LLVM could not start: reject everything, so nobody waits again.
-        for job in rx {
-            if let Some(p) = valk_lang::code::get(job.proto) {
-                p.tier.reject();
-            }
-            if let Some(d) = job.done {
-                let _ = d.send(());
-            }
-        }
-        return;
+    let mut engine = Engine {
+        llvm: None,
+        llvm_failed: false,
+        compiled: HashMap::new(),
+        kept: Vec::new(),
+        capped: false,
+        units: 0,
     };
     for job in rx {
         let quiet = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
@@ -233,24 +256,16 @@ pub fn host_machine(level: OptimizationLevel, reloc: RelocMode) -> Option<Target
 }
 
 impl Engine {
-    fn new() -> Option<Engine> {
-        let machine = host_machine(OptimizationLevel::Aggressive, RelocMode::Default)?;
-        // Leaked on purpose: compiled code lives as long as the process.
-        let context: &'static Context = Box::leak(Box::new(Context::create()));
-        let first = context.create_module("valk_jit");
-        let ee = first
-            .create_jit_execution_engine(OptimizationLevel::Aggressive)
-            .ok()?;
-        std::mem::forget(first);
-        Some(Engine {
-            context,
-            ee,
-            machine,
-            compiled: HashMap::new(),
-            kept: Vec::new(),
-            capped: false,
-            units: 0,
-        })
+    /// LLVM, started now if it was not (`None`: it cannot start).
+    fn llvm(&mut self) -> Option<&Llvm> {
+        if self.llvm.is_none() && !self.llvm_failed {
+            self.llvm = Llvm::new();
+            self.llvm_failed = self.llvm.is_none();
+            if self.llvm_failed {
+                log(|| "LLVM could not start: everything is interpreted".to_string());
+            }
+        }
+        self.llvm.as_ref()
     }
 
     /// Compiles proto `root` and the uncompiled functions it calls, as one
@@ -396,8 +411,10 @@ impl Engine {
     fn build(&mut self, plans: &[Plan], owner: usize, globals: &Globals) -> Option<u64> {
         self.units += 1;
         let module = self
+            .llvm()?
             .context
             .create_module(&format!("valk_{}", plans[0].index));
+        let llvm = self.llvm.as_ref()?;
         let t0 = Instant::now();
         let module = self.emit(module, plans, owner, globals)?;
         let t_emit = t0.elapsed();
@@ -406,7 +423,7 @@ impl Engine {
         }
         // The code's size costs a second code generation: only when asked.
         let bytes = if logging() {
-            self.machine
+            llvm.machine
                 .write_to_memory_buffer(&module, inkwell::targets::FileType::Object)
                 .map(|b| b.get_size() as u64)
                 .unwrap_or(0)
@@ -414,14 +431,14 @@ impl Engine {
             0
         };
         let t1 = Instant::now();
-        self.ee.add_module(&module).ok()?;
+        llvm.ee.add_module(&module).ok()?;
         let mut entries = Vec::new();
         for p in plans {
-            let a = self
+            let a = llvm
                 .ee
                 .get_function_address(&lower::symbol(p.index, self.units))
                 .ok()?;
-            let checked = self
+            let checked = llvm
                 .ee
                 .get_function_address(&lower::checked_symbol(p.index, self.units))
                 .ok()?;
@@ -457,7 +474,7 @@ impl Engine {
         }
         // The machine code is loaded (MCJIT keeps it with its memory
         // manager); the module's IR is not needed any more.
-        if self.ee.remove_module(&module).is_err() {
+        if llvm.ee.remove_module(&module).is_err() {
             std::mem::forget(module);
         }
         Some(bytes)
@@ -471,11 +488,12 @@ impl Engine {
         owner: usize,
         globals: &Globals,
     ) -> Option<Module<'static>> {
+        let llvm = self.llvm.as_ref()?;
         emit_module(
-            self.context,
+            llvm.context,
             module,
             plans,
-            &self.machine,
+            &llvm.machine,
             How {
                 passes: "default<O2>",
                 unit: self.units,
