@@ -2,9 +2,9 @@
 # The native tier's benchmark (issue: fib(30) within 1.5x of Rust, faster
 # than LuaJIT and Erlang): fib(30) and tak(18, 12, 6) timed in-process by
 # each program, RUNS times (default 5), medians printed with the ratio to
-# Rust. Valk runs under --jit=off, --jit=on and --jit=always; its "cold"
-# rows time the first call (tiering or compiling included), the others a
-# second call. Anchors missing from the machine are installed with apt-get
+# Rust. Valk runs under --jit=off, --jit=on and --jit=always, and as an
+# executable `valk build -O3` made; its "cold" rows time the first call
+# (tiering or compiling included), the others a second call. Anchors missing from the machine are installed with apt-get
 # when possible (lua5.4, luajit, erlang, golang), else skipped.
 #
 #   benches/native/run.sh
@@ -41,6 +41,9 @@ fi
 for mode in off on always; do
     runners+=("valk --jit=$mode|$VALK --jit=$mode run benches/native/fib_tak.valk")
 done
+# Built ahead of time: native from the first call, no compile on the way.
+"$VALK" build -O3 benches/native/fib_tak.valk -o "$work/fib_tak_valk" 2>/dev/null
+runners+=("valk build -O3|$work/fib_tak_valk")
 
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2))}'; }
 

@@ -251,7 +251,14 @@ pub fn host_machine(level: OptimizationLevel, reloc: RelocMode) -> Option<Target
         TargetMachine::get_host_cpu_features().to_str().ok()?,
         level,
         reloc,
-        CodeModel::JITDefault,
+        // Code built ahead of time is linked into a shared object: the
+        // small model (direct calls, PC-relative data). The JIT's code
+        // lands anywhere in the address space.
+        if reloc == RelocMode::PIC {
+            CodeModel::Default
+        } else {
+            CodeModel::JITDefault
+        },
     )
 }
 
