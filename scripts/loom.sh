@@ -3,7 +3,7 @@
 # own (host mailbox hand-off, OnceLock), the scheduler's (mailbox park/wake,
 # run-queue hand-off, link/exit delivery, shutdown racing with sends and
 # spawns), the heap's (shared reference counts, the reaper) and the
-# language's (the globals table).
+# language's (the globals table, a native tier slot's publication).
 #
 # `--cfg valk_loom` makes `valk-sync` (the one facade every lock and atomic
 # goes through) hand out loom's primitives. It is a project-specific cfg, so

@@ -16,7 +16,7 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
 use inkwell::OptimizationLevel;
 
-use valk_lang::tier::{JitMode, NativeTier};
+use valk_lang::tier::{JitMode, NativeTier, Published};
 use valk_lang::Globals;
 
 use crate::lower::{self, Target as CallTarget};
@@ -138,8 +138,9 @@ impl NativeTier for Jit {
 
 /// A compiled function.
 struct Compiled {
-    /// Its C entry (`NativeEntry`).
-    entry: usize,
+    /// Its C entry (`NativeEntry`) with the runtime it was compiled for,
+    /// as its tier slot publishes it.
+    published: &'static Published,
     /// Its checked entry (the fast signature; other units call it).
     checked: usize,
     /// What its unit assumed: it is stale once these no longer hold.
@@ -283,10 +284,8 @@ impl Engine {
         };
         let owner = Arc::as_ptr(globals) as usize;
         if let Some(c) = self.fresh(owner, root, globals) {
-            // SAFETY: `c.entry` is the C entry of code this engine made for
-            // `root` against `globals` (see `build`), and its unit's
-            // assumptions hold.
-            unsafe { root_proto.tier.publish(c.entry as *const (), owner) };
+            // Its unit's assumptions hold.
+            root_proto.tier.publish(c.published);
             return;
         }
         if self.bind_linked(root, owner, globals) {
@@ -360,20 +359,22 @@ impl Engine {
             if index != root && self.fresh(owner, index, globals).is_some() {
                 continue;
             }
+            // SAFETY: `entry` is the C entry `valk build` lowered from a
+            // plan with this very key (same IR, same callees, same
+            // builtins), linked to this runtime's words by `bind`: the code
+            // the JIT would have built, with the `NativeEntry` contract,
+            // in a library never unloaded.
+            let published = unsafe { Published::new(entry as *const (), owner) };
             self.compiled.insert(
                 (owner, index),
                 Compiled {
-                    entry,
+                    published,
                     checked,
                     guards: guards(),
                     deps: Vec::new(),
                 },
             );
-            // SAFETY: `entry` is the C entry `valk build` lowered from a
-            // plan with this very key (same IR, same callees, same
-            // builtins), linked to this runtime's words by `bind`: the code
-            // the JIT would have built, with the `NativeEntry` contract.
-            unsafe { p.proto.tier.publish(entry as *const (), owner) };
+            p.proto.tier.publish(published);
         }
         log(|| format!("bound {} to code built ahead of time", name_of(root)));
         true
@@ -465,19 +466,20 @@ impl Engine {
             }
         }
         for (p, a, checked) in entries {
+            // SAFETY: `a` is the address MCJIT gave for the function that
+            // `lower` built from this plan: it has the `NativeEntry`
+            // signature and contract (only effect-free code, bails on
+            // anything else), and the engine is never dropped.
+            let published = unsafe { Published::new(a as *const (), owner) };
             let compiled = Compiled {
-                entry: a,
+                published,
                 checked,
                 guards: lower::UnitGuards::of(plans),
                 deps: deps.clone(),
             };
             self.compiled.insert((owner, p.index), compiled);
             self.kept.extend(p.callees.values().map(|c| c.keep.clone()));
-            // SAFETY: `a` is the address MCJIT gave for the function that
-            // `lower` built from this plan: it has the `NativeEntry`
-            // signature and contract (only effect-free code, bails on
-            // anything else), and the engine is never dropped.
-            unsafe { p.proto.tier.publish(a as *const (), owner) };
+            p.proto.tier.publish(published);
         }
         // The machine code is loaded (MCJIT keeps it with its memory
         // manager); the module's IR is not needed any more.

@@ -20,7 +20,7 @@
 //! - Each [`Proto`] has a [`TierSlot`]: call counts (the tiering
 //!   trigger), the state of its compilation, and the entry once published.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use valk_sync::{AtomicPtr, AtomicU32, Ordering};
 
 use crate::interp::Interp;
 use crate::ir::Proto;
@@ -131,52 +131,90 @@ pub trait NativeTier: Send + Sync {
     }
 }
 
-const COLD: u8 = 0;
-const QUEUED: u8 = 1;
-const COMPILED: u8 = 2;
-const REJECTED: u8 = 3;
+const COLD: u32 = 0;
+const QUEUED: u32 = 1;
+const COMPILED: u32 = 2;
+const REJECTED: u32 = 3;
+
+/// A compiled entry and the globals table it was compiled against (its
+/// address: compiled code embeds that table's slot addresses), published
+/// together through one pointer so no reader can pair one table's entry
+/// with another table. Made once per compiled function and runtime and
+/// never freed ([`Published::new`]).
+#[derive(Debug)]
+pub struct Published {
+    entry: NativeEntry,
+    owner: usize,
+}
+
+impl Published {
+    /// The record of `entry`, compiled against the globals table at
+    /// `owner`, for the life of the process.
+    ///
+    /// # Safety
+    /// `entry` must be the address of a function with the [`NativeEntry`]
+    /// signature and contract (module note) that is never freed.
+    pub unsafe fn new(entry: *const (), owner: usize) -> &'static Published {
+        // SAFETY: the caller guarantees `entry` is a `NativeEntry`.
+        let entry = unsafe { std::mem::transmute::<*const (), NativeEntry>(entry) };
+        Box::leak(Box::new(Published { entry, owner }))
+    }
+
+    /// The entry.
+    pub fn entry(&self) -> NativeEntry {
+        self.entry
+    }
+}
 
 /// A proto's native-tier state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TierSlot {
-    entry: AtomicPtr<()>,
-    /// The globals table the entry was compiled against (its address):
-    /// compiled code embeds that table's slot addresses.
-    owner: AtomicUsize,
+    /// Null, or the record `publish` stored.
+    published: AtomicPtr<Published>,
     hits: AtomicU32,
     bails: AtomicU32,
-    state: AtomicU8,
+    state: AtomicU32,
+}
+
+impl Default for TierSlot {
+    fn default() -> TierSlot {
+        TierSlot {
+            published: AtomicPtr::new(std::ptr::null_mut()),
+            hits: AtomicU32::new(0),
+            bails: AtomicU32::new(0),
+            state: AtomicU32::new(COLD),
+        }
+    }
 }
 
 impl TierSlot {
     /// The compiled entry, if one was published for `globals`.
     #[inline(always)]
     pub fn entry_for(&self, globals: usize) -> Option<NativeEntry> {
-        let p = self.entry.load(Ordering::Acquire);
-        if p.is_null() || self.owner.load(Ordering::Relaxed) != globals {
+        let p = self.published.load(Ordering::Acquire);
+        if p.is_null() {
             return None;
         }
-        // SAFETY: a non-null `entry` was stored by `publish`, whose caller
-        // guarantees it is a `NativeEntry` that stays valid for the life
-        // of the process (compiled code is never freed).
-        Some(unsafe { std::mem::transmute::<*mut (), NativeEntry>(p) })
+        // SAFETY: a non-null pointer was stored by `publish` from a
+        // `&'static Published`, fully written before that Release store.
+        let published = unsafe { &*p };
+        (published.owner == globals).then_some(published.entry)
     }
 
-    /// Publishes compiled code for `globals`.
-    ///
-    /// # Safety
-    /// `entry` must be the address of a function with the [`NativeEntry`]
-    /// signature and contract (module note) that is never freed.
-    pub unsafe fn publish(&self, entry: *const (), globals: usize) {
-        self.owner.store(globals, Ordering::Relaxed);
-        self.entry.store(entry as *mut (), Ordering::Release);
+    /// Publishes compiled code (entry and globals table together).
+    pub fn publish(&self, published: &'static Published) {
+        self.published.store(
+            published as *const Published as *mut Published,
+            Ordering::Release,
+        );
         self.state.store(COMPILED, Ordering::Release);
     }
 
     /// This proto cannot be compiled (or should not be entered any more).
     pub fn reject(&self) {
         self.state.store(REJECTED, Ordering::Release);
-        self.entry.store(std::ptr::null_mut(), Ordering::Release);
+        self.published
+            .store(std::ptr::null_mut(), Ordering::Release);
     }
 
     /// Has it been compiled (and not retired)?
@@ -210,7 +248,8 @@ impl TierSlot {
     /// Withdraws a stale entry: the proto is cold again, to be compiled
     /// anew once hot.
     pub fn reset(&self) {
-        self.entry.store(std::ptr::null_mut(), Ordering::Release);
+        self.published
+            .store(std::ptr::null_mut(), Ordering::Release);
         self.hits.store(0, Ordering::Relaxed);
         self.bails.store(0, Ordering::Relaxed);
         self.state.store(COLD, Ordering::Release);
@@ -405,7 +444,7 @@ mod tests {
         }
         // SAFETY: `f` has the entry signature, has no effect, and lives
         // for the whole program.
-        unsafe { slot.publish(f as *const (), 7) };
+        slot.publish(unsafe { Published::new(f as *const (), 7) });
         assert!(slot.is_compiled());
         assert!(slot.entry_for(7).is_some());
         assert!(slot.entry_for(8).is_none(), "another runtime's globals");
@@ -448,5 +487,63 @@ mod tests {
             std::mem::offset_of!(NativeCx, resume) as u64,
             cx_offset::RESUME
         );
+    }
+}
+
+/// The loom model of the slot's publication (`scripts/loom.sh`).
+#[cfg(all(test, valk_loom))]
+mod loom_model {
+    use valk_sync::{model, thread, Arc};
+
+    use super::{NativeCx, Published, TierSlot};
+
+    /// Two stand-in compiled entries (different bodies: never folded into one).
+    unsafe extern "C-unwind" fn entry_one(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
+        1
+    }
+
+    unsafe extern "C-unwind" fn entry_two(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
+        2
+    }
+
+    /// A tier slot published for one runtime, withdrawn, then published for
+    /// another (prelude protos are shared by every runtime of a process):
+    /// a reader sees no entry or the entry compiled for its own runtime,
+    /// never one runtime's entry under the other's globals (compiled code
+    /// embeds its runtime's slot addresses). With the entry and its runtime
+    /// in two atomics a reader could load the first runtime's entry, then
+    /// the second runtime's owner.
+    #[test]
+    fn loom_tier_slot_never_pairs_an_entry_with_another_runtime() {
+        model(|| {
+            let slot = Arc::new(TierSlot::default());
+            // SAFETY: stand-ins with the `NativeEntry` signature, never called.
+            let (one, two) = unsafe {
+                (
+                    Published::new(entry_one as *const (), 1),
+                    Published::new(entry_two as *const (), 2),
+                )
+            };
+            let publisher = {
+                let slot = slot.clone();
+                thread::spawn(move || {
+                    slot.publish(one);
+                    slot.reset();
+                    slot.publish(two);
+                })
+            };
+            let expected = [entry_one as usize, entry_two as usize];
+            for owner in [1usize, 2, 2] {
+                if let Some(e) = slot.entry_for(owner) {
+                    assert_eq!(e as usize, expected[owner - 1], "owner {owner}");
+                }
+            }
+            publisher.join().unwrap();
+            assert_eq!(
+                slot.entry_for(2).map(|e| e as usize),
+                Some(entry_two as usize)
+            );
+            assert!(slot.entry_for(1).is_none());
+        });
     }
 }
