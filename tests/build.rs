@@ -285,3 +285,44 @@ fn a_build_whose_native_code_cannot_be_linked_says_why() {
     );
     assert!(!exe.exists());
 }
+
+#[cfg(feature = "jit")]
+#[test]
+fn an_executable_whose_native_code_is_damaged_still_runs_its_program() {
+    let (exe, _) = build(
+        "aot_damaged",
+        "(fun {fib n} {if (< n 2) {n} {+ (fib (- n 1)) (fib (- n 2))}})
+         (print (fib 20))",
+    );
+    // The trailer: four little-endian lengths (text, name, shared object,
+    // manifest), then the magic. Zero the shared object's ELF header.
+    let mut image = std::fs::read(&exe).unwrap();
+    let n = image.len();
+    let len = |k: usize| {
+        let at = n - 40 + 8 * k;
+        u64::from_le_bytes(image[at..at + 8].try_into().unwrap()) as usize
+    };
+    let (text, name, so, manifest) = (len(0), len(1), len(2), len(3));
+    assert!(so > 64, "the executable carries native code");
+    let so_start = n - 40 - manifest - so;
+    assert_eq!(&image[so_start..so_start + 4], b"\x7fELF");
+    assert!(so_start >= text + name);
+    image[so_start..so_start + 64].fill(0);
+    let damaged = scratch("aot_damaged_copy");
+    std::fs::write(&damaged, &image).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&damaged, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = run({
+        let mut c = Command::new(&damaged);
+        c.env("VALK_JIT_LOG", "1");
+        c
+    });
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "6765\n");
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("native code not loaded"), "{log}");
+    assert!(!log.contains("bound fib"), "{log}");
+}

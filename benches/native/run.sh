@@ -27,7 +27,11 @@ echo "building valk (release) and the anchors..." >&2
 cargo build --release --quiet --bin valk
 VALK=target/release/valk
 rustc -O -o "$work/fib_tak_rs" benches/native/fib_tak.rs
-runners=("rust|$work/fib_tak_rs")
+# Rust with overflow checks: the semantics Valk's compiled code has (an
+# overflow leaves the fast path), which also keeps LLVM from turning one
+# of fib's two calls into a loop as it does for plain Rust.
+rustc -O -C overflow-checks=on -o "$work/fib_tak_rs_checked" benches/native/fib_tak.rs
+runners=("rust|$work/fib_tak_rs" "rust (checked)|$work/fib_tak_rs_checked")
 if need go golang; then
     (cd "$work" && cp "$OLDPWD/benches/native/fib_tak.go" . && go build -o fib_tak_go fib_tak.go)
     runners+=("go|$work/fib_tak_go")

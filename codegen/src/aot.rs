@@ -78,6 +78,10 @@ fn bind_functions(
         let Some(name) = fun_name(form) else {
             continue;
         };
+        if name == intern("fun") {
+            // Later `fun` forms would run the program's own code.
+            break;
+        }
         it.eval_form(form).map_err(|e| e.to_string())?;
         let globals = it.globals().clone();
         let Some(v) = globals.get_counted(name) else {

@@ -246,12 +246,28 @@ fn open_image(image: &[u8]) -> Result<libloading::Library, String> {
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
     file.write_all(image).map_err(|e| e.to_string())?;
     let path = format!("/proc/self/fd/{fd}");
+    let lib = match open_shared(std::path::Path::new(&path)) {
+        Ok(lib) => lib,
+        // Some systems forbid running code from memfds
+        // (`vm.memfd_noexec`): a temporary file instead.
+        Err(first) => {
+            let tmp = std::env::temp_dir().join(format!("valk-native-{}.so", std::process::id()));
+            std::fs::write(&tmp, image).map_err(|e| format!("{first}; {}: {e}", tmp.display()))?;
+            let lib = open_shared(&tmp);
+            let _ = std::fs::remove_file(&tmp);
+            lib.map_err(|e| format!("{first}; {e}"))?
+        }
+    };
+    drop(file);
+    Ok(lib)
+}
+
+#[cfg(target_os = "linux")]
+fn open_shared(path: &std::path::Path) -> Result<libloading::Library, String> {
     // SAFETY: the image is a shared object `valk build` linked from code
     // the native tier generated: it has no initialisers and runs nothing
     // when loaded.
-    let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| e.to_string())?;
-    drop(file);
-    Ok(lib)
+    unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -287,16 +303,7 @@ impl Library {
         let guards = lower::UnitGuards::of(plans);
         let words: Vec<u64> = links
             .iter()
-            .map(|&l| match l {
-                Link::Yield => Some(valk_lang::tier::native_yield as *const () as usize as u64),
-                Link::Intact(i) => globals.intact_address(i).map(|a| a as usize as u64),
-                Link::Slot(sym) => globals.slot_address(sym).map(|a| a as usize as u64),
-                Link::Expected(sym) => guards
-                    .globals
-                    .iter()
-                    .find(|(s, _)| *s == sym)
-                    .map(|&(_, bits)| bits),
-            })
+            .map(|&l| lower::link_word(l, globals, &guards))
             .collect::<Option<_>>()?;
         let id = unit.id;
         // SAFETY: the table is an array of `links.len()` words the unit's

@@ -120,17 +120,7 @@ impl<'ctx> Linking<'_, 'ctx> {
         let i64t = cx.i64_type();
         match *self {
             Linking::Now(globals) => {
-                let w = match link {
-                    Link::Yield => Some(valk_lang::tier::native_yield as *const () as usize as u64),
-                    Link::Intact(i) => globals.intact_address(i).map(|a| a as usize as u64),
-                    Link::Slot(sym) => globals.slot_address(sym).map(|a| a as usize as u64),
-                    Link::Expected(sym) => guards
-                        .globals
-                        .iter()
-                        .find(|(s, _)| *s == sym)
-                        .map(|&(_, bits)| bits),
-                };
-                Ok(w.map(|w| i64t.const_int(w, false)))
+                Ok(link_word(link, globals, guards).map(|w| i64t.const_int(w, false)))
             }
             Linking::Table(table, links) => {
                 let Some(k) = links.iter().position(|l| *l == link) else {
@@ -140,6 +130,21 @@ impl<'ctx> Linking<'_, 'ctx> {
                 Ok(Some(b.build_load(i64t, p, "")?.into_int_value()))
             }
         }
+    }
+}
+
+/// `link`'s word in the runtime of `globals`, for a unit with `guards`
+/// (`None`: the runtime has no such word).
+pub fn link_word(link: Link, globals: &Globals, guards: &UnitGuards) -> Option<u64> {
+    match link {
+        Link::Yield => Some(valk_lang::tier::native_yield as *const () as usize as u64),
+        Link::Intact(i) => globals.intact_address(i).map(|a| a as usize as u64),
+        Link::Slot(sym) => globals.slot_address(sym).map(|a| a as usize as u64),
+        Link::Expected(sym) => guards
+            .globals
+            .iter()
+            .find(|(s, _)| *s == sym)
+            .map(|&(_, bits)| bits),
     }
 }
 
