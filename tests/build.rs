@@ -326,3 +326,64 @@ fn an_executable_whose_native_code_is_damaged_still_runs_its_program() {
     assert!(log.contains("native code not loaded"), "{log}");
     assert!(!log.contains("bound fib"), "{log}");
 }
+
+/// The fuzz target's generated integer programs (`valk_codegen::fuzzing`),
+/// sixty of them in one file (each round's functions renamed apart, each
+/// call printed or its error message printed): the executable `valk
+/// build` makes, running code built ahead of time, prints what the
+/// interpreter prints.
+#[cfg(feature = "jit")]
+#[test]
+fn generated_programs_built_ahead_of_time_match_the_interpreter() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut source = String::new();
+    for round in 0..60 {
+        let data: Vec<u8> = (0..256)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect();
+        let (defs, calls) = valk_codegen::fuzzing::program(&data);
+        let rename = |s: &str| {
+            let mut s = s.to_string();
+            for i in 0..3 {
+                s = s
+                    .replace(&format!("{{f{i} "), &format!("{{r{round}f{i} "))
+                    .replace(&format!("(f{i} "), &format!("(r{round}f{i} "));
+            }
+            s
+        };
+        source += &rename(&defs);
+        for call in calls {
+            source += &format!(
+                "(print (try {{{}}} {{\\ {{e}} {{error-message e}}}}))\n",
+                rename(&call)
+            );
+        }
+    }
+    let (exe, built) = build("aot_generated", &source);
+    let said = String::from_utf8_lossy(&built.stderr);
+    let interpreted = run({
+        let mut c = valk();
+        c.arg("--jit=off")
+            .arg("run")
+            .arg(scratch("aot_generated.valk"));
+        c
+    });
+    let by_exe = run({
+        let mut c = Command::new(&exe);
+        c.env("VALK_JIT_LOG", "1");
+        c
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&by_exe.stdout),
+        String::from_utf8_lossy(&interpreted.stdout),
+    );
+    assert_eq!(by_exe.status.code(), interpreted.status.code());
+    let log = String::from_utf8_lossy(&by_exe.stderr);
+    let bound = log.matches("to code built ahead of time").count();
+    assert!(bound > 30, "only {bound} functions bound ({said})\n{log}");
+}
