@@ -213,9 +213,15 @@ pub struct NativeImage {
 
 /// Compiles every function `source` defines with `fun` (each with every
 /// function it reaches) at `-O{opt}`, and links the code into a shared
-/// object with the system's C compiler (`$CC`, else `cc`). `Ok(None)`:
-/// no function compiles. `Err`: a message.
-pub fn precompile(source: &str, file: &str, opt: u8) -> Result<Option<NativeImage>, String> {
+/// object with the system's C compiler (`$CC`, else `cc`). `progress` is
+/// told (units done, units in all) after each unit. `Ok(None)`: no
+/// function compiles. `Err`: a message.
+pub fn precompile(
+    source: &str,
+    file: &str,
+    opt: u8,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Option<NativeImage>, String> {
     // Each function is planned as it is when bound: the unit its first
     // calls will ask for.
     let mut planned: Vec<Vec<Plan>> = Vec::new();
@@ -232,7 +238,9 @@ pub fn precompile(source: &str, file: &str, opt: u8) -> Result<Option<NativeImag
     let mut units: Vec<linked::UnitEntry> = Vec::new();
     let mut objects: Vec<Vec<u8>> = Vec::new();
     let mut functions: Vec<String> = Vec::new();
-    for plans in planned {
+    let total = planned.len();
+    for (done, plans) in planned.into_iter().enumerate() {
+        progress(done, total);
         let (entry, links) = linked::unit_entry(units.len() as u64 + 1, &plans);
         if units.iter().any(|u| u.key == entry.key) {
             continue;

@@ -82,11 +82,42 @@ fn precompile(
     name: &str,
     opt_level: u8,
 ) -> Result<Option<(Vec<u8>, String)>, String> {
-    let image = valk_codegen::precompile(source, name, opt_level)?;
-    Ok(image.map(|i| {
-        err_line(&format!("valk: native code for {}", i.functions.join(", ")));
+    use std::io::IsTerminal;
+    // A line that counts up on a terminal, for programs with many
+    // functions (about 6 ms each).
+    let tty = std::io::stderr().is_terminal();
+    let mut last = std::time::Instant::now();
+    let mut shown = false;
+    let mut progress = |done: usize, total: usize| {
+        if tty && last.elapsed() >= std::time::Duration::from_millis(500) {
+            eprint!("\rvalk: compiling native code: {done}/{total} functions");
+            last = std::time::Instant::now();
+            shown = true;
+        }
+    };
+    let image = valk_codegen::precompile(source, name, opt_level, &mut progress);
+    if shown {
+        eprint!("\r\x1b[K");
+    }
+    Ok(image?.map(|i| {
+        err_line(&format!("valk: native code for {}", listed(&i.functions)));
         (i.shared_object, i.manifest)
     }))
+}
+
+/// Function names for a one-line report: all of a few, the first of many.
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} functions: {} and {} more",
+        names.len(),
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 #[cfg(not(feature = "jit"))]
@@ -201,7 +232,7 @@ fn emit_native(source: &str, name: &str, out: &Path, kind: &str, opt_level: u8) 
             if functions.is_empty() {
                 err_line("valk: no function of the program compiles to native code");
             } else {
-                err_line(&format!("valk: native code for {}", functions.join(", ")));
+                err_line(&format!("valk: native code for {}", listed(&functions)));
             }
             0
         }
@@ -221,6 +252,16 @@ fn emit_native(_: &str, _: &str, _: &Path, _: &str, _: u8) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_of_functions_are_cut_short() {
+        let names: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        assert_eq!(listed(&names[..2]), "f0, f1");
+        assert_eq!(
+            listed(&names),
+            "20 functions: f0, f1, f2, f3, f4, f5, f6, f7 and 12 more"
+        );
+    }
 
     #[test]
     fn a_trailer_finds_its_payload_and_nothing_else_has_one() {
