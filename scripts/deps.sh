@@ -3,8 +3,8 @@
 #   libffi-dev      the C layer (ffi/) links the system libffi
 #   libsqlite3-dev  examples/ffi_sqlite.valk (run by the tests) opens libsqlite3
 #   gcc             a C compiler: the FFI test library and the C embedding example
-#   llvm-19-dev     the native tier (codegen/, inkwell): LLVM 19's libLLVM and
-#   libpolly-19-dev   llvm-config, found through LLVM_SYS_191_PREFIX
+#   llvm-19-dev     the native tier (codegen/, inkwell): LLVM 19's static
+#   libpolly-19-dev   libraries and llvm-config, found through LLVM_SYS_191_PREFIX
 #   libzstd-dev zlib1g-dev   (.cargo/config.toml sets it to /usr/lib/llvm-19)
 # An interpreter-only build (`cargo build --no-default-features`) needs no
 # LLVM.
