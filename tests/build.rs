@@ -217,7 +217,10 @@ fn redefinitions_in_a_built_program_behave_like_valk_run() {
          (def {k} 5)
          (print (g 1))
          (def {+} -)
-         (print (g 1))",
+         (print (g 1))
+         (fun {before n} {* (after n) 2})
+         (fun {after n} {- n 1})
+         (print (before 5))",
     );
     let by_exe = run({
         let mut c = Command::new(&exe);
@@ -227,9 +230,14 @@ fn redefinitions_in_a_built_program_behave_like_valk_run() {
     let log = String::from_utf8_lossy(&by_exe.stderr);
     assert!(log.contains("bound f to code built ahead of time"), "{log}");
     assert!(log.contains("bound g to code built ahead of time"), "{log}");
+    // A function calling one defined after it is built once both are.
+    assert!(
+        log.contains("bound before to code built ahead of time"),
+        "{log}"
+    );
     assert_eq!(
         String::from_utf8_lossy(&by_exe.stdout),
-        "50\n22 6\n101\n6\n-4\n"
+        "50\n22 6\n101\n6\n-4\n8\n"
     );
     assert_eq!(
         String::from_utf8_lossy(&by_exe.stdout),

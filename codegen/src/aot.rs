@@ -223,14 +223,22 @@ pub fn precompile(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Option<NativeImage>, String> {
     // Each function is planned as it is when bound: the unit its first
-    // calls will ask for.
+    // calls will ask for. One that calls a function defined later is
+    // planned again once all are bound.
     let mut planned: Vec<Vec<Plan>> = Vec::new();
+    let mut later: Vec<u32> = Vec::new();
     let it = bind_functions(source, file, |index, globals| {
-        if let Ok(plans) = linked::whole_unit(index, globals) {
-            planned.push(plans);
+        match linked::whole_unit(index, globals) {
+            Ok(plans) => planned.push(plans),
+            Err(_) => later.push(index),
         }
     })?;
     let globals = it.globals().clone();
+    planned.extend(
+        later
+            .into_iter()
+            .filter_map(|index| linked::whole_unit(index, &globals).ok()),
+    );
     let machine = crate::jit::host_machine(level(opt), RelocMode::PIC)
         .ok_or("LLVM has no target for this machine")?;
     let passes = format!("default<O{}>", opt.min(3));
