@@ -346,14 +346,7 @@ fn generated_programs_built_ahead_of_time_match_the_interpreter() {
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut source = String::new();
     for round in 0..60 {
-        let data: Vec<u8> = (0..256)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect();
+        let data = valk_codegen::fuzzing::seeded_bytes(&mut seed, 256);
         let (defs, calls) = valk_codegen::fuzzing::program(&data);
         let rename = |s: &str| {
             let mut s = s.to_string();

@@ -123,6 +123,19 @@ fn call(c: &mut Choices<'_>, f: Shape, me: Shape, others: &[Shape], d: u32) -> S
     format!("(f{} {})", f.index, args.join(" "))
 }
 
+/// `n` bytes of a fixed xorshift stream from `seed` (advanced): the
+/// inputs the differential tests replay without the fuzzer.
+pub fn seeded_bytes(seed: &mut u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed >> 24) as u8
+        })
+        .collect()
+}
+
 /// The program `data` stands for: its definitions, and the calls whose
 /// values are compared.
 pub fn program(data: &[u8]) -> (String, Vec<String>) {

@@ -184,14 +184,7 @@ fn generated_programs_match_the_interpreter() {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut compiled_before = valk_codegen::stats().compiled;
     for round in 0..300 {
-        let data: Vec<u8> = (0..256)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 24) as u8
-            })
-            .collect();
+        let data = valk_codegen::fuzzing::seeded_bytes(&mut seed, 256);
         if let Err(report) = valk_codegen::fuzzing::check(&data) {
             panic!("round {round}:\n{report}");
         }

@@ -498,11 +498,11 @@ mod loom_model {
     use super::{NativeCx, Published, TierSlot};
 
     /// Two stand-in compiled entries (different bodies: never folded into one).
-    unsafe extern "C-unwind" fn entry_one(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    extern "C-unwind" fn entry_one(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
         1
     }
 
-    unsafe extern "C-unwind" fn entry_two(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    extern "C-unwind" fn entry_two(_: *mut NativeCx, _: u64, _: u64, _: u64, _: u64) -> u64 {
         2
     }
 
