@@ -32,8 +32,8 @@
 //! (parked in `receive`; no native frames held), `Exit`, `Fatal`. Actors of
 //! one runtime share [`Globals`] ([`Interp::with_globals`]), which bind the
 //! runtime's [`BuiltinSet`].
-// Only `interp::host_slot` (one pointer to the running host) and `code`
-// (the registry's freeable slots) use unsafe.
+// Only `interp::host_slot` (one pointer to the running host), `code`
+// (the registry's freeable slots) and `tier` (native entries) use unsafe.
 #![deny(unsafe_code)]
 
 pub mod builtins;
