@@ -97,6 +97,18 @@ fn errors_at_run_time_are_reported_alike_and_syntax_errors_stop_the_build() {
     assert_eq!(built.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&built.stderr).contains("broken.valk:"));
     assert!(!out.exists());
+
+    // An OUT that is not a regular file is left alone.
+    let dir = scratch("out_is_a_directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let built = run({
+        let mut c = valk();
+        c.arg("build").arg(&program).arg("-o").arg(&dir);
+        c
+    });
+    assert_eq!(built.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&built.stderr).contains("not a regular file"));
+    assert!(dir.is_dir());
 }
 
 #[cfg(feature = "jit")]

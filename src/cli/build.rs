@@ -126,6 +126,11 @@ fn precompile(_: &str, _: &str, _: u8) -> Result<Option<(Vec<u8>, String)>, Stri
 }
 
 fn write_bundle(parts: &[&[u8]; PARTS], out: &Path) -> std::io::Result<()> {
+    // The executable replaces OUT by a rename: never a device, a pipe or
+    // a directory (`-o /dev/null` would be replaced by a file).
+    if fs::symlink_metadata(out).is_ok_and(|m| !m.is_file()) {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut image = fs::read(std::env::current_exe()?)?;
     // A bundle built from a bundle carries one program: the runtime's part.
     if let Some((_, at)) = trailer(&image) {
