@@ -2,6 +2,8 @@
 //!
 //! - `plan.rs`: which functions compile, and the globals they call;
 //! - `lower.rs`: one function's Valk IR to LLVM IR;
+//! - `accumulate.rs`: which self calls `lower` turns into loop turns
+//!   (`(+ x (f ...))` returned by `f`);
 //! - `jit.rs`: the compile thread (MCJIT), publishing entries into each
 //!   proto's `valk_lang::tier::TierSlot`, and recompiling stale units;
 //! - `aot.rs`: `valk build`: the program's functions compiled ahead of
@@ -13,6 +15,7 @@
 //! It plugs into the language core through `valk_lang::tier::NativeTier`
 //! ([`install`]); `lang` never names this crate.
 
+mod accumulate;
 mod aot;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -53,6 +53,7 @@ use valk_lang::ir::{ArithOp, CmpOp, Op, Reg};
 use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME, STALE};
 use valk_lang::Globals;
 
+use crate::accumulate;
 use crate::plan::{live_ops, CallKind, Plan};
 
 /// One nesting level in a budget's high half.
@@ -293,10 +294,73 @@ pub fn lower<'ctx>(
     targets: &HashMap<u32, Target<'ctx>>,
 ) -> Result<(), BuilderError> {
     let b = cx.create_builder();
-    let i64t = cx.i64_type();
     lower_entry(cx, &b, fns)?;
     lower_checked(cx, &b, fns, linking, guards)?;
-    let f = fns.body;
+    let sites = accumulate::sites(plan);
+    // A function with self calls turned into loop turns runs in a twin
+    // of its body that holds the pending additions. The body only runs
+    // up to its first call and then restarts the call in the twin, so
+    // its leaf path saves no registers for the loop.
+    let twin = (!sites.is_empty()).then(|| {
+        let name = format!("{}_acc", fns.body.get_name().to_string_lossy());
+        let f = module.add_function(&name, fast_type(cx), Some(Linkage::Internal));
+        if let Some(a) = fns.body.get_enum_attribute(
+            AttributeLoc::Function,
+            Attribute::get_named_enum_kind_id("uwtable"),
+        ) {
+            f.add_attribute(AttributeLoc::Function, a);
+        }
+        // Inlined, its loop's registers would be saved on the leaf path.
+        let noinline = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("noinline"), 0);
+        f.add_attribute(AttributeLoc::Function, noinline);
+        f
+    });
+    let context = Bodies {
+        cx,
+        module,
+        plan,
+        linking,
+        guards,
+        targets,
+        sites: &sites,
+    };
+    lower_body(&context, fns.body, Twin::RestartIn(twin))?;
+    if let Some(f) = twin {
+        lower_body(&context, f, Twin::Accumulating)?;
+    }
+    Ok(())
+}
+
+/// Which of a function's two bodies is being lowered ([`accumulate`]).
+#[derive(Clone, Copy)]
+enum Twin<'ctx> {
+    /// The body: with a twin, it restarts the call there at its first
+    /// call or safepoint (nothing it did before has an effect).
+    RestartIn(Option<FunctionValue<'ctx>>),
+    /// The twin: it holds the accumulator, and a site is a loop turn.
+    Accumulating,
+}
+
+/// What both bodies of one planned function are lowered against.
+struct Bodies<'a, 'ctx> {
+    cx: &'ctx Context,
+    module: &'a Module<'ctx>,
+    plan: &'a Plan,
+    linking: Linking<'a, 'ctx>,
+    guards: &'a UnitGuards,
+    targets: &'a HashMap<u32, Target<'ctx>>,
+    sites: &'a HashMap<(usize, usize), Reg>,
+}
+
+fn lower_body<'ctx>(
+    c: &Bodies<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    mode: Twin<'ctx>,
+) -> Result<(), BuilderError> {
+    let cx = c.cx;
+    let plan = c.plan;
+    let b = cx.create_builder();
+    let i64t = cx.i64_type();
     let entry = cx.append_basic_block(f, "entry");
     let bail = cx.append_basic_block(f, "bail");
     let blocks: Vec<Option<BasicBlock>> = plan
@@ -311,9 +375,17 @@ pub fn lower<'ctx>(
         .map(|r| b.build_alloca(i64t, &format!("r{r}")))
         .collect::<Result<_, _>>()?;
     let budget = b.build_alloca(i64t, "budget")?;
+    let (acc, twin) = match mode {
+        Twin::Accumulating => {
+            let acc = b.build_alloca(i64t, "acc")?;
+            b.build_store(acc, i64t.const_zero())?;
+            (Some(acc), None)
+        }
+        Twin::RestartIn(twin) => (None, twin),
+    };
     let l = Lower {
         cx,
-        module,
+        module: c.module,
         b,
         f,
         i64t,
@@ -322,9 +394,12 @@ pub fn lower<'ctx>(
         blocks,
         bail,
         plan,
-        linking,
-        guards,
-        targets,
+        linking: c.linking,
+        guards: c.guards,
+        targets: c.targets,
+        acc,
+        twin,
+        sites: c.sites,
     };
     l.b.build_store(budget, l.param(1))?;
     let nparams = plan.proto.meta.nparams as usize;
@@ -336,7 +411,7 @@ pub fn lower<'ctx>(
     l.b.build_unconditional_branch(l.block(0))?;
     l.b.position_at_end(bail);
     let spent = l.load_budget()?;
-    l.ret(l.k(BODY_BAIL), spent)?;
+    l.ret_signal(l.k(BODY_BAIL), spent)?;
     for (i, _) in plan.reachable.iter().enumerate().filter(|(_, r)| **r) {
         l.b.position_at_end(l.block(i as u32));
         l.lower_block(i)?;
@@ -524,6 +599,13 @@ struct Lower<'a, 'ctx> {
     linking: Linking<'a, 'ctx>,
     guards: &'a UnitGuards,
     targets: &'a HashMap<u32, Target<'ctx>>,
+    /// The pending additions of self calls turned into loop turns
+    /// ([`accumulate`]), shifted: in the twin only.
+    acc: Option<PointerValue<'ctx>>,
+    /// The twin, in a body that restarts there.
+    twin: Option<FunctionValue<'ctx>>,
+    /// Those call sites, with the register each adds.
+    sites: &'a HashMap<(usize, usize), Reg>,
 }
 
 fn int_tag() -> u64 {
@@ -578,6 +660,38 @@ impl<'ctx> Lower<'_, 'ctx> {
         Ok(())
     }
 
+    /// The budget a return hands back: this frame's nesting level as it
+    /// came in (loop turns of [`accumulate`] took levels of their own).
+    fn budget_out(&self, budget: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
+        if self.acc.is_none() {
+            return Ok(budget);
+        }
+        let fuel = self.b.build_and(budget, self.k(u64::from(u32::MAX)), "")?;
+        let depth = self
+            .b
+            .build_and(self.param(1), self.k(!u64::from(u32::MAX)), "")?;
+        self.b.build_or(depth, fuel, "")
+    }
+
+    /// Return value `v` (shifted), with the pending additions added.
+    fn ret_value(&self, v: IntValue<'ctx>) -> Result<(), BuilderError> {
+        let v = match self.acc {
+            Some(acc) => {
+                let pending = self.b.build_load(self.i64t, acc, "")?.into_int_value();
+                self.checked(ArithOp::Add, pending, v)?
+            }
+            None => v,
+        };
+        let budget = self.budget_out(self.load_budget()?)?;
+        self.ret(v, budget)
+    }
+
+    /// Return a `BODY_` signal (or a callee's).
+    fn ret_signal(&self, v: IntValue<'ctx>, budget: IntValue<'ctx>) -> Result<(), BuilderError> {
+        let budget = self.budget_out(budget)?;
+        self.ret(v, budget)
+    }
+
     /// Go on only if `ok`; otherwise bail.
     fn guard(&self, ok: IntValue<'ctx>) -> Result<(), BuilderError> {
         let next = self.cx.append_basic_block(self.f, "");
@@ -605,7 +719,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.k((i64::from(imm) << SHIFT) as u64)
     }
 
-    /// `x op y` on shifted integers; leaving the small range bails.
+    /// `dst = x op y` on shifted integers; leaving the small range bails.
     fn arith(
         &self,
         op: ArithOp,
@@ -613,6 +727,17 @@ impl<'ctx> Lower<'_, 'ctx> {
         x: IntValue<'ctx>,
         y: IntValue<'ctx>,
     ) -> Result<(), BuilderError> {
+        let r = self.checked(op, x, y)?;
+        self.store(dst, r)
+    }
+
+    /// `x op y` on shifted integers; leaving the small range bails.
+    fn checked(
+        &self,
+        op: ArithOp,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
         let (name, x) = match op {
             ArithOp::Add => ("llvm.sadd.with.overflow", x),
             ArithOp::Sub => ("llvm.ssub.with.overflow", x),
@@ -636,7 +761,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         let ovf = self.b.build_extract_value(pair, 1, "")?.into_int_value();
         // Past 48 bits: the boxed form, the interpreter's to make.
         self.guard(self.b.build_not(ovf, "")?)?;
-        self.store(dst, r)
+        Ok(r)
     }
 
     fn compare(
@@ -798,10 +923,65 @@ impl<'ctx> Lower<'_, 'ctx> {
         }
     }
 
+    /// The budget with the nesting level of one call taken; bails when
+    /// the native stack has no room for it.
+    fn take_level(&self) -> Result<IntValue<'ctx>, BuilderError> {
+        let budget = self.load_budget()?;
+        // A level is left when the high half is not zero: one unsigned
+        // compare of the whole budget.
+        let room = self
+            .b
+            .build_int_compare(IntPredicate::UGE, budget, self.k(DEPTH_ONE), "")?;
+        self.guard(room)?;
+        self.b.build_int_sub(budget, self.k(DEPTH_ONE), "")
+    }
+
+    /// The call restarted in the twin: this body's own budget and
+    /// arguments (a tail call).
+    fn restart(&self, twin: FunctionValue<'ctx>) -> Result<(), BuilderError> {
+        let args: Vec<BasicMetadataValueEnum> = self.f.get_param_iter().map(|p| p.into()).collect();
+        let call = self.b.build_direct_call(twin, &args, "")?;
+        call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
+        let r = basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
+        self.b.build_return(Some(&r))?;
+        Ok(())
+    }
+
+    /// A self call whose result is only added to `x` and returned, as a
+    /// loop turn ([`accumulate`]): the call's safepoint and nesting level,
+    /// `x` into the accumulator, the new arguments, the top.
+    fn loop_turn(&self, args: Reg, argc: u16, x: IntValue<'ctx>) -> Result<(), BuilderError> {
+        let acc = self.acc.ok_or(BuilderError::UnsetPosition)?;
+        let vals: Vec<IntValue> = (0..argc)
+            .map(|k| self.load(args + k))
+            .collect::<Result<_, _>>()?;
+        self.safepoint(None)?;
+        let inner = self.take_level()?;
+        self.b.build_store(self.budget, inner)?;
+        let pending = self.b.build_load(self.i64t, acc, "")?.into_int_value();
+        let pending = self.checked(ArithOp::Add, pending, x)?;
+        self.b.build_store(acc, pending)?;
+        for (r, v) in vals.into_iter().enumerate() {
+            self.store(r as Reg, v)?;
+        }
+        for r in argc as usize..self.regs.len() {
+            self.store(r as Reg, self.k(0))?;
+        }
+        self.b.build_unconditional_branch(self.block(0))?;
+        Ok(())
+    }
+
     fn lower_block(&self, bi: usize) -> Result<(), BuilderError> {
         let ops = live_ops(self.plan.proto, bi);
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
+            if let Some(twin) = self.twin {
+                let calls = matches!(op, Op::Call { .. } | Op::TailCall { .. })
+                    && call != Some(CallKind::Sequence);
+                if calls || matches!(op, Op::Safepoint) {
+                    return self.restart(twin);
+                }
+            }
             match *op {
                 Op::Imm { dst, val } => match val.as_small_int() {
                     Some(i) => self.store(dst, self.k((i << SHIFT) as u64))?,
@@ -877,20 +1057,23 @@ impl<'ctx> Lower<'_, 'ctx> {
                 }
                 Op::TailCall { func, .. } if call == Some(CallKind::Sequence) => {
                     let v = self.load(func)?;
-                    self.ret(v, self.load_budget()?)?;
+                    self.ret_value(v)?;
+                }
+                Op::Call { args, argc, .. }
+                    if self.acc.is_some() && self.sites.contains_key(&(bi, k)) =>
+                {
+                    let x = self.load(self.sites[&(bi, k)])?;
+                    self.loop_turn(args, argc, x)?;
+                    // The rest of the block (a jump to the addition) is
+                    // the loop's now.
+                    return Ok(());
                 }
                 Op::Call {
                     dst, args, argc, ..
                 } => {
                     self.safepoint(None)?;
                     let callee = self.callee_of(call)?;
-                    let budget = self.load_budget()?;
-                    let depth = self.b.build_right_shift(budget, self.k(32), false, "")?;
-                    let room = self
-                        .b
-                        .build_int_compare(IntPredicate::NE, depth, self.k(0), "")?;
-                    self.guard(room)?;
-                    let inner = self.b.build_int_sub(budget, self.k(DEPTH_ONE), "")?;
+                    let inner = self.take_level()?;
                     let argv = self.args(inner, args, argc)?;
                     let pair = basic(self.call_target(callee, &argv)?.try_as_basic_value())
                         .ok_or(BuilderError::UnsetPosition)?
@@ -908,7 +1091,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let next = self.cx.append_basic_block(self.f, "");
                     self.b.build_conditional_branch(value, next, up)?;
                     self.b.position_at_end(up);
-                    self.ret(r, after)?;
+                    self.ret_signal(r, after)?;
                     self.b.position_at_end(next);
                     self.store(dst, r)?
                 }
@@ -935,7 +1118,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                 }
                 Op::Return { src } => {
                     let v = self.load(src)?;
-                    self.ret(v, self.load_budget()?)?;
+                    self.ret_value(v)?;
                 }
                 Op::TailCall { args, argc, .. } => {
                     let callee = self.callee_of(call)?;
