@@ -103,10 +103,12 @@ fn expr(c: &mut Choices<'_>, me: Shape, others: &[Shape], depth: u32) -> String 
             // (several recursive sites multiply).
             let args: Vec<String> = (1..me.params).map(|_| expr(c, me, others, d)).collect();
             let rec = format!("(f{} (- p0 1) {})", me.index, args.join(" "));
-            let rec = if c.below(2) == 0 {
-                rec
-            } else {
-                format!("(+ {} {rec})", expr(c, me, others, d))
+            // Added to on either side, in tail position it is a loop turn
+            // of the accumulating twin (`accumulate.rs`).
+            let rec = match c.below(3) {
+                0 => rec,
+                1 => format!("(+ {} {rec})", expr(c, me, others, d)),
+                _ => format!("(+ {rec} {})", expr(c, me, others, d)),
             };
             format!(
                 "(if (< p0 1) {{{}}} {{if (> p0 10) {{p0}} {{{}}}}})",
