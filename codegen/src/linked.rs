@@ -232,8 +232,16 @@ pub fn load(image: &[u8], manifest_text: &str) -> Result<(), String> {
         .map_err(|_| "native code is loaded already".to_string())
 }
 
+/// Maps `image` from a memfd, or where that fails (some systems forbid
+/// running code from memfds: `vm.memfd_noexec`) from a temporary file.
 #[cfg(target_os = "linux")]
 fn open_image(image: &[u8]) -> Result<libloading::Library, String> {
+    open_from_memfd(image)
+        .or_else(|first| open_from_temp_file(image).map_err(|e| format!("{first}; {e}")))
+}
+
+#[cfg(target_os = "linux")]
+fn open_from_memfd(image: &[u8]) -> Result<libloading::Library, String> {
     use std::io::Write;
     use std::os::fd::FromRawFd;
     // SAFETY: `memfd_create` takes a NUL-terminated name and flags; it
@@ -244,22 +252,26 @@ fn open_image(image: &[u8]) -> Result<libloading::Library, String> {
     }
     // SAFETY: `fd` is a descriptor we just opened and own alone.
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    file.write_all(image).map_err(|e| e.to_string())?;
-    let path = format!("/proc/self/fd/{fd}");
-    let lib = match open_shared(std::path::Path::new(&path)) {
-        Ok(lib) => lib,
-        // Some systems forbid running code from memfds
-        // (`vm.memfd_noexec`): a temporary file instead.
-        Err(first) => {
-            let tmp = std::env::temp_dir().join(format!("valk-native-{}.so", std::process::id()));
-            std::fs::write(&tmp, image).map_err(|e| format!("{first}; {}: {e}", tmp.display()))?;
-            let lib = open_shared(&tmp);
-            let _ = std::fs::remove_file(&tmp);
-            lib.map_err(|e| format!("{first}; {e}"))?
-        }
-    };
-    drop(file);
-    Ok(lib)
+    file.write_all(image).map_err(|e| format!("memfd: {e}"))?;
+    open_shared(std::path::Path::new(&format!("/proc/self/fd/{fd}")))
+}
+
+/// A file of a fresh random name, created exclusively and readable by
+/// this user only (a predictable name in a shared directory would let
+/// another user plant a link or swap the code before `dlopen`), removed
+/// once mapped.
+#[cfg(target_os = "linux")]
+fn open_from_temp_file(image: &[u8]) -> Result<libloading::Library, String> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix("valk-native-")
+        .suffix(".so")
+        .tempfile()
+        .map_err(|e| format!("a temporary file: {e}"))?;
+    file.write_all(image)
+        .and_then(|()| file.flush())
+        .map_err(|e| format!("{}: {e}", file.path().display()))?;
+    open_shared(file.path())
 }
 
 #[cfg(target_os = "linux")]
@@ -338,6 +350,51 @@ impl Library {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shared object exporting `answer`, from the C compiler.
+    fn shared_object() -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("answer.c");
+        let so = dir.path().join("answer.so");
+        std::fs::write(&c, "long answer(void) { return 42; }\n").unwrap();
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let status = std::process::Command::new(cc)
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&so)
+            .arg(&c)
+            .status()
+            .expect("a C compiler (scripts/deps.sh installs one)");
+        assert!(status.success());
+        std::fs::read(so).unwrap()
+    }
+
+    fn leftovers() -> usize {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("valk-native-"))
+            .count()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_image_maps_from_a_memfd_or_a_temporary_file_that_is_then_removed() {
+        let image = shared_object();
+        let before = leftovers();
+        for lib in [
+            open_from_memfd(&image).unwrap(),
+            open_from_temp_file(&image).unwrap(),
+            open_image(&image).unwrap(),
+        ] {
+            // SAFETY: `answer` is the C function above, `long (void)`.
+            let answer = unsafe { lib.get::<unsafe extern "C" fn() -> i64>(b"answer\0") }.unwrap();
+            // SAFETY: it takes nothing and only returns.
+            assert_eq!(unsafe { answer() }, 42);
+        }
+        assert_eq!(leftovers(), before, "a temporary file was left behind");
+        assert!(open_from_temp_file(b"not an ELF file").is_err());
+        assert_eq!(leftovers(), before);
+    }
 
     #[test]
     fn a_manifest_reads_back_what_was_written() {
