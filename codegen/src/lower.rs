@@ -33,6 +33,7 @@
 //! answers [`BODY_BAIL`] or [`BODY_RESUME`] (low bits set: never a shifted
 //! integer); the C entry turns them into `BAIL` / `RESUME`.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 
 use inkwell::attributes::{Attribute, AttributeLoc};
@@ -54,7 +55,7 @@ use valk_lang::tier::{cx_offset, BAIL, MAX_NATIVE_PARAMS, RESUME, STALE};
 use valk_lang::Globals;
 
 use crate::accumulate;
-use crate::plan::{live_ops, CallKind, Plan};
+use crate::plan::{live_ops, sole_jumper, CallKind, Plan};
 
 /// One nesting level in a budget's high half.
 const DEPTH_ONE: u64 = 1 << 32;
@@ -400,6 +401,9 @@ fn lower_body<'ctx>(
         acc,
         twin,
         sites: c.sites,
+        sole_jumper: sole_jumper(plan.proto, &plan.reachable),
+        level_checked: Cell::new(false),
+        checked_at_jump: RefCell::new(HashMap::new()),
     };
     l.b.build_store(budget, l.param(1))?;
     let nparams = plan.proto.meta.nparams as usize;
@@ -606,6 +610,14 @@ struct Lower<'a, 'ctx> {
     twin: Option<FunctionValue<'ctx>>,
     /// Those call sites, with the register each adds.
     sites: &'a HashMap<(usize, usize), Reg>,
+    /// Each block's only way in, when that is a jump ([`sole_jumper`]).
+    sole_jumper: Vec<Option<usize>>,
+    /// On the path being lowered, the budget's nesting level is known to
+    /// be at least one: a call checked it and calls give it back as it
+    /// was. A loop turn then takes a level without checking again.
+    level_checked: Cell<bool>,
+    /// `level_checked` at each lowered block's closing jump.
+    checked_at_jump: RefCell<HashMap<usize, bool>>,
 }
 
 fn int_tag() -> u64 {
@@ -927,12 +939,14 @@ impl<'ctx> Lower<'_, 'ctx> {
     /// the native stack has no room for it.
     fn take_level(&self) -> Result<IntValue<'ctx>, BuilderError> {
         let budget = self.load_budget()?;
-        // A level is left when the high half is not zero: one unsigned
-        // compare of the whole budget.
-        let room = self
-            .b
-            .build_int_compare(IntPredicate::UGE, budget, self.k(DEPTH_ONE), "")?;
-        self.guard(room)?;
+        if !self.level_checked.get() {
+            // A level is left when the high half is not zero: one
+            // unsigned compare of the whole budget.
+            let room =
+                self.b
+                    .build_int_compare(IntPredicate::UGE, budget, self.k(DEPTH_ONE), "")?;
+            self.guard(room)?;
+        }
         self.b.build_int_sub(budget, self.k(DEPTH_ONE), "")
     }
 
@@ -957,6 +971,7 @@ impl<'ctx> Lower<'_, 'ctx> {
             .collect::<Result<_, _>>()?;
         self.safepoint(None)?;
         let inner = self.take_level()?;
+        self.level_checked.set(false);
         self.b.build_store(self.budget, inner)?;
         let pending = self.b.build_load(self.i64t, acc, "")?.into_int_value();
         let pending = self.checked(ArithOp::Add, pending, x)?;
@@ -973,6 +988,9 @@ impl<'ctx> Lower<'_, 'ctx> {
 
     fn lower_block(&self, bi: usize) -> Result<(), BuilderError> {
         let ops = live_ops(self.plan.proto, bi);
+        let from =
+            self.sole_jumper[bi].and_then(|p| self.checked_at_jump.borrow().get(&p).copied());
+        self.level_checked.set(from.unwrap_or(false));
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
             if let Some(twin) = self.twin {
@@ -1093,10 +1111,15 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.b.position_at_end(up);
                     self.ret_signal(r, after)?;
                     self.b.position_at_end(next);
+                    // The call checked a level and gave it back.
+                    self.level_checked.set(true);
                     self.store(dst, r)?
                 }
                 Op::Safepoint => self.safepoint(None)?,
                 Op::Jump { to } => {
+                    self.checked_at_jump
+                        .borrow_mut()
+                        .insert(bi, self.level_checked.get());
                     self.b.build_unconditional_branch(self.block(to))?;
                 }
                 Op::Branch {

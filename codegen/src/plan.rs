@@ -92,6 +92,29 @@ pub fn live_ops(p: &Proto, block: usize) -> &[Op] {
     ops
 }
 
+/// For each block, the block that jumps to it when that jump is its only
+/// way in, in compiled code. Block 0 has none: loops come back to it.
+pub fn sole_jumper(p: &Proto, reachable: &[bool]) -> Vec<Option<usize>> {
+    let mut ins: Vec<Vec<(usize, bool)>> = vec![Vec::new(); p.blocks.len()];
+    for (b, _) in reachable.iter().enumerate().filter(|(_, r)| **r) {
+        for op in live_ops(p, b) {
+            let jump = matches!(op, Op::Jump { .. });
+            for t in native_edges(op).0 {
+                if let Some(v) = ins.get_mut(t as usize) {
+                    v.push((b, jump));
+                }
+            }
+        }
+    }
+    ins.iter()
+        .enumerate()
+        .map(|(b, v)| match v[..] {
+            [(from, true)] if b != 0 => Some(from),
+            _ => None,
+        })
+        .collect()
+}
+
 fn reachable(p: &Proto) -> Vec<bool> {
     let mut seen = vec![false; p.blocks.len()];
     let mut work = vec![0usize];

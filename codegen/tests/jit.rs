@@ -90,10 +90,19 @@ fn a_million_deep_tail_loop_runs_compiled_in_constant_stack() {
 fn deep_recursion_falls_back_to_the_interpreter() {
     let off = Rt::new(JitMode::Off, 1);
     let always = Rt::new(JitMode::Always, 1);
-    let defs = "(fun {count n} {if (== n 0) {0} {+ 1 (count (- n 1))}})";
+    // `count` recurses as loop turns of its accumulating twin; `pair`
+    // makes two calls in one block (the second takes its level without
+    // checking again: the first checked it and gave it back).
+    let defs = "(fun {count n} {if (== n 0) {0} {+ 1 (count (- n 1))}})
+                (fun {pair n} {if (== n 0) {0} {- (pair (- n 1)) (pair 0)}})";
     off.eval(defs).unwrap();
     always.eval(defs).unwrap();
-    for e in ["(count 100)", "(count 100000)"] {
+    for e in [
+        "(count 100)",
+        "(count 100000)",
+        "(pair 100)",
+        "(pair 100000)",
+    ] {
         assert_eq!(always.eval(e), off.eval(e), "{e}");
     }
 }
