@@ -2,9 +2,10 @@
 //! becomes a loop.
 //!
 //! A body like fib's, `{+ (fib (- n 1)) (fib (- n 2))}`, calls itself
-//! and then only adds. Lowering turns that second call into a jump back
-//! to the top with the new arguments, and keeps the pending additions in
-//! one accumulator that every return adds to its value. Half of fib's
+//! and then only adds. Lowering gives such a function a twin of its body
+//! (`lower`), which turns that second call into a jump back to the top
+//! with the new arguments and keeps the pending additions in one
+//! accumulator that every return adds to its value. Half of fib's
 //! calls disappear; this is the transformation LLVM applies to plain
 //! Rust's fib, which it cannot apply to ours because every `+` checks
 //! for overflow.
