@@ -402,7 +402,7 @@ fn lower_body<'ctx>(
         twin,
         sites: c.sites,
         sole_jumper: sole_jumper(plan.proto, &plan.reachable),
-        level_checked: Cell::new(false),
+        call_on_path: Cell::new(false),
         checked_at_jump: RefCell::new(HashMap::new()),
     };
     l.b.build_store(budget, l.param(1))?;
@@ -612,11 +612,12 @@ struct Lower<'a, 'ctx> {
     sites: &'a HashMap<(usize, usize), Reg>,
     /// Each block's only way in, when that is a jump ([`sole_jumper`]).
     sole_jumper: Vec<Option<usize>>,
-    /// On the path being lowered, the budget's nesting level is known to
-    /// be at least one: a call checked it and calls give it back as it
-    /// was. A loop turn then takes a level without checking again.
-    level_checked: Cell<bool>,
-    /// `level_checked` at each lowered block's closing jump.
+    /// On the straight path being lowered, a call went through a full
+    /// safepoint and checked the nesting level (calls give it back as it
+    /// was): a later call or loop turn takes its level without checking
+    /// again, and a loop turn charges its reduction without a yield path.
+    call_on_path: Cell<bool>,
+    /// `call_on_path` at each lowered block's closing jump.
     checked_at_jump: RefCell<HashMap<usize, bool>>,
 }
 
@@ -935,11 +936,29 @@ impl<'ctx> Lower<'_, 'ctx> {
         }
     }
 
+    /// One reduction from the budget if any fuel is left (no yield).
+    fn charge_without_yield(&self) -> Result<(), BuilderError> {
+        let budget = self.load_budget()?;
+        let fuel = self
+            .b
+            .build_int_truncate(budget, self.cx.i32_type(), "fuel")?;
+        let left = self.b.build_int_compare(
+            IntPredicate::NE,
+            fuel,
+            self.cx.i32_type().const_zero(),
+            "",
+        )?;
+        let one = self.b.build_int_z_extend(left, self.i64t, "")?;
+        let budget = self.b.build_int_sub(budget, one, "")?;
+        self.b.build_store(self.budget, budget)?;
+        Ok(())
+    }
+
     /// The budget with the nesting level of one call taken; bails when
     /// the native stack has no room for it.
     fn take_level(&self) -> Result<IntValue<'ctx>, BuilderError> {
         let budget = self.load_budget()?;
-        if !self.level_checked.get() {
+        if !self.call_on_path.get() {
             // A level is left when the high half is not zero: one
             // unsigned compare of the whole budget.
             let room =
@@ -969,9 +988,18 @@ impl<'ctx> Lower<'_, 'ctx> {
         let vals: Vec<IntValue> = (0..argc)
             .map(|k| self.load(args + k))
             .collect::<Result<_, _>>()?;
-        self.safepoint(None)?;
+        if self.call_on_path.get() {
+            // A call on this path went through a full safepoint: charge
+            // the turn's reduction without a yield path of its own (that
+            // call to the hook in the loop costs fib a quarter of its
+            // speed). A slice spent here yields at the next safepoint,
+            // the next turn's call at the latest.
+            self.charge_without_yield()?;
+        } else {
+            self.safepoint(None)?;
+        }
         let inner = self.take_level()?;
-        self.level_checked.set(false);
+        self.call_on_path.set(false);
         self.b.build_store(self.budget, inner)?;
         let pending = self.b.build_load(self.i64t, acc, "")?.into_int_value();
         let pending = self.checked(ArithOp::Add, pending, x)?;
@@ -990,7 +1018,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         let ops = live_ops(self.plan.proto, bi);
         let from =
             self.sole_jumper[bi].and_then(|p| self.checked_at_jump.borrow().get(&p).copied());
-        self.level_checked.set(from.unwrap_or(false));
+        self.call_on_path.set(from.unwrap_or(false));
         for (k, op) in ops.iter().enumerate() {
             let call = self.plan.calls.get(&(bi, k)).copied();
             if let Some(twin) = self.twin {
@@ -1112,14 +1140,14 @@ impl<'ctx> Lower<'_, 'ctx> {
                     self.ret_signal(r, after)?;
                     self.b.position_at_end(next);
                     // The call checked a level and gave it back.
-                    self.level_checked.set(true);
+                    self.call_on_path.set(true);
                     self.store(dst, r)?
                 }
                 Op::Safepoint => self.safepoint(None)?,
                 Op::Jump { to } => {
                     self.checked_at_jump
                         .borrow_mut()
-                        .insert(bi, self.level_checked.get());
+                        .insert(bi, self.call_on_path.get());
                     self.b.build_unconditional_branch(self.block(to))?;
                 }
                 Op::Branch {

@@ -279,3 +279,29 @@ fn fib_runs_in_an_accumulating_twin() {
     // Not `pass-on`, whose tail call to `g` would skip the pending sum.
     assert_eq!(twins, 1, "{ir}");
 }
+
+/// Compiled code charges the reductions the interpreter does, one a call:
+/// a loop turn of the accumulating twin charges the call it replaces. (A
+/// turn right after a call that spent the slice is not charged: it has no
+/// yield path of its own, and yields at the next safepoint instead.)
+#[test]
+fn compiled_code_charges_the_interpreters_reductions() {
+    let spent = |mode| {
+        let rt = Rt::new(mode, 1);
+        rt.eval(FIB).unwrap();
+        rt.eval("(fun {reds} {fst (tail (fst (tail (tail (actor/info (self))))))})")
+            .unwrap();
+        rt.eval("(fib 5)").unwrap();
+        let before: i64 = rt.eval("(reds)").unwrap().parse().unwrap();
+        assert_eq!(rt.eval("(fib 22)").unwrap(), "17711");
+        let after: i64 = rt.eval("(reds)").unwrap().parse().unwrap();
+        after - before
+    };
+    let (interpreted, compiled) = (spent(JitMode::Off), spent(JitMode::Always));
+    // fib(22) makes 57,313 calls.
+    assert!(interpreted > 57_313, "{interpreted}");
+    assert!(
+        (compiled - interpreted).abs() <= interpreted / 1000,
+        "compiled {compiled} against interpreted {interpreted}"
+    );
+}
