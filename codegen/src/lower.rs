@@ -992,8 +992,8 @@ impl<'ctx> Lower<'_, 'ctx> {
             // A call on this path went through a full safepoint: charge
             // the turn's reduction without a yield path of its own (that
             // call to the hook in the loop costs fib a quarter of its
-            // speed). A slice spent here yields at the next safepoint,
-            // the next turn's call at the latest.
+            // speed). A slice spent here yields at the next call's
+            // safepoint, a few turns on (turns on the way are free).
             self.charge_without_yield()?;
         } else {
             self.safepoint(None)?;
