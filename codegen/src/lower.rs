@@ -13,6 +13,10 @@
 //!   body. Calls from other units go here.
 //! - `valk_fn_N`: the C entry the interpreter calls
 //!   (`valk_lang::tier::NativeEntry`), around the checked entry.
+//! - `valk_fn_N_body_acc`, only where [`accumulate`] finds a self call
+//!   that is only added to and returned: the body's twin, which keeps the
+//!   pending sum. The body then runs up to its first call and restarts
+//!   the call there.
 //!
 //! Checking once per entry from outside the unit is enough: compiled code
 //! has no effect but its result, so a `def` made by another actor while it
@@ -229,9 +233,7 @@ pub fn declare<'ctx>(
     ids: &[u32],
     unit: u64,
 ) -> Vec<Fns<'ctx>> {
-    // Unwind tables: a kill unwinds an actor's stack through its native
-    // frames (from inside `native_yield`).
-    let uwtable = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2);
+    let uwtable = uwtable(cx);
     ids.iter()
         .map(|&id| {
             let body = module.add_function(
@@ -256,6 +258,24 @@ pub fn declare<'ctx>(
             }
         })
         .collect()
+}
+
+/// Unwind tables: a kill unwinds an actor's stack through its native
+/// frames (from inside `native_yield`).
+fn uwtable(cx: &Context) -> Attribute {
+    cx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2)
+}
+
+/// A `musttail` call's value returned (every body has the same
+/// signature, so the stack never grows).
+fn return_tail_call<'ctx>(
+    b: &Builder<'ctx>,
+    call: CallSiteValue<'ctx>,
+) -> Result<(), BuilderError> {
+    call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
+    let r = basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
+    b.build_return(Some(&r))?;
+    Ok(())
 }
 
 /// What every function of a unit checks on entry from outside it.
@@ -305,12 +325,7 @@ pub fn lower<'ctx>(
     let twin = (!sites.is_empty()).then(|| {
         let name = format!("{}_acc", fns.body.get_name().to_string_lossy());
         let f = module.add_function(&name, fast_type(cx), Some(Linkage::Internal));
-        if let Some(a) = fns.body.get_enum_attribute(
-            AttributeLoc::Function,
-            Attribute::get_named_enum_kind_id("uwtable"),
-        ) {
-            f.add_attribute(AttributeLoc::Function, a);
-        }
+        f.add_attribute(AttributeLoc::Function, uwtable(cx));
         // Inlined, its loop's registers would be saved on the leaf path.
         let noinline = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("noinline"), 0);
         f.add_attribute(AttributeLoc::Function, noinline);
@@ -324,6 +339,7 @@ pub fn lower<'ctx>(
         guards,
         targets,
         sites: &sites,
+        sole_jumper: &sole_jumper(plan.proto, &plan.reachable),
     };
     lower_body(&context, fns.body, Twin::RestartIn(twin))?;
     if let Some(f) = twin {
@@ -351,6 +367,8 @@ struct Bodies<'a, 'ctx> {
     guards: &'a UnitGuards,
     targets: &'a HashMap<u32, Target<'ctx>>,
     sites: &'a HashMap<(usize, usize), Reg>,
+    /// Each block's only way in, when that is a jump ([`sole_jumper`]).
+    sole_jumper: &'a [Option<usize>],
 }
 
 fn lower_body<'ctx>(
@@ -401,7 +419,7 @@ fn lower_body<'ctx>(
         acc,
         twin,
         sites: c.sites,
-        sole_jumper: sole_jumper(plan.proto, &plan.reachable),
+        sole_jumper: c.sole_jumper,
         call_on_path: Cell::new(false),
         checked_at_jump: RefCell::new(HashMap::new()),
     };
@@ -552,12 +570,18 @@ fn lower_checked<'ctx>(
     let pair = pair_value(b, cx, i64t.const_int(BODY_STALE, false), budget)?;
     b.build_return(Some(&pair))?;
     b.position_at_end(go);
-    let args: Vec<BasicMetadataValueEnum> = f.get_param_iter().map(|p| p.into()).collect();
-    let call = b.build_direct_call(fns.body, &args, "")?;
-    call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
-    let r = basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
-    b.build_return(Some(&r))?;
-    Ok(())
+    forward(b, f, fns.body)
+}
+
+/// `from` returns what `to` answers for `from`'s own arguments (a tail
+/// call).
+fn forward<'ctx>(
+    b: &Builder<'ctx>,
+    from: FunctionValue<'ctx>,
+    to: FunctionValue<'ctx>,
+) -> Result<(), BuilderError> {
+    let args: Vec<BasicMetadataValueEnum> = from.get_param_iter().map(|p| p.into()).collect();
+    return_tail_call(b, b.build_direct_call(to, &args, "")?)
 }
 
 fn pair_value<'ctx>(
@@ -611,7 +635,7 @@ struct Lower<'a, 'ctx> {
     /// Those call sites, with the register each adds.
     sites: &'a HashMap<(usize, usize), Reg>,
     /// Each block's only way in, when that is a jump ([`sole_jumper`]).
-    sole_jumper: Vec<Option<usize>>,
+    sole_jumper: &'a [Option<usize>],
     /// On the straight path being lowered, a call went through a full
     /// safepoint and checked the nesting level (calls give it back as it
     /// was): a later call or loop turn takes its level without checking
@@ -969,25 +993,12 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.build_int_sub(budget, self.k(DEPTH_ONE), "")
     }
 
-    /// The call restarted in the twin: this body's own budget and
-    /// arguments (a tail call).
-    fn restart(&self, twin: FunctionValue<'ctx>) -> Result<(), BuilderError> {
-        let args: Vec<BasicMetadataValueEnum> = self.f.get_param_iter().map(|p| p.into()).collect();
-        let call = self.b.build_direct_call(twin, &args, "")?;
-        call.set_tail_call_kind(inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail);
-        let r = basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
-        self.b.build_return(Some(&r))?;
-        Ok(())
-    }
-
     /// A self call whose result is only added to `x` and returned, as a
     /// loop turn ([`accumulate`]): the call's safepoint and nesting level,
     /// `x` into the accumulator, the new arguments, the top.
     fn loop_turn(&self, args: Reg, argc: u16, x: IntValue<'ctx>) -> Result<(), BuilderError> {
         let acc = self.acc.ok_or(BuilderError::UnsetPosition)?;
-        let vals: Vec<IntValue> = (0..argc)
-            .map(|k| self.load(args + k))
-            .collect::<Result<_, _>>()?;
+        let vals = self.load_args(args, argc)?;
         if self.call_on_path.get() {
             // A call on this path went through a full safepoint: charge
             // the turn's reduction without a yield path of its own (that
@@ -1004,10 +1015,21 @@ impl<'ctx> Lower<'_, 'ctx> {
         let pending = self.b.build_load(self.i64t, acc, "")?.into_int_value();
         let pending = self.checked(ArithOp::Add, pending, x)?;
         self.b.build_store(acc, pending)?;
+        self.jump_to_top(vals)
+    }
+
+    /// A call's `argc` argument registers from `args` on.
+    fn load_args(&self, args: Reg, argc: u16) -> Result<Vec<IntValue<'ctx>>, BuilderError> {
+        (0..argc).map(|k| self.load(args + k)).collect()
+    }
+
+    /// A loop's next turn: `vals` as the parameters, fresh locals, the top.
+    fn jump_to_top(&self, vals: Vec<IntValue<'ctx>>) -> Result<(), BuilderError> {
+        let argc = vals.len();
         for (r, v) in vals.into_iter().enumerate() {
             self.store(r as Reg, v)?;
         }
-        for r in argc as usize..self.regs.len() {
+        for r in argc..self.regs.len() {
             self.store(r as Reg, self.k(0))?;
         }
         self.b.build_unconditional_branch(self.block(0))?;
@@ -1025,7 +1047,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                 let calls = matches!(op, Op::Call { .. } | Op::TailCall { .. })
                     && call != Some(CallKind::Sequence);
                 if calls || matches!(op, Op::Safepoint) {
-                    return self.restart(twin);
+                    // The call restarted in the twin: this body's own
+                    // budget and arguments.
+                    return forward(&self.b, self.f, twin);
                 }
             }
             match *op {
@@ -1174,28 +1198,13 @@ impl<'ctx> Lower<'_, 'ctx> {
                 Op::TailCall { args, argc, .. } => {
                     let callee = self.callee_of(call)?;
                     if callee == self.plan.index {
-                        // A loop: the new arguments, fresh locals, the top.
-                        let vals: Vec<IntValue> = (0..argc)
-                            .map(|k| self.load(args + k))
-                            .collect::<Result<_, _>>()?;
+                        let vals = self.load_args(args, argc)?;
                         self.safepoint(Some(&vals))?;
-                        for (r, v) in vals.into_iter().enumerate() {
-                            self.store(r as Reg, v)?;
-                        }
-                        for r in argc as usize..self.regs.len() {
-                            self.store(r as Reg, self.k(0))?;
-                        }
-                        self.b.build_unconditional_branch(self.block(0))?;
+                        self.jump_to_top(vals)?;
                     } else {
                         self.safepoint(None)?;
                         let argv = self.args(self.load_budget()?, args, argc)?;
-                        let call = self.call_target(callee, &argv)?;
-                        call.set_tail_call_kind(
-                            inkwell::llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail,
-                        );
-                        let r =
-                            basic(call.try_as_basic_value()).ok_or(BuilderError::UnsetPosition)?;
-                        self.b.build_return(Some(&r))?;
+                        return_tail_call(&self.b, self.call_target(callee, &argv)?)?;
                     }
                 }
                 _ => return Err(BuilderError::UnsetPosition),
